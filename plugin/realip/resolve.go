@@ -128,6 +128,9 @@ type Result struct {
 	Line int
 	// Taken counts the addresses taken from the source.
 	Taken int
+	// AddrTrusted reports whether Addr (when replaced) is itself in the
+	// trusted set: the walk ended on a proxy, not a client.
+	AddrTrusted bool
 	// Malformed holds the token that stopped the walk because nginx could
 	// not parse it; "" when none did. It is a substring of the input.
 	Malformed string
@@ -438,6 +441,7 @@ func (w *walker) finish(st Status) {
 	}
 	w.res.Addr, w.res.Port, w.res.Unix = w.cur, w.port, false
 	w.res.Line = w.line
+	w.res.AddrTrusted = w.trusted()
 }
 
 // isHeader compares a header name with a lower-case name, ASCII

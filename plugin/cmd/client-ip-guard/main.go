@@ -1,0 +1,23 @@
+// Command client-ip-guard is the Kong plugin server for the client-ip-guard
+// plugin. Kong runs it through its pluginserver settings:
+//
+//	client-ip-guard -dump                   print name, phases, priority, schema
+//	client-ip-guard -kong-prefix /prefix    serve on /prefix/client-ip-guard.socket
+//
+// The binary must be named client-ip-guard: go-pdk reports the
+// executable's file name as the plugin name.
+package main
+
+import (
+	"log"
+
+	"github.com/Kong/go-pdk/server"
+
+	"github.com/client-ip-guard/client-ip-guard/plugin/guard"
+)
+
+func main() {
+	if err := server.StartServer(guard.New, guard.Version, guard.Priority); err != nil {
+		log.Fatalf("client-ip-guard: %v", err)
+	}
+}

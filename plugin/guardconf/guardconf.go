@@ -1,0 +1,353 @@
+// Package guardconf is the client-ip-guard plugin's configuration: the
+// struct Kong fills from the plugin entity's config (its JSON tags are the
+// schema field names go-pdk dumps to Kong), the defaults, and the
+// validation that turns it into a ready-to-use Policy once per instance.
+//
+// go-pdk derives the schema Kong enforces from this struct by reflection:
+// the whole json tag becomes the field name (so no ",omitempty"), and
+// int64 or interface{} fields are silently dropped, so only string, bool,
+// int and slices of strings appear here. Kong applies no defaults or
+// validators of its own to them; Compile does both.
+package guardconf
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+
+	"go4.org/netipx"
+
+	"github.com/client-ip-guard/client-ip-guard/plugin/realip"
+	"github.com/client-ip-guard/client-ip-guard/plugin/verdict"
+)
+
+// Config is the plugin's configuration as Kong sends it.
+type Config struct {
+	// TrustedIPs mirrors Kong's trusted_ips: the proxies whose forwarding
+	// headers are believed. Empty trusts nobody, Kong's default.
+	TrustedIPs []string `json:"trusted_ips"`
+	// RealIPHeader mirrors Kong's real_ip_header: X-Real-IP (default),
+	// X-Forwarded-For, proxy_protocol, any header name, or "Forwarded" for
+	// RFC 7239 (the plugin only; Kong cannot read it).
+	RealIPHeader string `json:"real_ip_header"`
+	// RealIPRecursive mirrors Kong's real_ip_recursive.
+	RealIPRecursive bool `json:"real_ip_recursive"`
+	// Mode is "monitor" (default: record only) or "enforce" (reject).
+	Mode string `json:"mode"`
+	// RequireTrustedPeer makes direct requests (peer not trusted) a
+	// rejection in enforce mode: Kong should be reachable only via the LB.
+	RequireTrustedPeer bool `json:"require_trusted_peer"`
+	// Allow and Deny are IPs or CIDRs matched against the verified client
+	// address; deny is checked first, and a non-empty allow list denies
+	// everything not on it.
+	Allow []string `json:"allow"`
+	Deny  []string `json:"deny"`
+	// Status and Message form the rejection response (default 403).
+	Status  int    `json:"status"`
+	Message string `json:"message"`
+	// Reject lists the verdicts rejected in enforce mode (default:
+	// spoof_attempt, malformed, config_drift, denied).
+	Reject []string `json:"reject"`
+	// UpstreamHeader, when set, carries the verified client address to the
+	// upstream (any value the client sent in it is replaced).
+	UpstreamHeader string `json:"upstream_header"`
+	// StripUntrustedForwarding clears X-Forwarded-For, X-Real-IP,
+	// Forwarded and the configured header when the peer is not trusted, so
+	// the upstream never sees a forged chain.
+	StripUntrustedForwarding bool `json:"strip_untrusted_forwarding"`
+	// LogWhen is "anomalies" (default), "all" or "off".
+	LogWhen string `json:"log_when"`
+	// LogSink is "kong" (default: kong.log.notice), "serializer"
+	// (kong.log.set_serialize_value, carried by every log plugin), "file"
+	// or "stdout" (written by the plugin process, no PDK call).
+	LogSink string `json:"log_sink"`
+	// LogPath is the file for log_sink "file".
+	LogPath string `json:"log_path"`
+	// LogPorts adds the peer port to records, at the cost of one more PDK
+	// call per record.
+	LogPorts bool `json:"log_ports"`
+
+	// Compiled state, filled once per instance. Unexported, so go-pdk
+	// leaves it out of the schema.
+	once   sync.Once
+	policy *Policy
+	err    error
+	scope  Scope
+}
+
+// Scope is what Kong adds to a plugin instance's config besides the
+// plugin's own fields: the entity the instance is attached to.
+type Scope struct {
+	PluginID     string `json:"__plugin_id"`
+	RouteID      string `json:"route_id"`
+	ServiceID    string `json:"service_id"`
+	ConsumerID   string `json:"consumer_id"`
+	InstanceName string `json:"plugin_instance_name"`
+}
+
+// UnmarshalJSON decodes the config Kong sends to StartInstance, keeps the
+// scope keys Kong adds, and compiles the policy right away, so that every
+// event of the instance shares one parse. A semantic error (bad CIDR,
+// unknown mode) is kept, not returned: returning it would make go-pdk drop
+// the connection with the reason lost in the plugin's stderr, while Policy
+// hands it to the handler to report through kong.log.err.
+func (c *Config) UnmarshalJSON(b []byte) error {
+	type plain Config
+	if err := json.Unmarshal(b, (*plain)(c)); err != nil {
+		return err
+	}
+	// Kong sends null for an unscoped plugin; ignore type mismatches here.
+	_ = json.Unmarshal(b, &c.scope)
+	c.Policy()
+	return nil
+}
+
+// Policy returns the compiled policy, compiling it on first use. It is
+// safe for concurrent use.
+func (c *Config) Policy() (*Policy, error) {
+	c.once.Do(func() { c.policy, c.err = Compile(c) })
+	return c.policy, c.err
+}
+
+// Scope returns the scope keys Kong sent with the config.
+func (c *Config) Scope() Scope { return c.scope }
+
+// Modes, log_when values and sinks.
+const (
+	ModeMonitor = "monitor"
+	ModeEnforce = "enforce"
+
+	LogAll       = "all"
+	LogAnomalies = "anomalies"
+	LogOff       = "off"
+
+	SinkKong       = "kong"
+	SinkSerializer = "serializer"
+	SinkFile       = "file"
+	SinkStdout     = "stdout"
+)
+
+// DefaultStatus and DefaultMessage form the default rejection.
+const (
+	DefaultStatus  = 403
+	DefaultMessage = "client address not allowed"
+)
+
+// DefaultReject is the set of verdicts enforce mode rejects unless told
+// otherwise. lb_ip_leak is left out on purpose: load-balancer health checks
+// arrive from the LB without forwarding data, and rejecting them would take
+// the gateway out of rotation.
+var DefaultReject = []verdict.Verdict{verdict.SpoofAttempt, verdict.Malformed, verdict.ConfigDrift, verdict.Denied}
+
+// Policy is a validated, compiled Config. It is immutable and shared by
+// all concurrent events of a plugin instance.
+type Policy struct {
+	Resolver      *realip.Resolver
+	Enforce       bool
+	RequirePeer   bool
+	Allow, Deny   *netipx.IPSet
+	Status        int
+	Message       string
+	Reject        verdict.Set
+	UpstreamHdr   string
+	Strip         bool
+	LogWhen       string
+	Sink          string
+	LogPath       string
+	LogPorts      bool
+	Warnings      []string
+	hasAllow      bool
+	TrustAllWarns bool
+}
+
+// Error is a configuration error naming the field and the value at fault.
+type Error struct {
+	Field string
+	Value string
+	Why   string
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("client-ip-guard config: %s = %q: %s", e.Field, e.Value, e.Why)
+}
+
+// Compile validates c, applies defaults and builds the Policy. Errors name
+// the field and value; warnings (accepted but risky settings) are returned
+// in Policy.Warnings.
+func Compile(c *Config) (*Policy, error) {
+	p := &Policy{
+		Status:  DefaultStatus,
+		Message: DefaultMessage,
+		LogWhen: LogAnomalies,
+		Sink:    SinkKong,
+	}
+	trusted, warns, err := realip.ParseTrusted(c.TrustedIPs)
+	if err != nil {
+		return nil, &Error{Field: "trusted_ips", Value: strings.Join(c.TrustedIPs, ","), Why: err.Error()}
+	}
+	for _, w := range warns {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("trusted_ips entry %s: %s", w.Entry, w.Message))
+	}
+	header := strings.TrimSpace(c.RealIPHeader)
+	switch {
+	case header == "":
+		header = "X-Real-IP"
+	case !validHeaderName(header):
+		return nil, &Error{Field: "real_ip_header", Value: c.RealIPHeader, Why: "not a header name (letters, digits and !#$%&'*+-.^_`|~ only)"}
+	}
+	if strings.EqualFold(header, "forwarded") {
+		p.Resolver = realip.NewForwardedResolver(trusted, c.RealIPRecursive)
+	} else {
+		p.Resolver = realip.NewResolver(trusted, header, c.RealIPRecursive)
+	}
+	if v4, v6 := trusted.TrustsEverything(); v4 || v6 {
+		p.TrustAllWarns = true
+		if p.Resolver.Kind() != realip.KindProxyProtocol {
+			p.Warnings = append(p.Warnings, "trusted_ips trusts every address with a header source: any client can forge its address")
+		}
+	}
+	switch strings.ToLower(strings.TrimSpace(c.Mode)) {
+	case "", ModeMonitor:
+	case ModeEnforce:
+		p.Enforce = true
+	default:
+		return nil, &Error{Field: "mode", Value: c.Mode, Why: "must be monitor or enforce"}
+	}
+	p.RequirePeer = c.RequireTrustedPeer
+	if p.Allow, err = ipSet("allow", c.Allow); err != nil {
+		return nil, err
+	}
+	p.hasAllow = len(nonBlank(c.Allow)) > 0
+	if p.Deny, err = ipSet("deny", c.Deny); err != nil {
+		return nil, err
+	}
+	if c.Status != 0 {
+		if c.Status < 100 || c.Status > 599 {
+			return nil, &Error{Field: "status", Value: fmt.Sprint(c.Status), Why: "must be an HTTP status between 100 and 599"}
+		}
+		p.Status = c.Status
+	}
+	if c.Message != "" {
+		p.Message = c.Message
+	}
+	if c.Reject == nil {
+		p.Reject = verdict.NewSet(DefaultReject...)
+	} else {
+		for _, r := range c.Reject {
+			v, ok := verdict.Parse(strings.TrimSpace(r))
+			if !ok || v == verdict.OK {
+				return nil, &Error{Field: "reject", Value: r, Why: "not a verdict that can be rejected (direct, spoof_attempt, lb_ip_leak, malformed, config_drift, denied)"}
+			}
+			p.Reject = p.Reject.With(v)
+		}
+	}
+	if p.RequirePeer {
+		p.Reject = p.Reject.With(verdict.Direct)
+	}
+	if h := strings.TrimSpace(c.UpstreamHeader); h != "" {
+		if !validHeaderName(h) {
+			return nil, &Error{Field: "upstream_header", Value: c.UpstreamHeader, Why: "not a header name"}
+		}
+		p.UpstreamHdr = h
+	}
+	p.Strip = c.StripUntrustedForwarding
+	switch v := strings.ToLower(strings.TrimSpace(c.LogWhen)); v {
+	case "":
+	case LogAll, LogAnomalies, LogOff:
+		p.LogWhen = v
+	default:
+		return nil, &Error{Field: "log_when", Value: c.LogWhen, Why: "must be all, anomalies or off"}
+	}
+	switch v := strings.ToLower(strings.TrimSpace(c.LogSink)); v {
+	case "":
+	case SinkKong, SinkSerializer, SinkStdout:
+		p.Sink = v
+	case SinkFile:
+		p.Sink = v
+		if strings.TrimSpace(c.LogPath) == "" {
+			return nil, &Error{Field: "log_path", Value: c.LogPath, Why: "required when log_sink is file"}
+		}
+		p.LogPath = strings.TrimSpace(c.LogPath)
+	default:
+		return nil, &Error{Field: "log_sink", Value: c.LogSink, Why: "must be kong, serializer, file or stdout"}
+	}
+	p.LogPorts = c.LogPorts
+	return p, nil
+}
+
+// AllowDeny applies the allow and deny lists to a verified client address:
+// deny first, then a non-empty allow list.
+func (p *Policy) AllowDeny(a netip.Addr) (denied bool, reason string) {
+	if a.Is4In6() {
+		a = a.Unmap()
+	}
+	if p.Deny != nil && p.Deny.Contains(a) {
+		return true, verdict.ReasonDenyListed
+	}
+	if p.hasAllow && !p.Allow.Contains(a) {
+		return true, verdict.ReasonNotAllowListed
+	}
+	return false, ""
+}
+
+// HasAllowDeny reports whether any allow or deny entry is configured.
+func (p *Policy) HasAllowDeny() bool {
+	return p.hasAllow || (p.Deny != nil && len(p.Deny.Prefixes()) > 0)
+}
+
+func ipSet(field string, entries []string) (*netipx.IPSet, error) {
+	var b netipx.IPSetBuilder
+	for _, raw := range entries {
+		e := strings.TrimSpace(raw)
+		if e == "" {
+			continue
+		}
+		if strings.Contains(e, "/") {
+			pfx, err := netip.ParsePrefix(e)
+			if err != nil || pfx.Addr().Zone() != "" {
+				return nil, &Error{Field: field, Value: raw, Why: "not an IP address or CIDR"}
+			}
+			b.AddPrefix(pfx.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(e)
+		if err != nil || a.Zone() != "" {
+			return nil, &Error{Field: field, Value: raw, Why: "not an IP address or CIDR"}
+		}
+		b.Add(a.Unmap())
+	}
+	s, err := b.IPSet()
+	if err != nil {
+		return nil, &Error{Field: field, Value: strings.Join(entries, ","), Why: err.Error()}
+	}
+	return s, nil
+}
+
+func nonBlank(ss []string) []string {
+	var out []string
+	for _, s := range ss {
+		if strings.TrimSpace(s) != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// validHeaderName checks RFC 9110 token characters.
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+			continue
+		}
+		if strings.IndexByte("!#$%&'*+-.^_`|~", c) < 0 {
+			return false
+		}
+	}
+	return true
+}
