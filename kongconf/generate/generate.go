@@ -1,0 +1,74 @@
+package generate
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/client-ip-guard/client-ip-guard/kongconf/topology"
+)
+
+// Kind is one output format.
+type Kind struct {
+	// Name is the value of --output.
+	Name string
+	// File is the file name used when writing a bundle to a directory.
+	File string
+	// Render produces the file content.
+	Render func(r *topology.Resolved) (string, error)
+}
+
+// Kinds lists every output in bundle order.
+var Kinds = []Kind{
+	{"kong.conf", "kong.conf", func(r *topology.Resolved) (string, error) { return KongConf(r), nil }},
+	{"env", "kong.env", func(r *topology.Resolved) (string, error) { return Env(r), nil }},
+	{"helm", "values.yaml", HelmYAML},
+	{"service", "service.yaml", ServiceYAML},
+	{"kong.yml", "kong.yml", DeckYAML},
+	{"kongplugin", "kongplugin.yaml", KongPluginYAML},
+	{"kongclusterplugin", "kongclusterplugin.yaml", KongClusterPluginYAML},
+	{"pluginserver-env", "pluginserver.env", func(r *topology.Resolved) (string, error) {
+		return PluginServerEnv(r.Topology.Prefix), nil
+	}},
+	{"pluginserver-helm", "pluginserver-values.yaml", func(r *topology.Resolved) (string, error) {
+		return PluginServerHelmYAML(r.Topology.Chart)
+	}},
+}
+
+// KindNames returns the --output vocabulary.
+func KindNames() []string {
+	var n []string
+	for _, k := range Kinds {
+		n = append(n, k.Name)
+	}
+	return n
+}
+
+// LookupKind finds a Kind by name.
+func LookupKind(name string) (Kind, error) {
+	for _, k := range Kinds {
+		if k.Name == name {
+			return k, nil
+		}
+	}
+	return Kind{}, fmt.Errorf("unknown output %q (known: %s)", name, strings.Join(KindNames(), ", "))
+}
+
+// Bundle renders the named kinds (all when names is empty) keyed by file name.
+func Bundle(r *topology.Resolved, names ...string) (map[string]string, error) {
+	if len(names) == 0 {
+		names = KindNames()
+	}
+	out := map[string]string{}
+	for _, n := range names {
+		k, err := LookupKind(n)
+		if err != nil {
+			return nil, err
+		}
+		s, err := k.Render(r)
+		if err != nil {
+			return nil, fmt.Errorf("render %s: %w", n, err)
+		}
+		out[k.File] = s
+	}
+	return out, nil
+}

@@ -1,0 +1,69 @@
+// Package generate turns a resolved topology into Kong configuration: kong.conf
+// lines, KONG_* environment, Helm values, the proxy Service, decK kong.yml and
+// KIC KongPlugin/KongClusterPlugin objects, all agreeing with each other.
+package generate
+
+import (
+	"github.com/client-ip-guard/client-ip-guard/kongconf/topology"
+)
+
+// PluginConfigKeys lists every key of the client-ip-guard plugin config, in the
+// order of the plugin's Config struct. Tests compare it with the plugin's
+// json tags so the generator cannot drift from the schema.
+var PluginConfigKeys = []string{
+	"trusted_ips", "real_ip_header", "real_ip_recursive", "mode", "require_trusted_peer",
+	"allow", "deny", "status", "message", "reject", "upstream_header",
+	"strip_untrusted_forwarding", "log_when", "log_sink", "log_path", "log_ports",
+}
+
+// PluginConfig returns the client-ip-guard config object for r. trusted_ips,
+// real_ip_header and real_ip_recursive always mirror the node settings
+// emitted by KongConf, so the plugin never reports config_drift.
+func PluginConfig(r *topology.Resolved) map[string]any {
+	o := r.Topology.Plugin
+	trusted := r.TrustedIPs
+	if trusted == nil {
+		trusted = []string{}
+	}
+	c := map[string]any{
+		"trusted_ips":          trusted,
+		"real_ip_header":       r.RealIPHeader,
+		"real_ip_recursive":    r.Recursive,
+		"mode":                 o.Mode,
+		"require_trusted_peer": r.RequireTrustedPeer,
+	}
+	if len(o.Allow) > 0 {
+		c["allow"] = o.Allow
+	}
+	if len(o.Deny) > 0 {
+		c["deny"] = o.Deny
+	}
+	if o.Status != 0 {
+		c["status"] = o.Status
+	}
+	if o.Message != "" {
+		c["message"] = o.Message
+	}
+	if len(o.Reject) > 0 {
+		c["reject"] = o.Reject
+	}
+	if o.UpstreamHeader != "" {
+		c["upstream_header"] = o.UpstreamHeader
+	}
+	if o.StripUntrustedForwarding {
+		c["strip_untrusted_forwarding"] = true
+	}
+	if o.LogWhen != "" {
+		c["log_when"] = o.LogWhen
+	}
+	if o.LogSink != "" {
+		c["log_sink"] = o.LogSink
+	}
+	if o.LogPath != "" {
+		c["log_path"] = o.LogPath
+	}
+	if o.LogPorts {
+		c["log_ports"] = true
+	}
+	return c
+}
