@@ -1,0 +1,471 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongyml"
+	"github.com/client-ip-guard/client-ip-guard/pdkserver/pluginsrv"
+	"github.com/client-ip-guard/client-ip-guard/plugin/realip"
+)
+
+// Kong's own error bodies.
+const (
+	bodyUnexpected = `{"message":"An unexpected error occurred"}`
+	bodyNoRoute    = `{"message":"no Route matched with those values"}`
+	bodyBadGateway = `{"message":"An invalid response was received from the upstream server"}`
+	bodyTimeout    = `{"message":"The upstream server is timed out"}`
+)
+
+// ServeHTTP runs one request through Kong's phases.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rt := g.conf.Load()
+	bl, _ := r.Context().Value(listenerKey{}).(BoundListener)
+	gc, _ := r.Context().Value(connKey{}).(*gwConn)
+	x := &Exchange{ID: newRequestID(), Listener: bl.Listener}
+	req := g.newRequest(r, gc, bl, start)
+	x.Request = req
+	w.Header().Set("X-Kong-Request-Id", x.ID)
+
+	route := rt.match(r.URL.Path)
+	x.Route = route
+	if route != nil {
+		x.Service = route.Service
+		req.RouteID, req.RouteName = route.ID, route.Name
+		req.ServiceID, req.ServiceName = route.Service.ID, route.Service.Name
+		if !slices.Contains(route.Protocols, req.Scheme) {
+			route = nil // Kong's router does not match a route for another protocol
+			x.Route, x.Service = nil, nil
+			req.RouteID, req.RouteName, req.ServiceID, req.ServiceName = "", "", "", ""
+		}
+	}
+	plugins := g.pluginsFor(rt, route, req.Scheme)
+	ctx := r.Context()
+
+	// rewrite: global plugins only, as in Kong.
+	for _, p := range plugins {
+		if p.ext == nil || !p.has("rewrite") || p.cfg.Route != nil || p.cfg.Service != nil {
+			continue
+		}
+		if stop := g.runPhase(ctx, x, p, "rewrite", w); stop {
+			g.finish(x, plugins)
+			return
+		}
+	}
+	if route == nil {
+		g.respond(w, x, http.StatusNotFound, "error", bodyNoRoute, "application/json; charset=utf-8")
+		g.finish(x, plugins)
+		return
+	}
+	for _, p := range plugins {
+		if p.ext == nil || !p.has("access") {
+			continue
+		}
+		if stop := g.runPhase(ctx, x, p, "access", w); stop {
+			g.finish(x, plugins)
+			return
+		}
+	}
+	g.proxy(w, r, x, route)
+	g.finish(x, plugins)
+}
+
+// runPhase runs one plugin phase; it reports whether the request ended
+// (the plugin exited, or the event failed and Kong answered 500).
+func (g *Gateway) runPhase(ctx context.Context, x *Exchange, p *boundPlugin, phase string, w http.ResponseWriter) bool {
+	ectx, cancel := context.WithTimeout(ctx, g.opts.EventTimeout)
+	defer cancel()
+	err := p.ext.HandleEvent(ectx, p.entity, phase, x.Request)
+	if err != nil {
+		g.logf("[error] %s phase of plugin %s failed: %v, client: %s, request id: %s", phase, p.cfg.Name, err, x.Request.Vars.RemoteAddr, x.ID)
+		x.EventErrors = append(x.EventErrors, fmt.Sprintf("%s %s: %v", phase, p.cfg.Name, err))
+		if x.Request.Exit == nil {
+			g.respond(w, x, http.StatusInternalServerError, "error", bodyUnexpected, "application/json; charset=utf-8")
+			return true
+		}
+	}
+	if e := x.Request.Exit; e != nil {
+		for k, vs := range e.Headers {
+			for _, v := range vs {
+				w.Header().Add(k, v)
+			}
+		}
+		if w.Header().Get("Content-Type") == "" {
+			w.Header()["Content-Type"] = nil // no sniffing: Kong sends none for a raw body
+		}
+		status := e.Status
+		if status < 100 || status > 599 {
+			status = http.StatusInternalServerError
+		}
+		g.respondRaw(w, x, status, "exit", e.Body)
+		return true
+	}
+	return false
+}
+
+func (g *Gateway) respond(w http.ResponseWriter, x *Exchange, status int, source, body, ctype string) {
+	w.Header().Set("Content-Type", ctype)
+	g.respondRaw(w, x, status, source, []byte(body))
+}
+
+func (g *Gateway) respondRaw(w http.ResponseWriter, x *Exchange, status int, source string, body []byte) {
+	h := w.Header()
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("Server", "kong/"+KongVersion)
+	x.Status, x.Source = status, source
+	x.ResponseHeader = h.Clone()
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// finish runs the log phase after the response, asynchronously as Kong's
+// timer does, then hands the exchange to Observe.
+func (g *Gateway) finish(x *Exchange, plugins []*boundPlugin) {
+	var logs []*boundPlugin
+	for _, p := range plugins {
+		if p.has("log") {
+			logs = append(logs, p)
+		}
+	}
+	if len(logs) == 0 && g.opts.Observe == nil {
+		return
+	}
+	select {
+	case g.logSlots <- struct{}{}:
+	default:
+		g.logf("[error] too many pending log phases, skipping log for request %s", x.ID)
+		return
+	}
+	g.bg.Add(1)
+	// The serializer output a log plugin receives is taken now, when the
+	// log phase starts, as kong.log.serialize() is.
+	ser := serialize(x)
+	go func() {
+		defer g.bg.Done()
+		defer func() { <-g.logSlots }()
+		for _, p := range logs {
+			if p.ext == nil {
+				if rec, err := writeFileLog(p.cfg.Config, ser); err != nil {
+					g.logf("[error] file-log: %v", err)
+				} else {
+					x.FileLog = append(x.FileLog, rec)
+				}
+				continue
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), g.opts.EventTimeout)
+			err := p.ext.HandleEvent(ctx, p.entity, "log", x.Request)
+			cancel()
+			if err != nil {
+				g.logf("[error] log phase of plugin %s failed: %v, request id: %s", p.cfg.Name, err, x.ID)
+				x.EventErrors = append(x.EventErrors, fmt.Sprintf("log %s: %v", p.cfg.Name, err))
+			}
+		}
+		if g.opts.Observe != nil {
+			g.opts.Observe(x)
+		}
+	}()
+}
+
+// newRequest fills the PDK state nginx would have for r.
+func (g *Gateway) newRequest(r *http.Request, gc *gwConn, bl BoundListener, start time.Time) *pluginsrv.Request {
+	req := &pluginsrv.Request{
+		Scheme:      "http",
+		Method:      r.Method,
+		Path:        r.URL.EscapedPath(),
+		RawQuery:    r.URL.RawQuery,
+		HTTPVersion: float64(r.ProtoMajor) + float64(r.ProtoMinor)/10,
+		Trusted:     g.trusted.Contains,
+		Shared:      map[string]any{},
+		NgxCtx:      map[string]any{},
+		StartTime:   float64(start.UnixNano()) / 1e9,
+		Calls:       map[string][]string{},
+	}
+	if r.TLS != nil {
+		req.Scheme = "https"
+	}
+	if ta, ok := bl.Addr.(*net.TCPAddr); ok {
+		req.Port = ta.Port
+	}
+	req.Host = hostOnly(r.Host)
+	req.Headers = headerLines(r)
+
+	var peer netip.AddrPort
+	var pv *proxyVars
+	if gc != nil {
+		peer = gc.peer()
+		pv = readProxyVars(gc.proxyHeader())
+	}
+	rr := realip.Request{Peer: peer, Headers: make([]realip.Header, len(req.Headers))}
+	for i, h := range req.Headers {
+		rr.Headers[i] = realip.Header{Name: h.Name, Value: h.Value}
+	}
+	if pv != nil {
+		rr.Proxy = &realip.Proxy{SrcAddr: pv.srcAddr, SrcPort: pv.srcPort}
+		req.Vars.ProxyProtocolAddr = pv.srcAddr
+		req.Vars.ProxyProtocolPort = strconv.Itoa(int(pv.srcPort))
+		req.Vars.ProxyProtocolServerAddr = pv.dstAddr
+		req.Vars.ProxyProtocolServerPort = strconv.Itoa(int(pv.dstPort))
+		req.Vars.ProxyProtocolTLVs = pv.tlvs
+	}
+	res := g.resolver.Resolve(&rr, nil)
+	req.Vars.RemoteAddr = formatAddr(res.Addr)
+	req.Vars.RemotePort = portText(res.Port)
+	req.Vars.RealIPRemoteAddr = formatAddr(res.PeerAddr)
+	req.Vars.RealIPRemotePort = portText(res.PeerPort)
+	return req
+}
+
+func formatAddr(a netip.Addr) string { return realip.FormatAddr(a) }
+
+// portText renders a port as nginx does: empty when unknown.
+func portText(p uint16) string {
+	if p == 0 {
+		return ""
+	}
+	return strconv.Itoa(int(p))
+}
+
+// hostOnly is nginx's $host: the Host header without port, lower-cased.
+func hostOnly(h string) string {
+	if host, _, err := net.SplitHostPort(h); err == nil {
+		h = host
+	}
+	return strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(h, "["), "]"))
+}
+
+// headerLines lists the request's header lines, Host first. net/http keeps
+// the order of lines of one name but not across names, so names come in
+// sorted order; nginx's realip only depends on the per-name order.
+func headerLines(r *http.Request) []pluginsrv.Header {
+	out := make([]pluginsrv.Header, 0, len(r.Header)+1)
+	if r.Host != "" {
+		out = append(out, pluginsrv.Header{Name: "Host", Value: r.Host})
+	}
+	names := make([]string, 0, len(r.Header))
+	for k := range r.Header {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	for _, k := range names {
+		for _, v := range r.Header[k] {
+			out = append(out, pluginsrv.Header{Name: k, Value: v})
+		}
+	}
+	return out
+}
+
+// firstHeader returns the first value of a header in lines, matching
+// case-insensitively and with '_' equal to '-', as Kong's get_header.
+func firstHeader(lines []pluginsrv.Header, name string) (string, bool) {
+	for _, h := range lines {
+		if headerNameEq(h.Name, name) {
+			return h.Value, true
+		}
+	}
+	return "", false
+}
+
+func headerNameEq(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i]|0x20, b[i]|0x20
+		if x == '_' {
+			x = '-'
+		}
+		if y == '_' {
+			y = '-'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// hopByHop headers are not forwarded by a proxy.
+var hopByHop = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade", "Host", "Content-Length"}
+
+// proxy forwards the request to the route's service with Kong's upstream
+// headers and copies the response back.
+func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, x *Exchange, route *kongyml.Route) {
+	req := x.Request
+	svc := route.Service
+	up := &http.Request{
+		Method:        r.Method,
+		Header:        http.Header{},
+		Body:          r.Body,
+		ContentLength: r.ContentLength,
+		Proto:         "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+	}
+	if r.ContentLength == 0 {
+		up.Body = nil
+	}
+	path := upstreamPath(r.URL.EscapedPath(), route, svc)
+	u := fmt.Sprintf("%s://%s%s", svc.Protocol, hostPort(svc.Host, svc.Port), path)
+	if r.URL.RawQuery != "" {
+		u += "?" + r.URL.RawQuery
+	}
+	var err error
+	if up.URL, err = url.Parse(u); err != nil {
+		g.respond(w, x, http.StatusBadGateway, "error", bodyBadGateway, "application/json; charset=utf-8")
+		return
+	}
+	for _, h := range req.Headers {
+		if slices.ContainsFunc(hopByHop, func(n string) bool { return headerNameEq(n, h.Name) }) {
+			continue
+		}
+		up.Header.Add(h.Name, h.Value)
+	}
+	for k, v := range upstreamHeaders(req, route, path) {
+		up.Header[k] = []string{v}
+	}
+	up.Header.Set("X-Kong-Request-Id", x.ID)
+	if route.PreserveHost {
+		up.Host = r.Host
+	} else {
+		up.Host = svc.Host
+		if svc.Port != defaultPort(svc.Protocol) {
+			up.Host = hostPort(svc.Host, svc.Port)
+		}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), g.opts.UpstreamTimeout)
+	defer cancel()
+	up = up.WithContext(ctx)
+	x.Upstream = up
+	resp, err := g.transport.RoundTrip(up)
+	if err != nil {
+		g.logf("[error] upstream %s failed: %v, client: %s, request id: %s", u, err, req.Vars.RemoteAddr, x.ID)
+		var ne net.Error
+		if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+			g.respond(w, x, http.StatusGatewayTimeout, "error", bodyTimeout, "application/json; charset=utf-8")
+		} else {
+			g.respond(w, x, http.StatusBadGateway, "error", bodyBadGateway, "application/json; charset=utf-8")
+		}
+		return
+	}
+	defer resp.Body.Close()
+	for k, vs := range resp.Header {
+		if slices.Contains(hopByHop, k) && k != "Content-Length" {
+			continue
+		}
+		w.Header()[k] = vs
+	}
+	for k, vs := range req.ResponseHeaders {
+		w.Header()[http.CanonicalHeaderKey(k)] = vs
+	}
+	w.Header().Add("Via", "1.1 kong/"+KongVersion)
+	if w.Header().Get("Content-Type") == "" {
+		w.Header()["Content-Type"] = nil
+	}
+	x.Status, x.Source = resp.StatusCode, "service"
+	x.ResponseHeader = w.Header().Clone()
+	w.WriteHeader(resp.StatusCode)
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		g.logf("[error] reading the upstream response: %v, request id: %s", err, x.ID)
+	}
+}
+
+func defaultPort(scheme string) int {
+	if scheme == "https" {
+		return 443
+	}
+	return 80
+}
+
+func hostPort(host string, port int) string {
+	return net.JoinHostPort(host, strconv.Itoa(port))
+}
+
+// upstreamPath is Kong's upstream URI (path_handling v0): the route's
+// matched prefix stripped when strip_path is on, appended to the service's
+// path.
+func upstreamPath(path string, route *kongyml.Route, svc *kongyml.Service) string {
+	rest := path
+	if route.StripPath {
+		if p := matchedPrefix(path, route); p != "" {
+			rest = path[len(p):]
+		}
+	}
+	base := svc.Path
+	switch {
+	case base == "" && rest == "":
+		return "/"
+	case base == "":
+		if !strings.HasPrefix(rest, "/") {
+			rest = "/" + rest
+		}
+		return rest
+	case rest == "":
+		return base
+	case strings.HasSuffix(base, "/") && strings.HasPrefix(rest, "/"):
+		return base + rest[1:]
+	case !strings.HasSuffix(base, "/") && !strings.HasPrefix(rest, "/"):
+		return base + "/" + rest
+	}
+	return base + rest
+}
+
+// upstreamHeaders are the headers Kong's proxy sets towards the service
+// (kong/runloop/handler.lua and the nginx template): X-Real-IP is the
+// resolved address; X-Forwarded-For appends the TCP peer to the first
+// incoming line, or is the resolved address when there is none;
+// X-Forwarded-Proto/Host/Port/Path/Prefix are passed through only from a
+// trusted peer and are otherwise Kong's own values. They are read after the
+// plugins ran, so a plugin's set_header or clear_header counts.
+func upstreamHeaders(req *pluginsrv.Request, route *kongyml.Route, upstreamPath string) map[string]string {
+	v := req.Vars
+	h := map[string]string{"X-Real-Ip": v.RemoteAddr}
+	if xff, ok := firstHeader(req.Headers, "X-Forwarded-For"); ok {
+		h["X-Forwarded-For"] = xff + ", " + v.RealIPRemoteAddr
+	} else {
+		h["X-Forwarded-For"] = v.RemoteAddr
+	}
+	peer, _ := realip.ParseAddr(v.RealIPRemoteAddr)
+	trusted := req.Trusted != nil && peer.IsValid() && req.Trusted(peer)
+	pass := func(name, own string) {
+		if trusted {
+			if in, ok := firstHeader(req.Headers, name); ok {
+				h[name] = in
+				return
+			}
+		}
+		if own != "" {
+			h[name] = own
+		}
+	}
+	pass("X-Forwarded-Proto", req.Scheme)
+	pass("X-Forwarded-Host", req.Host)
+	pass("X-Forwarded-Port", strconv.Itoa(req.Port))
+	pass("X-Forwarded-Path", req.Path)
+	prefix := ""
+	if route.StripPath {
+		prefix = matchedPrefix(req.Path, route)
+	}
+	pass("X-Forwarded-Prefix", prefix)
+	delete(h, "") // defensive: never emit an unnamed header
+	return h
+}
+
+// matchedPrefix is the longest of the route's paths that prefixes path.
+func matchedPrefix(path string, route *kongyml.Route) string {
+	best := ""
+	for _, p := range route.Paths {
+		if strings.HasPrefix(path, p) && len(p) > len(best) {
+			best = p
+		}
+	}
+	return best
+}
