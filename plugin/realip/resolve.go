@@ -256,15 +256,15 @@ func (r *Resolver) Resolve(req *Request, trace *Trace) Result {
 	res.Addr, res.Port = res.PeerAddr, res.PeerPort
 	trace.add(Step{Line: -1, Addr: res.PeerAddr, Port: res.PeerPort, Parsed: true, Trusted: res.PeerTrusted, Note: peerNote(peerUnix, res.PeerTrusted)})
 
-	w := walker{r: r, res: &res, trace: trace, cur: res.PeerAddr, curUnix: peerUnix}
+	w := walker{r: r, res: res, trace: trace, cur: res.PeerAddr, curUnix: peerUnix}
 
 	switch r.kind {
 	case KindProxyProtocol:
 		if req.Proxy == nil {
 			trace.add(Step{Line: -1, Note: "no PROXY protocol data on this connection: $remote_addr stays the peer"})
-			return res
+			return w.res
 		}
-		res.Found = true
+		w.res.Found = true
 		st := w.walk(req.Proxy.SrcAddr, -1, false)
 		if st != Declined {
 			// nginx sets the PROXY source port whatever the text said.
@@ -280,38 +280,42 @@ func (r *Resolver) Resolve(req *Request, trace *Trace) Result {
 			if !isHeader(req.Headers[i].Name, name) {
 				continue
 			}
-			res.Found = true
+			w.res.Found = true
 			st := w.walk(req.Headers[i].Value, i, r.kind == KindForwarded)
 			if !r.recursive {
 				w.finish(st)
-				return res
+				return w.res
 			}
 			if st == Declined && w.found {
 				w.finish(Stopped)
-				return res
+				return w.res
 			}
 			if st != Replaced {
 				w.finish(st)
-				return res
+				return w.res
 			}
 		}
-		if !res.Found {
-			trace.add(Step{Line: -1, Note: "no " + name + " line: $remote_addr stays the peer"})
-			return res
+		if !w.res.Found {
+			if trace != nil {
+				trace.add(Step{Line: -1, Note: "no " + name + " line: $remote_addr stays the peer"})
+			}
+			return w.res
 		}
 		w.finish(Replaced)
 	default:
 		name := r.HeaderName()
 		for i := range req.Headers {
 			if isHeader(req.Headers[i].Name, name) {
-				res.Found = true
+				w.res.Found = true
 				w.finish(w.walk(req.Headers[i].Value, i, false))
-				return res
+				return w.res
 			}
 		}
-		trace.add(Step{Line: -1, Note: "no " + name + " line: $remote_addr stays the peer"})
+		if trace != nil {
+			trace.add(Step{Line: -1, Note: "no " + name + " line: $remote_addr stays the peer"})
+		}
 	}
-	return res
+	return w.res
 }
 
 func peerNote(unix, trusted bool) string {
@@ -330,7 +334,7 @@ func peerNote(unix, trusted bool) string {
 // request: the address being checked and whether one was taken.
 type walker struct {
 	r       *Resolver
-	res     *Result
+	res     Result
 	trace   *Trace
 	cur     netip.Addr
 	curUnix bool
@@ -354,7 +358,7 @@ func (w *walker) walk(v string, line int, rfc7239 bool) Status {
 	for {
 		if !w.trusted() {
 			if w.trace != nil && (found || w.found) {
-				w.trace.add(Step{Line: line, Addr: w.cur, Parsed: true, Note: "not trusted: the walk stops here"})
+				w.trace.add(Step{Line: w.line, Addr: w.cur, Port: w.port, Parsed: true, Note: "not trusted: the walk stops here"})
 			}
 			if found {
 				return Stopped

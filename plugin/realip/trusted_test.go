@@ -1,0 +1,206 @@
+package realip
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseTrusted(t *testing.T) {
+	cases := []struct {
+		name    string
+		entries []string
+		in      []string // addresses that must be trusted
+		out     []string // addresses that must not be
+		unix    bool
+		ranges  int
+		kept    []string
+		warn    []TrustedWarning
+	}{
+		{
+			name:    "cidrs and bare addresses",
+			entries: []string{"10.0.0.0/8", "192.0.2.7", "2001:db8::/32", "::1"},
+			in:      []string{"10.0.0.0", "10.255.255.255", "192.0.2.7", "2001:db8::", "2001:db8:ffff::1", "::1"},
+			out:     []string{"11.0.0.0", "9.255.255.255", "192.0.2.6", "192.0.2.8", "2001:db9::", "::2", "::"},
+			ranges:  4,
+			kept:    []string{"10.0.0.0/8", "192.0.2.7", "2001:db8::/32", "::1"},
+		},
+		{
+			name:    "blanks skipped and entries trimmed",
+			entries: []string{"", "  ", " 10.1.2.3 ", "\t192.0.2.0/24\n"},
+			in:      []string{"10.1.2.3", "192.0.2.200"},
+			out:     []string{"10.1.2.4"},
+			ranges:  2,
+			kept:    []string{"10.1.2.3", "192.0.2.0/24"},
+		},
+		{
+			name:    "host bits masked with a warning",
+			entries: []string{"10.1.2.3/8", "2001:db8::1/32", "192.0.2.1/32"},
+			in:      []string{"10.0.0.0", "10.200.0.1", "2001:db8::", "2001:db8:1::", "192.0.2.1"},
+			out:     []string{"11.0.0.0", "2001:db9::", "192.0.2.2"},
+			ranges:  3,
+			kept:    []string{"10.1.2.3/8", "2001:db8::1/32", "192.0.2.1/32"},
+			warn: []TrustedWarning{
+				{Entry: "10.1.2.3/8", Message: "low address bits are meaningless; matches 10.0.0.0/8"},
+				{Entry: "2001:db8::1/32", Message: "low address bits are meaningless; matches 2001:db8::/32"},
+			},
+		},
+		{
+			name:    "unix",
+			entries: []string{"unix:", "127.0.0.1"},
+			in:      []string{"127.0.0.1"},
+			out:     []string{"127.0.0.2"},
+			unix:    true,
+			ranges:  1,
+			kept:    []string{"unix:", "127.0.0.1"},
+		},
+		{
+			name:    "overlapping entries merge",
+			entries: []string{"10.0.0.0/8", "10.1.0.0/16", "10.1.2.3", "11.0.0.0/8"},
+			in:      []string{"10.1.2.3", "11.255.255.255"},
+			out:     []string{"12.0.0.0"},
+			ranges:  1,
+			kept:    []string{"10.0.0.0/8", "10.1.0.0/16", "10.1.2.3", "11.0.0.0/8"},
+		},
+		{
+			name:    "nothing",
+			entries: []string{"", " "},
+			out:     []string{"1.2.3.4", "::1"},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tr, warn, err := ParseTrusted(tc.entries)
+			require.NoError(t, err)
+			assert.Equal(t, tc.warn, warn)
+			for _, s := range tc.in {
+				assert.True(t, tr.Contains(netip.MustParseAddr(s)), "%s should be trusted", s)
+			}
+			for _, s := range tc.out {
+				assert.False(t, tr.Contains(netip.MustParseAddr(s)), "%s should not be trusted", s)
+			}
+			assert.Equal(t, tc.unix, tr.ContainsUnix())
+			assert.Equal(t, tc.ranges, tr.Ranges())
+			assert.Equal(t, tc.kept, tr.Entries())
+			assert.Equal(t, len(tc.kept) == 0, tr.Empty())
+		})
+	}
+}
+
+func TestParseTrustedErrors(t *testing.T) {
+	cases := []struct {
+		entry string
+		msg   string
+	}{
+		{"example.com", `"example.com" is not an IP address or CIDR`},
+		{"localhost", `"localhost" is not an IP address or CIDR`},
+		{"10.0.0.0/33", `"10.0.0.0/33" is not an IP address or CIDR`},
+		{"10.0.0.0/", `"10.0.0.0/" is not an IP address or CIDR`},
+		{"::/129", `"::/129" is not an IP address or CIDR`},
+		{"1.2.3", `"1.2.3" is not an IP address or CIDR`},
+		{"1.2.3.4:80", `"1.2.3.4:80" is not an IP address or CIDR`},
+		{"[::1]", `"[::1]" is not an IP address or CIDR`},
+		{"unix:/tmp/sock", `"unix:/tmp/sock" is not an IP address or CIDR`},
+		{"all", `"all" is not an IP address or CIDR`},
+		{"fe80::1%eth0", `"fe80::1%eth0" has an IPv6 zone`},
+		{"fe80::1%eth0/64", `"fe80::1%eth0/64"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.entry, func(t *testing.T) {
+			// The bad entry is named even among good ones.
+			tr, warn, err := ParseTrusted([]string{"10.0.0.0/8", tc.entry, "::1"})
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.msg)
+			assert.Nil(t, tr)
+			assert.Nil(t, warn)
+		})
+	}
+}
+
+// TestTrustedMapped: an IPv4-mapped IPv6 address is matched against the
+// IPv4 entries only, as ngx_cidr_match does; IPv6 entries, even ::/0 or
+// ::ffff:0:0/96, never match it.
+func TestTrustedMapped(t *testing.T) {
+	cases := []struct {
+		name    string
+		entries []string
+		addr    string
+		want    bool
+	}{
+		{"v4 entry matches mapped", []string{"10.0.0.0/8"}, "::ffff:10.1.2.3", true},
+		{"v4 entry misses other mapped", []string{"10.0.0.0/8"}, "::ffff:11.1.2.3", false},
+		{"all v6 misses mapped", []string{"::/0"}, "::ffff:10.1.2.3", false},
+		{"mapped range entry misses mapped", []string{"::ffff:0:0/96"}, "::ffff:10.1.2.3", false},
+		{"mapped range entry misses v4", []string{"::ffff:0:0/96"}, "10.1.2.3", false},
+		{"mapped bare entry misses mapped", []string{"::ffff:10.1.2.3"}, "::ffff:10.1.2.3", false},
+		{"all v4 matches mapped", []string{"0.0.0.0/0"}, "::ffff:1.2.3.4", true},
+		{"all v4 misses v6", []string{"0.0.0.0/0"}, "2001:db8::1", false},
+		{"compat form is plain v6", []string{"1.2.3.4"}, "::1.2.3.4", false},
+		{"compat form by v6 entry", []string{"::/96"}, "::1.2.3.4", true},
+		{"all v6 misses v4", []string{"::/0"}, "1.2.3.4", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := MustTrusted(tc.entries...)
+			assert.Equal(t, tc.want, tr.Contains(netip.MustParseAddr(tc.addr)))
+		})
+	}
+}
+
+func TestTrustedNilAndEmpty(t *testing.T) {
+	var tr *Trusted
+	assert.False(t, tr.Contains(netip.MustParseAddr("1.2.3.4")))
+	assert.False(t, tr.ContainsUnix())
+	assert.True(t, tr.Empty())
+	assert.Nil(t, tr.Entries())
+	assert.Zero(t, tr.Ranges())
+	v4, v6 := tr.TrustsEverything()
+	assert.False(t, v4)
+	assert.False(t, v6)
+
+	empty := MustTrusted()
+	assert.True(t, empty.Empty())
+	assert.False(t, empty.Contains(netip.MustParseAddr("1.2.3.4")))
+	assert.False(t, empty.Contains(netip.Addr{}))
+
+	onlyUnix := MustTrusted("unix:")
+	assert.False(t, onlyUnix.Empty())
+	assert.True(t, onlyUnix.ContainsUnix())
+	assert.False(t, onlyUnix.Contains(netip.MustParseAddr("127.0.0.1")))
+}
+
+func TestTrustedEntriesIsACopy(t *testing.T) {
+	tr := MustTrusted("10.0.0.0/8")
+	e := tr.Entries()
+	e[0] = "0.0.0.0/0"
+	assert.Equal(t, []string{"10.0.0.0/8"}, tr.Entries())
+}
+
+func TestTrustsEverything(t *testing.T) {
+	cases := []struct {
+		entries []string
+		v4, v6  bool
+	}{
+		{[]string{"10.0.0.0/8"}, false, false},
+		{[]string{"0.0.0.0/0"}, true, false},
+		{[]string{"::/0"}, false, true},
+		{[]string{"0.0.0.0/0", "::/0"}, true, true},
+		{[]string{"0.0.0.0/1", "128.0.0.0/1"}, true, false},
+		{[]string{"0.0.0.0/1", "128.0.0.0/2"}, false, false},
+		{[]string{"::/1", "8000::/1", "1.2.3.4"}, false, true},
+		{[]string{"1.2.3.4/0"}, true, false},
+		{[]string{"unix:"}, false, false},
+	}
+	for _, tc := range cases {
+		tr := MustTrusted(tc.entries...)
+		v4, v6 := tr.TrustsEverything()
+		assert.Equal(t, tc.v4, v4, "%v v4", tc.entries)
+		assert.Equal(t, tc.v6, v6, "%v v6", tc.entries)
+	}
+}
+
+func TestMustTrustedPanics(t *testing.T) {
+	assert.Panics(t, func() { MustTrusted("not-an-ip") })
+}
