@@ -226,7 +226,7 @@ func Judge(in *Input) Outcome {
 			r = r.Add(ReasonOtherForwarding)
 		}
 		switch {
-		case res.Malformed != "":
+		case malformed(res):
 			r = r.Add(ReasonSourceMalformed)
 			if res.Status == realip.Stopped {
 				r = r.Add(ReasonWalkStopped)
@@ -259,6 +259,17 @@ func Judge(in *Input) Outcome {
 		}
 	}
 	return Outcome{Verdict: v, Reasons: r}
+}
+
+// malformed reports whether, with the peer trusted, a token nginx could
+// not parse ended the walk. Result.Malformed holds that token, but an
+// empty one (an empty header value) leaves it "", so the walk's shape is
+// read too: a present source that was declined, or a walk stopped on a
+// trusted address, can only have been stopped by an unparsable token.
+func malformed(res *realip.Result) bool {
+	return res.Malformed != "" ||
+		(res.Found && res.Status == realip.Declined) ||
+		(res.Status == realip.Stopped && res.AddrTrusted)
 }
 
 // sameAddr compares Kong's $remote_addr text with the plugin's result
