@@ -1,0 +1,437 @@
+// Package nodeconf models the parts of a Kong node's configuration
+// (kong.conf plus KONG_* environment variables) that decide the client
+// address and load Go plugins, resolved the way Kong's configuration loader
+// resolves them.
+//
+// Resolution rules reproduced here, each from Kong's loader:
+//   - kong.conf lines are "key = value"; lines whose first non-blank
+//     character is '#' or ';' are comments; a trailing '#' comment is cut
+//     unless written "\#", which becomes '#'; a line ending in '\' continues
+//     on the next; any byte of a key that is not a letter or digit becomes
+//     '_'.
+//   - Environment variables override the file: KONG_<KEY> with the key
+//     upper-cased. Kong looks them up by that exact name, so a variable
+//     spelled with lower-case letters is never seen.
+//   - real_ip_header and real_ip_recursive are aliases: they set
+//     nginx_proxy_real_ip_header/_recursive only when the user did not set
+//     those directly (file or environment). An explicit nginx_proxy_* key
+//     therefore wins over the alias, even an alias from the environment over
+//     a directive in the file.
+//   - "NONE" and empty values mean unset.
+package nodeconf
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/client-ip-guard/client-ip-guard/plugin/realip"
+)
+
+// PluginServer is one pluginserver_names entry with its settings resolved.
+type PluginServer struct {
+	// Name is the plugin server name, lower-cased as Kong does.
+	Name string
+	// Socket is the Unix socket Kong dials.
+	Socket string
+	// StartCmd starts the server; empty means Kong assumes the process is
+	// managed externally.
+	StartCmd string
+	// QueryCmd prints the plugins' schemas (the "-dump" command).
+	QueryCmd string
+}
+
+// Conf is the resolved node configuration.
+type Conf struct {
+	// ProxyListen holds the parsed proxy_listen entries (empty for "off").
+	ProxyListen []Listener
+	// TrustedIPs holds the trusted_ips entries (each rendered by Kong as a
+	// set_real_ip_from line).
+	TrustedIPs []string
+	// RealIPHeader is the real_ip_header nginx gets.
+	RealIPHeader string
+	// RealIPRecursive is the real_ip_recursive nginx gets.
+	RealIPRecursive bool
+	// Plugins is the plugins list ("bundled" kept as written).
+	Plugins []string
+	// PluginServers are the configured Go/JS/Python plugin servers.
+	PluginServers []PluginServer
+	// Prefix is Kong's prefix directory, cleaned.
+	Prefix string
+	// DeclarativeConfig is the declarative_config path ("" when unset).
+	DeclarativeConfig string
+	// Database is the database setting ("postgres", "off", ...).
+	Database string
+	// Raw holds every key the user set, as finally resolved (file, then
+	// environment). Unknown keys are kept. Defaults are not included.
+	Raw map[string]string
+	// Sources says where each Raw key came from: "file:LINE" (1-based; the
+	// first line of a continued line) or "env:KONG_X".
+	Sources map[string]string
+}
+
+// Kong 3.x defaults for the keys modelled here (kong_defaults.lua).
+const (
+	// DefaultProxyListen is proxy_listen's default value.
+	DefaultProxyListen = "0.0.0.0:8000 reuseport backlog=16384, 0.0.0.0:8443 http2 ssl reuseport backlog=16384"
+	// DefaultRealIPHeader is real_ip_header's default value.
+	DefaultRealIPHeader = "X-Real-IP"
+	// DefaultPrefix is prefix's default value, as Kong normalises it.
+	DefaultPrefix = "/usr/local/kong"
+	// DefaultPluginServerPath is where Kong looks for a plugin server binary
+	// named after the server when start_cmd/query_cmd are unset.
+	DefaultPluginServerPath = "/usr/local/bin"
+)
+
+// Defaults returns Kong 3.x's defaults for the modelled keys.
+func Defaults() *Conf {
+	ls, err := ParseListen(DefaultProxyListen)
+	if err != nil {
+		panic(err) // the constant is known to be valid
+	}
+	return &Conf{
+		ProxyListen:  ls,
+		TrustedIPs:   nil,
+		RealIPHeader: DefaultRealIPHeader,
+		Plugins:      []string{"bundled"},
+		Prefix:       DefaultPrefix,
+		Database:     "postgres",
+		Raw:          map[string]string{},
+		Sources:      map[string]string{},
+	}
+}
+
+// Parse reads kong.conf text and resolves it over the defaults. name is used
+// in error messages and Sources ("" for none).
+func Parse(r io.Reader, name string) (*Conf, error) {
+	raw, src, err := readFile(r, name)
+	if err != nil {
+		return nil, err
+	}
+	return resolve(raw, src, fileExists)
+}
+
+// Load reads the kong.conf at path (none when path is "") and applies the
+// KONG_* variables in environ (os.Environ form) over it, as Kong does.
+func Load(path string, environ []string) (*Conf, error) {
+	raw, src := map[string]string{}, map[string]string{}
+	if path != "" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("could not load config file %s: %w", path, err)
+		}
+		defer f.Close()
+		raw, src, err = readFile(f, path)
+		if err != nil {
+			return nil, err
+		}
+	}
+	applyEnv(raw, src, environ)
+	return resolve(raw, src, fileExists)
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
+}
+
+// readFile parses kong.conf syntax into key -> value, keeping the last
+// assignment of a key.
+func readFile(r io.Reader, name string) (map[string]string, map[string]string, error) {
+	raw, src := map[string]string{}, map[string]string{}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
+	lineNo, pending, pendingStart := 0, "", 0
+	for sc.Scan() {
+		lineNo++
+		l := strings.TrimSuffix(sc.Text(), "\r")
+		trimmed := strings.TrimLeft(l, " \t\f\v")
+		if strings.TrimSpace(l) == "" || trimmed[0] == '#' || trimmed[0] == ';' {
+			continue
+		}
+		// A trailing backslash (then optional blanks) joins the next line.
+		if t := strings.TrimRight(l, " \t\f\v"); strings.HasSuffix(t, "\\") {
+			if pending == "" {
+				pendingStart = lineNo
+			}
+			pending += t[:len(t)-1]
+			continue
+		}
+		start := lineNo
+		if pending != "" {
+			l, start, pending = pending+l, pendingStart, ""
+		}
+		if err := assign(raw, src, l, name, start); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, nil, fmt.Errorf("reading %s: %w", displayName(name), err)
+	}
+	if pending != "" {
+		if err := assign(raw, src, pending, name, pendingStart); err != nil {
+			return nil, nil, err
+		}
+	}
+	return raw, src, nil
+}
+
+func displayName(name string) string {
+	if name == "" {
+		return "kong.conf"
+	}
+	return name
+}
+
+// sourceName is the Sources entry for a file line. The file name is not
+// part of it: a Conf comes from at most one file.
+func sourceName(_ string, line int) string {
+	return fmt.Sprintf("file:%d", line)
+}
+
+// assign handles one logical line. Lines without '=' are ignored, as Kong's
+// reader files them as anonymous list items that no setting reads.
+func assign(raw, src map[string]string, line, name string, lineNo int) error {
+	where := fmt.Sprintf("%s:%d", displayName(name), lineNo)
+	line = strings.TrimLeft(line, " \t\f\v")
+	if strings.HasPrefix(line, "[") {
+		return fmt.Errorf("%s: section header %q is not kong.conf syntax", where, strings.TrimSpace(line))
+	}
+	eq := strings.IndexByte(line, '=')
+	if eq < 0 {
+		return nil
+	}
+	key := normalizeKey(strings.TrimRight(line[:eq], " \t\f\v"))
+	if key == "" {
+		return fmt.Errorf("%s: empty key in %q", where, strings.TrimSpace(line))
+	}
+	raw[key] = stripComment(strings.TrimSpace(line[eq+1:]))
+	src[key] = sourceName(name, lineNo)
+	return nil
+}
+
+// normalizeKey replaces every byte that is not an ASCII letter or digit
+// with '_', as Kong's reader does with key names.
+func normalizeKey(k string) string {
+	b := []byte(k)
+	for i, c := range b {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+// stripComment cuts a trailing comment: blanks, then a '#' not preceded by
+// '\', then the rest; then turns "\#" into "#".
+func stripComment(v string) string {
+	for i := 0; i < len(v); i++ {
+		if v[i] == '#' && (i == 0 || v[i-1] != '\\') {
+			v = strings.TrimRight(v[:i], " \t\f\v\r\n")
+			break
+		}
+	}
+	return strings.ReplaceAll(v, `\#`, "#")
+}
+
+// applyEnv overrides raw with KONG_* variables. Later duplicates in environ
+// win, as with getenv on a process environment built from it.
+func applyEnv(raw, src map[string]string, environ []string) {
+	for _, kv := range environ {
+		name, val, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(name, "KONG_") || len(name) == len("KONG_") {
+			continue
+		}
+		rest := name[len("KONG_"):]
+		if rest != strings.ToUpper(rest) {
+			// Kong reads KONG_<UPPER(key)> only.
+			continue
+		}
+		key := strings.ToLower(rest)
+		raw[key] = strings.TrimSpace(val)
+		src[key] = "env:" + name
+	}
+}
+
+// value returns the user's setting for key, treating "NONE" and "" as
+// unset.
+func value(raw map[string]string, key string) (string, bool) {
+	v, ok := raw[key]
+	if !ok {
+		return "", false
+	}
+	v = strings.TrimSpace(v)
+	if v == "" || v == "NONE" {
+		return "", false
+	}
+	return v, true
+}
+
+// splitList splits a Kong array value: comma-separated, blanks trimmed,
+// empty items dropped.
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func resolve(raw, src map[string]string, exists func(string) bool) (*Conf, error) {
+	c := Defaults()
+	c.Raw, c.Sources = raw, src
+
+	where := func(key string) string {
+		if s, ok := src[key]; ok {
+			return " (" + s + ")"
+		}
+		return ""
+	}
+
+	if v, ok := raw["proxy_listen"]; ok {
+		ls, err := ParseListen(v)
+		if err != nil {
+			return nil, fmt.Errorf("%v%s", err, where("proxy_listen"))
+		}
+		c.ProxyListen = ls
+	}
+
+	if v, ok := value(raw, "trusted_ips"); ok {
+		c.TrustedIPs = splitList(v)
+		for _, e := range c.TrustedIPs {
+			if err := checkTrusted(e); err != nil {
+				return nil, fmt.Errorf("%v%s", err, where("trusted_ips"))
+			}
+		}
+	}
+
+	// Alias resolution: the nginx_proxy_* directive wins when the user set
+	// it; otherwise the alias; otherwise the default.
+	hdrKey := "real_ip_header"
+	if _, ok := value(raw, "nginx_proxy_real_ip_header"); ok {
+		hdrKey = "nginx_proxy_real_ip_header"
+	}
+	if v, ok := value(raw, hdrKey); ok {
+		if strings.ContainsAny(v, " \t;{}\"'") {
+			return nil, fmt.Errorf("%s %q is not a header name%s", hdrKey, v, where(hdrKey))
+		}
+		c.RealIPHeader = v
+	}
+	recKey := "real_ip_recursive"
+	if _, ok := value(raw, "nginx_proxy_real_ip_recursive"); ok {
+		recKey = "nginx_proxy_real_ip_recursive"
+	}
+	if v, ok := value(raw, recKey); ok {
+		switch v {
+		case "on":
+			c.RealIPRecursive = true
+		case "off":
+			c.RealIPRecursive = false
+		default:
+			return nil, fmt.Errorf("%s must be on or off, got %q%s", recKey, v, where(recKey))
+		}
+	}
+
+	if v, ok := value(raw, "plugins"); ok {
+		c.Plugins = splitList(v)
+	} else if _, set := raw["plugins"]; set {
+		c.Plugins = nil
+	}
+	if v, ok := value(raw, "prefix"); ok {
+		if filepath.IsAbs(v) {
+			c.Prefix = filepath.Clean(v)
+		} else if abs, err := filepath.Abs(v); err == nil {
+			c.Prefix = abs
+		} else {
+			return nil, fmt.Errorf("prefix %q: %v%s", v, err, where("prefix"))
+		}
+	}
+	if v, ok := value(raw, "declarative_config"); ok {
+		c.DeclarativeConfig = v
+	}
+	if v, ok := value(raw, "database"); ok {
+		switch v {
+		case "postgres", "cassandra", "off":
+		default:
+			return nil, fmt.Errorf("database has an invalid value: %q (postgres, cassandra, off)%s", v, where("database"))
+		}
+		c.Database = v
+	}
+
+	if v, ok := value(raw, "pluginserver_names"); ok {
+		for _, n := range splitList(v) {
+			ps, err := pluginServer(c, strings.ToLower(n), exists)
+			if err != nil {
+				return nil, err
+			}
+			c.PluginServers = append(c.PluginServers, ps)
+		}
+	}
+	return c, nil
+}
+
+// checkTrusted applies Kong's trusted_ips rule: an IP, a CIDR or "unix:".
+func checkTrusted(e string) error {
+	if e == "unix:" {
+		return nil
+	}
+	if _, _, err := realip.ParseTrusted([]string{e}); err != nil || strings.HasPrefix(e, "unix:") {
+		return fmt.Errorf("trusted_ips must be a comma separated list in the form of IPv4 or IPv6 address or CIDR block or 'unix:', got '%s'", e)
+	}
+	return nil
+}
+
+// pluginServer resolves one plugin server's settings with Kong 3.9+'s
+// defaults: socket <prefix>/<name>.socket; start and query commands from
+// /usr/local/bin/<name> when that file exists; no query command is an error.
+func pluginServer(c *Conf, name string, exists func(string) bool) (PluginServer, error) {
+	keyPrefix := "pluginserver_" + strings.ReplaceAll(name, "-", "_")
+	ps := PluginServer{Name: name}
+	if v, ok := value(c.Raw, keyPrefix+"_socket"); ok {
+		ps.Socket = v
+	} else {
+		ps.Socket = c.Prefix + "/" + name + ".socket"
+	}
+	ps.StartCmd, _ = value(c.Raw, keyPrefix+"_start_cmd")
+	ps.QueryCmd, _ = value(c.Raw, keyPrefix+"_query_cmd")
+	bin := DefaultPluginServerPath + "/" + name
+	if exists(bin) {
+		if ps.StartCmd == "" {
+			ps.StartCmd = bin
+		}
+		if ps.QueryCmd == "" {
+			ps.QueryCmd = bin + " -dump"
+		}
+	}
+	if ps.QueryCmd == "" {
+		return PluginServer{}, fmt.Errorf("%s_query_cmd is unset and %s does not exist: query_command undefined for pluginserver %s", keyPrefix, bin, name)
+	}
+	return ps, nil
+}
+
+// Keys returns the Raw keys in sorted order.
+func (c *Conf) Keys() []string {
+	keys := make([]string, 0, len(c.Raw))
+	for k := range c.Raw {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// HasProxyProtocolListener reports whether any proxy_listen entry carries
+// the proxy_protocol flag.
+func (c *Conf) HasProxyProtocolListener() bool {
+	for _, l := range c.ProxyListen {
+		if l.ProxyProtocol {
+			return true
+		}
+	}
+	return false
+}
