@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/client-ip-guard/client-ip-guard/plugin/forwarded"
 	"github.com/client-ip-guard/client-ip-guard/plugin/realip"
@@ -69,10 +70,17 @@ func Chain(headers []realip.Header, kind realip.Kind, name string) (chain []stri
 			return false
 		}
 		if len(tok) > MaxEntryBytes {
-			tok = tok[:MaxEntryBytes]
+			tok = tok[:runeCut(tok, MaxEntryBytes)]
 			truncated = true
 		}
-		chain = append(chain, strings.ToValidUTF8(tok, "\uFFFD"))
+		// Replacing invalid bytes can make the entry longer (one byte
+		// becomes three), so the cap is applied again afterwards.
+		tok = strings.ToValidUTF8(tok, "\uFFFD")
+		if len(tok) > MaxEntryBytes {
+			tok = tok[:runeCut(tok, MaxEntryBytes)]
+			truncated = true
+		}
+		chain = append(chain, tok)
 		return true
 	}
 	for _, h := range headers {
@@ -105,6 +113,17 @@ func Chain(headers []realip.Header, kind realip.Kind, name string) (chain []stri
 		}
 	}
 	return chain, truncated
+}
+
+// runeCut returns where to cut s to at most n bytes without splitting a
+// UTF-8 sequence: n, or up to three bytes less.
+func runeCut(s string, n int) int {
+	for cut := n; cut > n-utf8.UTFMax && cut > 0; cut-- {
+		if utf8.RuneStart(s[cut]) {
+			return cut
+		}
+	}
+	return n
 }
 
 // Stamp formats t as records do (RFC 3339, milliseconds, UTC).
