@@ -256,7 +256,7 @@ func (r *Resolver) Resolve(req *Request, trace *Trace) Result {
 	res.Addr, res.Port = res.PeerAddr, res.PeerPort
 	trace.add(Step{Line: -1, Addr: res.PeerAddr, Port: res.PeerPort, Parsed: true, Trusted: res.PeerTrusted, Note: peerNote(peerUnix, res.PeerTrusted)})
 
-	w := walker{r: r, res: res, trace: trace, cur: res.PeerAddr, curUnix: peerUnix}
+	w := walker{r: r, res: res, trace: trace, cur: res.PeerAddr, curUnix: peerUnix, known: true, isTrusted: res.PeerTrusted}
 
 	switch r.kind {
 	case KindProxyProtocol:
@@ -341,13 +341,22 @@ type walker struct {
 	port    uint16
 	found   bool
 	line    int
+	// known and isTrusted memoize whether cur is trusted, so that no
+	// address is looked up twice.
+	known     bool
+	isTrusted bool
 }
 
 func (w *walker) trusted() bool {
-	if w.curUnix {
-		return w.r.trusted.ContainsUnix()
+	if !w.known {
+		if w.curUnix {
+			w.isTrusted = w.r.trusted.ContainsUnix()
+		} else {
+			w.isTrusted = w.r.trusted.Contains(w.cur)
+		}
+		w.known = true
 	}
-	return w.r.trusted.Contains(w.cur)
+	return w.isTrusted
 }
 
 // walk is nginx's ngx_http_get_forwarded_addr_internal over one value:
@@ -388,6 +397,7 @@ func (w *walker) walk(v string, line int, rfc7239 bool) Status {
 			return Declined
 		}
 		w.cur, w.curUnix, w.port = a, false, port
+		w.known = false
 		w.line = line
 		found, w.found = true, true
 		w.res.Taken++
@@ -397,7 +407,7 @@ func (w *walker) walk(v string, line int, rfc7239 bool) Status {
 			if more {
 				note = "taken; checking whether it is trusted"
 			}
-			w.trace.add(Step{Line: line, Token: tok, Addr: a, Port: port, Parsed: true, Trusted: w.r.trusted.Contains(a), Note: note})
+			w.trace.add(Step{Line: line, Token: tok, Addr: a, Port: port, Parsed: true, Trusted: w.trusted(), Note: note})
 		}
 		if !more {
 			return Replaced

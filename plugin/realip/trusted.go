@@ -1,6 +1,7 @@
 package realip
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -15,6 +16,64 @@ type Trusted struct {
 	set     *netipx.IPSet
 	unix    bool
 	entries []string
+	// The set's disjoint ranges as integers, sorted, for Contains: the
+	// first and last address of each IPv4 range, and likewise for IPv6.
+	v4from, v4to []uint32
+	v6from, v6to []u128
+	// For large sets, v4idx narrows the IPv4 search: v4idx[k] is the
+	// number of ranges starting below k<<v4shift.
+	v4idx   []uint32
+	v4shift uint8
+}
+
+// indexMin is the number of IPv4 ranges from which the bucket index pays.
+const indexMin = 256
+
+// u128 is an IPv6 address as two big-endian halves.
+type u128 struct{ hi, lo uint64 }
+
+func (a u128) less(b u128) bool { return a.hi < b.hi || a.hi == b.hi && a.lo < b.lo }
+
+func v6int(a netip.Addr) u128 {
+	b := a.As16()
+	return u128{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])}
+}
+
+func v4int(a netip.Addr) uint32 {
+	b := a.As4()
+	return binary.BigEndian.Uint32(b[:])
+}
+
+// index flattens the set's ranges for Contains.
+func (t *Trusted) index() {
+	for _, r := range t.set.Ranges() {
+		if r.From().Is4() {
+			t.v4from = append(t.v4from, v4int(r.From()))
+			t.v4to = append(t.v4to, v4int(r.To()))
+		} else {
+			t.v6from = append(t.v6from, v6int(r.From()))
+			t.v6to = append(t.v6to, v6int(r.To()))
+		}
+	}
+	n := len(t.v4from)
+	if n < indexMin {
+		return
+	}
+	bits := uint8(8)
+	for bits < 16 && 1<<bits < n {
+		bits++
+	}
+	t.v4shift = 32 - bits
+	buckets := 1 << bits
+	t.v4idx = make([]uint32, buckets+1)
+	i := 0
+	for k := 0; k <= buckets; k++ {
+		low := uint64(k) << t.v4shift
+		for i < n && uint64(t.v4from[i]) < low {
+			i++
+		}
+		t.v4idx[k] = uint32(i)
+	}
 }
 
 // TrustedWarning reports an entry that was accepted but probably not meant
@@ -74,6 +133,7 @@ func ParseTrusted(entries []string) (*Trusted, []TrustedWarning, error) {
 		return nil, nil, fmt.Errorf("building trusted set: %w", err)
 	}
 	t.set = set
+	t.index()
 	return t, warn, nil
 }
 
@@ -91,13 +151,46 @@ func MustTrusted(entries ...string) *Trusted {
 // proxy. IPv4-mapped IPv6 addresses are matched against the IPv4 entries
 // only, as nginx's ngx_cidr_match does; IPv6 entries never match them.
 func (t *Trusted) Contains(a netip.Addr) bool {
-	if t == nil || t.set == nil {
+	if t == nil {
 		return false
 	}
 	if a.Is4In6() {
 		a = a.Unmap()
 	}
-	return t.set.Contains(a.WithZone(""))
+	if a.Is4() {
+		x := v4int(a)
+		from := t.v4from
+		// i = number of ranges starting at or before x.
+		i, j := 0, len(from)
+		if t.v4idx != nil {
+			k := x >> t.v4shift
+			i, j = int(t.v4idx[k]), int(t.v4idx[k+1])
+		}
+		for i < j {
+			m := int(uint(i+j) >> 1)
+			if from[m] <= x {
+				i = m + 1
+			} else {
+				j = m
+			}
+		}
+		return i > 0 && x <= t.v4to[i-1]
+	}
+	if !a.Is6() {
+		return false
+	}
+	x := v6int(a)
+	from := t.v6from
+	i, j := 0, len(from)
+	for i < j {
+		m := int(uint(i+j) >> 1)
+		if !x.less(from[m]) {
+			i = m + 1
+		} else {
+			j = m
+		}
+	}
+	return i > 0 && !t.v6to[i-1].less(x)
 }
 
 // ContainsUnix reports whether Unix-socket peers are trusted ("unix:").

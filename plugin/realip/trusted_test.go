@@ -1,6 +1,7 @@
 package realip
 
 import (
+	"math/rand/v2"
 	"net/netip"
 	"testing"
 
@@ -203,4 +204,47 @@ func TestTrustsEverything(t *testing.T) {
 
 func TestMustTrustedPanics(t *testing.T) {
 	assert.Panics(t, func() { MustTrusted("not-an-ip") })
+}
+
+// TestTrustedContainsMatchesSet checks the integer index behind Contains
+// against the IPSet it was built from, for sets below and above the size
+// where the IPv4 bucket index kicks in, at range edges and at random.
+func TestTrustedContainsMatchesSet(t *testing.T) {
+	for _, n := range []int{1, 10, indexMin - 1, indexMin, 5000} {
+		list := benchPrefixes(n)
+		entries := make([]string, len(list))
+		for i, p := range list {
+			entries[i] = p.String()
+		}
+		tr := MustTrusted(entries...)
+		require.Equal(t, len(tr.v4from) >= indexMin, tr.v4idx != nil, "n=%d", n)
+		if n == 5000 {
+			require.NotNil(t, tr.v4idx, "the bucket index is exercised")
+		}
+		var probes []netip.Addr
+		for _, r := range tr.set.Ranges() {
+			probes = append(probes, r.From(), r.To(), r.From().Prev(), r.To().Next())
+		}
+		rng := rand.New(rand.NewPCG(1, uint64(n)))
+		for i := 0; i < 2000; i++ {
+			var b4 [4]byte
+			var b16 [16]byte
+			v, hi, lo := rng.Uint32(), rng.Uint64(), rng.Uint64()
+			b4[0], b4[1], b4[2], b4[3] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
+			for k := 0; k < 8; k++ {
+				b16[k], b16[8+k] = byte(hi>>(56-8*k)), byte(lo>>(56-8*k))
+			}
+			b16[0] = 0x20 | b16[0]&0x1f
+			probes = append(probes, netip.AddrFrom4(b4), netip.AddrFrom16(b16), netip.AddrFrom16(netip.AddrFrom4(b4).As16()))
+		}
+		probes = append(probes, netip.MustParseAddr("0.0.0.0"), netip.MustParseAddr("255.255.255.255"),
+			netip.MustParseAddr("::"), netip.MustParseAddr("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"))
+		for _, a := range probes {
+			if !a.IsValid() {
+				continue
+			}
+			want := tr.set.Contains(a.Unmap())
+			require.Equal(t, want, tr.Contains(a), "n=%d addr=%s", n, a)
+		}
+	}
 }
