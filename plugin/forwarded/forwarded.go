@@ -56,7 +56,7 @@ func (n Node) IsIP() bool { return n.Addr.IsValid() }
 func (n Node) String() string {
 	var host string
 	switch {
-	case n.Addr.Is6() && !n.Addr.Is4In6():
+	case n.Addr.Is6():
 		host = "[" + n.Addr.String() + "]"
 	case n.Addr.IsValid():
 		host = n.Addr.String()
@@ -70,7 +70,7 @@ func (n Node) String() string {
 		return strconv.Quote(host + ":" + strconv.Itoa(int(n.Port)))
 	case n.ObfuscatedPort != "":
 		return strconv.Quote(host + ":" + n.ObfuscatedPort)
-	case n.Addr.Is6() && !n.Addr.Is4In6():
+	case n.Addr.Is6():
 		return strconv.Quote(host)
 	}
 	return host
@@ -187,8 +187,8 @@ func ParseElement(s string) (Element, error) {
 	for s != "" {
 		var pair string
 		pair, s = cutParam(s)
-		if pair == "" {
-			return e, ErrSyntax
+		if trimOWS(pair) == "" {
+			continue // the grammar allows empty pairs: "for=x;;proto=y"
 		}
 		eq := strings.IndexByte(pair, '=')
 		if eq <= 0 {
@@ -246,6 +246,8 @@ func ElementFor(s string) (Node, error) {
 }
 
 // Parse parses a whole header value into its elements, left to right.
+// Empty list elements ("a, , b") are skipped, as HTTP list syntax
+// requires of recipients.
 func Parse(v string) ([]Element, error) {
 	var out []Element
 	for v = trimOWS(v); v != ""; {
@@ -253,11 +255,13 @@ func Parse(v string) ([]Element, error) {
 		if end < 0 {
 			return out, ErrQuote
 		}
-		e, err := ParseElement(v[:end])
-		if err != nil {
-			return out, err
+		if trimOWS(v[:end]) != "" {
+			e, err := ParseElement(v[:end])
+			if err != nil {
+				return out, err
+			}
+			out = append(out, e)
 		}
-		out = append(out, e)
 		if end == len(v) {
 			break
 		}
