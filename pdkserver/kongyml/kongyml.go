@@ -310,14 +310,14 @@ func (b *builder) service(rs *rawService, where string) error {
 	if s.ID == "" {
 		s.ID = stableID("service", key)
 	}
-	if err := b.claimID(s.ID, where); err != nil {
-		return err
-	}
 	if s.Name != "" {
 		if _, dup := b.services[s.Name]; dup {
 			return fmt.Errorf("%s: service name %q is used twice", where, s.Name)
 		}
 		b.services[s.Name] = s
+	}
+	if err := b.claimID(s.ID, where); err != nil {
+		return err
 	}
 	b.services[s.ID] = s
 	b.f.Services = append(b.f.Services, s)
@@ -388,14 +388,14 @@ func (b *builder) route(rr *rawRoute, svc *Service, where string) error {
 	if r.ID == "" {
 		r.ID = stableID("route", key)
 	}
-	if err := b.claimID(r.ID, where); err != nil {
-		return err
-	}
 	if r.Name != "" {
 		if _, dup := b.routes[r.Name]; dup {
 			return fmt.Errorf("%s: route name %q is used twice", where, r.Name)
 		}
 		b.routes[r.Name] = r
+	}
+	if err := b.claimID(r.ID, where); err != nil {
+		return err
 	}
 	b.routes[r.ID] = r
 	b.f.Routes = append(b.f.Routes, r)
