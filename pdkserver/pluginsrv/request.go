@@ -70,6 +70,13 @@ type Request struct {
 	NgxCtx map[string]any
 	// StartTime is the request start, seconds since the epoch.
 	StartTime float64
+	// NginxVars answers kong.nginx.get_var for variables not derived from
+	// the fields above (e.g. "request_id", "server_addr"); optional.
+	NginxVars map[string]string
+	// Body is the request body, for kong.request.get_raw_body; optional.
+	Body []byte
+	// Response is what the client was sent, filled before the log phase.
+	Response Response
 
 	// Outputs.
 	Exit           *Exit
@@ -79,4 +86,23 @@ type Request struct {
 	ResponseHeaders map[string][]string
 	// Calls lists every PDK method the plugin called, per phase, in order.
 	Calls map[string][]string
+	// UpstreamHost is set by kong.service.request.set_header("host", v),
+	// as Kong sets $upstream_host.
+	UpstreamHost string
+}
+
+// Response is the response side of a request as the client saw it; the
+// front door fills it before running the log phase, whose snapshot
+// (kong.response.get_status/get_header/get_headers, kong.log.serialize)
+// reads it.
+type Response struct {
+	Status int
+	// Source is kong.response.get_source: "exit", "error" or "service";
+	// empty means derive it (exit when Request.Exit is set, else service).
+	Source  string
+	Headers map[string][]string
+	// Size is the number of bytes sent, for the serializer.
+	Size int
+	// UpstreamURI is the URI sent to the service ("" when none was).
+	UpstreamURI string
 }

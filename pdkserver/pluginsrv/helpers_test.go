@@ -1,0 +1,141 @@
+package pluginsrv
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// Test plugins are built once per test binary run, into binDir.
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+var testPlugins = []string{"noop", "trivial", "pdkprobe", "panicky"}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// pluginBin returns the path of a built test plugin.
+func pluginBin(tb testing.TB, name string) string {
+	tb.Helper()
+	buildOnce.Do(func() {
+		binDir, buildErr = os.MkdirTemp("", "pluginsrv-bin")
+		if buildErr != nil {
+			return
+		}
+		args := []string{"build", "-o", binDir + "/"}
+		for _, p := range testPlugins {
+			args = append(args, "github.com/client-ip-guard/client-ip-guard/pdkserver/internal/testplugins/"+p)
+		}
+		out, err := exec.Command("go", args...).CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	require.NoError(tb, buildErr)
+	return filepath.Join(binDir, name)
+}
+
+// logSink collects Logf lines.
+type logSink struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logSink) logf(format string, args ...any) {
+	l.mu.Lock()
+	l.lines = append(l.lines, fmt.Sprintf(format, args...))
+	l.mu.Unlock()
+}
+
+func (l *logSink) has(sub string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, s := range l.lines {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+func (l *logSink) all() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines, "\n")
+}
+
+// startPlugin starts a plugin server for a built test plugin in a fresh
+// short-pathed prefix (Unix socket paths are limited to 108 bytes) and
+// waits until its socket accepts connections.
+func startPlugin(tb testing.TB, name string) (*Server, *logSink) {
+	tb.Helper()
+	bin := pluginBin(tb, name)
+	prefix, err := os.MkdirTemp("", "ps")
+	require.NoError(tb, err)
+	tb.Cleanup(func() { os.RemoveAll(prefix) })
+	logs := &logSink{}
+	s, err := Start(context.Background(), Options{
+		Name:     name,
+		StartCmd: bin + " -kong-prefix " + prefix,
+		QueryCmd: bin + " -dump",
+		Socket:   filepath.Join(prefix, name+".socket"),
+		Logf:     logs.logf,
+	})
+	require.NoError(tb, err)
+	tb.Cleanup(func() { s.Close() })
+	waitSocket(tb, s)
+	return s, logs
+}
+
+// waitSocket waits until the plugin listens (Kong itself never waits).
+func waitSocket(tb testing.TB, s *Server) {
+	tb.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		c, _, err := s.acquire(context.Background())
+		if err == nil {
+			s.pool.put(c)
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	tb.Fatalf("plugin %s never listened on %s", s.opts.Name, s.opts.Socket)
+}
+
+// newReq is a typical request: peer 10.0.0.7:5555 behind nothing.
+func newReq() *Request {
+	return &Request{
+		Vars: Vars{
+			RemoteAddr: "10.0.0.7", RemotePort: "5555",
+			RealIPRemoteAddr: "10.0.0.7", RealIPRemotePort: "5555",
+		},
+		Scheme: "http", Host: "example.com", Port: 8000, Method: "GET",
+		Path: "/p", RawQuery: "a=1&a=2&flag&e=", HTTPVersion: 1.1,
+		Headers: []Header{
+			{"Host", "example.com"}, {"X-Test", "one"}, {"X-Test", "two"},
+			{"User-Agent", "t"},
+		},
+		StartTime: 1700000000.5,
+	}
+}
+
+func ent(id string, cfg map[string]any) *Entity {
+	return &Entity{ID: id, Name: "x", RouteID: "r1", Config: cfg}
+}

@@ -1,0 +1,78 @@
+package pluginsrv
+
+import (
+	"strings"
+
+	kpp "github.com/Kong/go-pdk/server/kong_plugin_protocol"
+	"google.golang.org/protobuf/types/known/structpb"
+)
+
+// logLevels are the kong.log.<level> methods, with nginx's level names.
+var logLevels = []string{"alert", "crit", "err", "warn", "notice", "info", "debug"}
+
+// logHandlers: kong.log.* (kong/pdk/log.lua, plugin.lua's serialize
+// override).
+func logHandlers() map[string]handler {
+	h := map[string]handler{}
+	for _, lvl := range logLevels {
+		h["kong.log."+lvl] = handler{fn: func(ev *event, args []byte) (any, error) {
+			var l structpb.ListValue
+			if err := decode(args, &l); err != nil {
+				return nil, err
+			}
+			var b strings.Builder
+			for _, v := range l.Values {
+				b.WriteString(luaToString(unwrapValue(v)))
+			}
+			ev.log(lvl, b.String())
+			return nil, nil
+		}}
+	}
+	// Allowed where ngx.ctx is (phases_with_ctx), log timer included: it
+	// edits the restored ctx, after the serializer snapshot was taken.
+	h["kong.log.set_serialize_value"] = handler{fn: func(ev *event, args []byte) (any, error) {
+		var kv kpp.KV
+		if err := decode(args, &kv); err != nil {
+			return nil, err
+		}
+		if ev.snap != nil {
+			return nil, nil
+		}
+		if ev.req.SerializeValue == nil {
+			ev.req.SerializeValue = map[string]any{}
+		}
+		// A nil value unsets the key (mode "set" with nil).
+		setOrDelete(ev.req.SerializeValue, kv.K, unwrapValue(kv.V))
+		return nil, nil
+	}}
+	// kong.log.serialize runs only in the log phase (check_phase
+	// PHASES_LOG); there plugin.lua returns the snapshot taken when the
+	// log timer was scheduled.
+	h["kong.log.serialize"] = handler{phases: phLog, fn: func(ev *event, _ []byte) (any, error) {
+		if ev.snap != nil {
+			return replyString(ev.snap.serialized), nil
+		}
+		return replyString(ev.s.serializeJSON(ev.req)), nil
+	}}
+	return h
+}
+
+// log records a kong.log.* line on the request and in Kong's error log,
+// namespaced with the plugin name as Kong's plugin iterator does.
+func (ev *event) log(level, msg string) {
+	ev.req.Logs = append(ev.req.Logs, LogLine{Level: level, Message: msg})
+	if ev.s.opts.Logf != nil {
+		if ev.snap != nil {
+			// The log timer has no request: no client/request suffix.
+			ev.s.opts.Logf("[%s] [kong] pb_rpc.lua:%d [%s] %s", level, callPDKLine, ev.s.info.Name, msg)
+			return
+		}
+		ev.s.opts.Logf("[%s] [kong] pb_rpc.lua:%d [%s] %s, client: %s, server: kong, request: \"%s %s %s\", host: \"%s\"",
+			level, callPDKLine, ev.s.info.Name, msg, ev.req.Vars.RemoteAddr, ev.req.Method,
+			ev.req.pathWithQuery(), httpProtocol(ev.req.HTTPVersion), ev.req.Host)
+	}
+}
+
+// callPDKLine is the line of pb_rpc.lua (Kong 3.9/3.10) whose call into the PDK
+// Kong's logger reports as the caller of kong.log.*.
+const callPDKLine = 233

@@ -1,0 +1,35 @@
+package pluginsrv
+
+import kpp "github.com/Kong/go-pdk/server/kong_plugin_protocol"
+
+// routerPhases is kong/pdk/router.lua's ROUTER_PHASES.
+const routerPhases = phAccess | phResponse | phLog
+
+// miscHandlers: kong.router.*, kong.node.*.
+func miscHandlers() map[string]handler {
+	return map[string]handler{
+		// ngx.ctx.route / ngx.ctx.service: restored in the log timer too.
+		"kong.router.get_route": {phases: routerPhases, fn: func(ev *event, _ []byte) (any, error) {
+			if ev.req.RouteID == "" {
+				return nil, nil
+			}
+			r := &kpp.Route{Id: ev.req.RouteID, Name: ev.req.RouteName}
+			if ev.req.ServiceID != "" {
+				r.Service = &kpp.ServiceKey{Id: ev.req.ServiceID}
+			}
+			return r, nil
+		}},
+		"kong.router.get_service": {phases: routerPhases, fn: func(ev *event, _ []byte) (any, error) {
+			if ev.req.ServiceID == "" {
+				return nil, nil
+			}
+			return &kpp.Service{Id: ev.req.ServiceID, Name: ev.req.ServiceName}, nil
+		}},
+		"kong.node.get_id": {fn: func(ev *event, _ []byte) (any, error) {
+			return replyString(ev.s.nodeID), nil
+		}},
+		"kong.node.get_memory_stats": {fn: func(*event, []byte) (any, error) {
+			return &kpp.MemoryStats{}, nil
+		}},
+	}
+}

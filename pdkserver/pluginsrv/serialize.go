@@ -1,0 +1,137 @@
+package pluginsrv
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Serialize returns the table kong.log.serialize() would build for the
+// request (kong/pdk/log.lua, http subsystem), with the
+// set_serialize_value edits applied. Fields pdkserver cannot know are
+// left out or zero. The caller must not run it concurrently with an
+// event on req.
+func (s *Server) Serialize(req *Request) map[string]any {
+	reqHeaders := headerTable(req.Headers, 100)
+	for _, k := range []string{"authorization", "proxy-authorization"} {
+		if _, ok := reqHeaders[k]; ok {
+			reqHeaders[k] = "REDACTED"
+		}
+	}
+	respHeaders := map[string]any{}
+	for k, v := range responseHeaderStruct(req.sentHeaders(), 100).AsMap() {
+		respHeaders[k] = v
+	}
+	uri := req.pathWithQuery()
+	url := req.Scheme + "://" + req.Host + ":" + strconv.Itoa(req.Port) + uri
+	source := "upstream"
+	if src := req.responseSource(); src == "exit" || src == "error" {
+		source = "kong"
+	}
+	root := map[string]any{
+		"request": map[string]any{
+			"id":          req.NginxVars["kong_request_id"],
+			"uri":         uri,
+			"url":         url,
+			"querystring": queryTable(req.RawQuery, 100),
+			"method":      req.Method,
+			"headers":     reqHeaders,
+			"size":        atoiOr0(req.NginxVars["request_length"]),
+		},
+		"upstream_uri":    req.Response.UpstreamURI,
+		"upstream_status": req.NginxVars["upstream_status"],
+		"response": map[string]any{
+			"status":  req.responseStatus(),
+			"headers": respHeaders,
+			"size":    req.Response.Size,
+		},
+		"latencies": map[string]any{
+			"kong":    0,
+			"proxy":   -1,
+			"request": requestMillis(req.StartTime),
+			"receive": 0,
+		},
+		"client_ip":      req.Vars.RemoteAddr,
+		"started_at":     int64(req.StartTime * 1000),
+		"source":         source,
+		"workspace":      s.opts.WorkspaceID,
+		"workspace_name": "default",
+	}
+	if req.RouteID != "" {
+		root["route"] = map[string]any{"id": req.RouteID, "name": req.RouteName}
+	}
+	if req.ServiceID != "" {
+		root["service"] = map[string]any{"id": req.ServiceID, "name": req.ServiceName}
+	}
+	for _, k := range sortedKeys(req.SerializeValue) {
+		setPath(root, splitSerializeKey(k), req.SerializeValue[k])
+	}
+	return root
+}
+
+// serializeJSON is cjson.encode(kong.log.serialize()).
+func (s *Server) serializeJSON(req *Request) string {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(s.Serialize(req)); err != nil {
+		return "{}"
+	}
+	// lua-cjson escapes '/' as "\/"; '/' only occurs inside strings.
+	out := strings.ReplaceAll(strings.TrimRight(buf.String(), "\n"), "/", `\/`)
+	return out
+}
+
+func atoiOr0(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
+}
+
+// requestMillis is $request_time in ms, measured to now.
+func requestMillis(start float64) int64 {
+	if start == 0 {
+		return 0
+	}
+	d := float64(time.Now().UnixNano())/1e9 - start
+	if d < 0 {
+		return 0
+	}
+	return int64(d * 1000)
+}
+
+// splitSerializeKey splits set_serialize_value's key on dots; "\." is a
+// literal dot.
+func splitSerializeKey(k string) []string {
+	var parts []string
+	var cur strings.Builder
+	for i := 0; i < len(k); i++ {
+		switch {
+		case k[i] == '\\' && i+1 < len(k) && k[i+1] == '.':
+			cur.WriteByte('.')
+			i++
+		case k[i] == '.':
+			parts = append(parts, cur.String())
+			cur.Reset()
+		default:
+			cur.WriteByte(k[i])
+		}
+	}
+	return append(parts, cur.String())
+}
+
+// setPath sets root[p0][p1]...=v, creating (or replacing non-table)
+// intermediate tables.
+func setPath(root map[string]any, path []string, v any) {
+	m := root
+	for _, p := range path[:len(path)-1] {
+		next, ok := m[p].(map[string]any)
+		if !ok {
+			next = map[string]any{}
+			m[p] = next
+		}
+		m = next
+	}
+	m[path[len(path)-1]] = v
+}
