@@ -124,6 +124,8 @@ type Exchange struct {
 	EventErrors []string
 	// FileLog holds the records the emulated file-log plugin wrote.
 	FileLog []map[string]any
+
+	size int // response body bytes sent
 }
 
 // Gateway is a running front door.
@@ -271,9 +273,10 @@ func (g *Gateway) Close() error {
 
 // routing is one kong.yml's worth of state, swapped atomically on reload.
 type routing struct {
-	file   *kongyml.File
-	routes []routeEntry // longest path first
-	seq    uint64
+	file     *kongyml.File
+	routes   []routeEntry // longest path first
+	seq      uint64
+	entities map[*kongyml.Plugin]*Entity // one per plugin entity and config, so plugin servers can reuse instances
 }
 
 type routeEntry struct {
@@ -312,7 +315,17 @@ func (g *Gateway) SetConfig(f *kongyml.File) error {
 			return fmt.Errorf("plugin %s (%s): schema violation: %w", p.Name, p.Scope(), err)
 		}
 	}
-	rt := &routing{file: f, seq: configSeq.Add(1)}
+	rt := &routing{file: f, seq: configSeq.Add(1), entities: map[*kongyml.Plugin]*Entity{}}
+	for _, p := range f.Plugins {
+		e := &Entity{ID: p.ID, Name: p.Name, InstanceName: p.InstanceName, Config: p.Config}
+		if p.Route != nil {
+			e.RouteID = p.Route.ID
+		}
+		if p.Service != nil {
+			e.ServiceID = p.Service.ID
+		}
+		rt.entities[p] = e
+	}
 	for _, r := range f.Routes {
 		for _, p := range r.Paths {
 			rt.routes = append(rt.routes, routeEntry{path: p, route: r})
@@ -421,13 +434,7 @@ func (g *Gateway) pluginsFor(rt *routing, route *kongyml.Route, scheme string) [
 	}
 	out := make([]*boundPlugin, 0, len(best))
 	for _, p := range best {
-		b := &boundPlugin{cfg: p, entity: &Entity{ID: p.ID, Name: p.Name, InstanceName: p.InstanceName, Config: p.Config}}
-		if p.Route != nil {
-			b.entity.RouteID = p.Route.ID
-		}
-		if p.Service != nil {
-			b.entity.ServiceID = p.Service.ID
-		}
+		b := &boundPlugin{cfg: p, entity: rt.entities[p]}
 		if p.Name == fileLogName {
 			b.priority, b.phases = fileLogPriority, []string{"log"}
 		} else {

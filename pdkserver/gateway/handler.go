@@ -36,6 +36,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x := &Exchange{ID: newRequestID(), Listener: bl.Listener}
 	req := g.newRequest(r, gc, bl, start)
 	x.Request = req
+	req.NginxVars["request_id"], req.NginxVars["kong_request_id"] = x.ID, x.ID
 	w.Header().Set("X-Kong-Request-Id", x.ID)
 
 	route := rt.match(r.URL.Path)
@@ -126,7 +127,8 @@ func (g *Gateway) respondRaw(w http.ResponseWriter, x *Exchange, status int, sou
 	x.Status, x.Source = status, source
 	x.ResponseHeader = h.Clone()
 	w.WriteHeader(status)
-	_, _ = w.Write(body)
+	n, _ := w.Write(body)
+	x.size = n
 }
 
 // finish runs the log phase after the response, asynchronously as Kong's
@@ -148,6 +150,11 @@ func (g *Gateway) finish(x *Exchange, plugins []*boundPlugin) {
 		return
 	}
 	g.bg.Add(1)
+	// What the log phase's snapshot reads: the response as sent.
+	x.Request.Response = pluginsrv.Response{Status: x.Status, Source: x.Source, Headers: x.ResponseHeader, Size: x.size}
+	if x.Upstream != nil {
+		x.Request.Response.UpstreamURI = x.Upstream.URL.RequestURI()
+	}
 	// The serializer output a log plugin receives is taken now, when the
 	// log phase starts, as kong.log.serialize() is.
 	ser := serialize(x)
@@ -199,6 +206,7 @@ func (g *Gateway) newRequest(r *http.Request, gc *gwConn, bl BoundListener, star
 	}
 	req.Host = hostOnly(r.Host)
 	req.Headers = headerLines(r)
+	req.NginxVars = map[string]string{"server_port": strconv.Itoa(req.Port), "scheme": req.Scheme}
 
 	var peer netip.AddrPort
 	var pv *proxyVars
@@ -333,9 +341,12 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, x *Exchange, rou
 		up.Header[k] = []string{v}
 	}
 	up.Header.Set("X-Kong-Request-Id", x.ID)
-	if route.PreserveHost {
+	switch {
+	case req.UpstreamHost != "": // kong.service.request.set_header("host", ...)
+		up.Host = req.UpstreamHost
+	case route.PreserveHost:
 		up.Host = r.Host
-	} else {
+	default:
 		up.Host = svc.Host
 		if svc.Port != defaultPort(svc.Protocol) {
 			up.Host = hostPort(svc.Host, svc.Port)
@@ -373,7 +384,9 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, x *Exchange, rou
 	x.Status, x.Source = resp.StatusCode, "service"
 	x.ResponseHeader = w.Header().Clone()
 	w.WriteHeader(resp.StatusCode)
-	if _, err := io.Copy(w, resp.Body); err != nil {
+	n, err := io.Copy(w, resp.Body)
+	x.size = int(n)
+	if err != nil {
 		g.logf("[error] reading the upstream response: %v, request id: %s", err, x.ID)
 	}
 }

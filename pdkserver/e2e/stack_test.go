@@ -1,0 +1,205 @@
+// Package e2e runs pdkserver with the real bin/client-ip-guard over real
+// sockets: the plugin server is spawned from its start_cmd, Kong's side of
+// the protocol talks to it over its Unix socket, and scripted clients
+// reach the front door over TCP from 127.0.0.1 (direct) or 127.0.0.2 (the
+// trusted load balancer).
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/client-ip-guard/client-ip-guard/pdkserver/demo"
+	"github.com/client-ip-guard/client-ip-guard/pdkserver/gateway"
+)
+
+var (
+	repoRoot string // the module root
+	binDir   string // freshly built binaries
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(func() int {
+		root, err := filepath.Abs("../..")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		repoRoot = root
+		dir, err := os.MkdirTemp("", "pdke2e-bin")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		binDir = dir
+		// The binaries are built from the working tree once per run, so the
+		// tests never run a stale bin/.
+		for name, pkg := range map[string]string{
+			"client-ip-guard": "./plugin/cmd/client-ip-guard",
+			"panicker":        "./pdkserver/testdata/panicker",
+			"pdkserver":       "./pdkserver/cmd/pdkserver",
+		} {
+			cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg)
+			cmd.Dir = root
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				fmt.Fprintf(os.Stderr, "building %s: %v\n%s", pkg, err, out)
+				return 1
+			}
+		}
+		return m.Run()
+	}())
+}
+
+// stack is one emulated Kong: the "alb" front door from the repository's
+// kong.conf (listeners moved to free ports), the "nlb" front door sharing
+// its plugin servers, the echo upstream, and what they logged.
+type stack struct {
+	t        *testing.T
+	dir      string
+	ymlPath  string
+	echo     *demo.Echo
+	alb, nlb *demo.Node
+	col      *demo.Collector
+
+	mu  sync.Mutex
+	log []string
+}
+
+// stackOpts tune a stack.
+type stackOpts struct {
+	yml          string // kong.yml text; ECHO stands for the echo's URL ("" = testdata/kong.yml)
+	eventTimeout time.Duration
+}
+
+func startStack(t *testing.T, o stackOpts) *stack {
+	t.Helper()
+	// Unix socket paths are limited to 108 bytes: keep the prefix short.
+	dir, err := os.MkdirTemp("", "pdke2e")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	s := &stack{t: t, dir: dir, col: demo.NewCollector()}
+	t.Cleanup(func() {
+		if t.Failed() {
+			s.mu.Lock()
+			t.Logf("error log:\n%s", strings.Join(s.log, "\n"))
+			s.mu.Unlock()
+		}
+	})
+
+	s.echo, err = demo.StartEcho("127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { s.echo.Close() })
+
+	yml := o.yml
+	if yml == "" {
+		b, err := os.ReadFile(filepath.Join(repoRoot, "pdkserver/testdata/kong.yml"))
+		require.NoError(t, err)
+		yml = strings.ReplaceAll(string(b), "http://127.0.0.1:18080", "ECHO")
+	}
+	s.ymlPath = filepath.Join(dir, "kong.yml")
+	s.writeYML(yml)
+
+	env := s.env()
+	logf := func(format string, args ...any) {
+		s.mu.Lock()
+		s.log = append(s.log, time.Now().Format("15:04:05.000 ")+fmt.Sprintf(format, args...))
+		s.mu.Unlock()
+	}
+	ctx := context.Background()
+	s.alb, err = demo.StartNode(ctx, demo.NodeSpec{
+		Name: "alb", ConfPath: filepath.Join(repoRoot, "kong.conf"), YMLPath: s.ymlPath,
+		Environ: env, Logf: logf, EventTimeout: o.eventTimeout, Observe: s.col.Observe,
+	})
+	require.NoError(t, err)
+	t.Cleanup(s.alb.Close)
+	s.nlb, err = demo.StartNode(ctx, demo.NodeSpec{
+		Name: "nlb", ConfPath: filepath.Join(repoRoot, "kong.conf"), YMLPath: s.ymlPath,
+		Environ: append(env, "KONG_REAL_IP_HEADER=proxy_protocol", "KONG_REAL_IP_RECURSIVE=off",
+			"KONG_PROXY_LISTEN=127.0.0.1:0 proxy_protocol"),
+		Logf: logf, EventTimeout: o.eventTimeout, Observe: s.col.Observe, Share: s.alb,
+	})
+	require.NoError(t, err)
+	t.Cleanup(s.nlb.Close)
+	return s
+}
+
+// env is the environment Kong would get: the repository's kong.conf is
+// used as is, with KONG_* overrides for the temporary prefix, free ports
+// and the freshly built binaries.
+func (s *stack) env() []string {
+	var env []string
+	add := func(name, bin string) {
+		key := "KONG_PLUGINSERVER_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+		env = append(env,
+			key+"_SOCKET="+filepath.Join(s.dir, name+".socket"),
+			key+"_START_CMD="+filepath.Join(binDir, bin)+" -kong-prefix "+s.dir,
+			key+"_QUERY_CMD="+filepath.Join(binDir, bin)+" -dump")
+	}
+	env = append(env,
+		"KONG_PREFIX="+s.dir,
+		"KONG_PROXY_LISTEN=127.0.0.1:0, 127.0.0.1:0 ssl http2",
+		"KONG_PLUGINS=bundled,client-ip-guard,panicker",
+		"KONG_PLUGINSERVER_NAMES=client-ip-guard,panicker",
+	)
+	add("client-ip-guard", "client-ip-guard")
+	add("panicker", "panicker")
+	return env
+}
+
+func (s *stack) writeYML(yml string) {
+	s.t.Helper()
+	yml = strings.ReplaceAll(yml, "ECHO", "http://"+s.echo.Addr())
+	require.NoError(s.t, os.WriteFile(s.ymlPath, []byte(yml), 0o644))
+}
+
+// reload swaps in a new kong.yml while traffic flows.
+func (s *stack) reload(yml string) {
+	s.t.Helper()
+	s.writeYML(yml)
+	require.NoError(s.t, s.alb.Reload())
+	require.NoError(s.t, s.nlb.Reload())
+}
+
+// do runs a scenario against the stack.
+func (s *stack) do(sc demo.Scenario) demo.Result {
+	n := s.alb
+	if sc.Node == "nlb" {
+		n = s.nlb
+	}
+	if sc.Listener == "" {
+		sc.Listener = "plain"
+	}
+	return demo.RunScenario(n, s.col, sc, 10*time.Second)
+}
+
+// logged returns the error-log lines so far that contain substr.
+func (s *stack) logged(substr string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, l := range s.log {
+		if strings.Contains(l, substr) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// exchangeOf is a shortcut for a result's exchange, failing when missing.
+func exchangeOf(t *testing.T, r demo.Result) *gateway.Exchange {
+	t.Helper()
+	require.NoError(t, r.Err)
+	require.NotNil(t, r.Exchange, "no exchange observed")
+	return r.Exchange
+}
