@@ -92,6 +92,11 @@ var ipv6Cases = []addrCase{
 	{"1:2:3:4:5:6:7:8:9", "", 0, false},
 	{"1:2:3:4:5:6:7", "", 0, false},
 	{"1::2::3", "", 0, false},
+	// "::" may stand for one group, except after seven groups.
+	{"1::2:3:4:5:6:7", "1:0:2:3:4:5:6:7", 0, true},
+	{"::1:2:3:4:5:6:7", "0:1:2:3:4:5:6:7", 0, true},
+	{"1:2:3:4:5:6:7::", "", 0, false},
+	{"0:0:0:0:0:0:0::", "", 0, false},
 	{"1:::2", "", 0, false},
 	{"g::", "", 0, false},
 	// Zones are not part of nginx's grammar.
@@ -252,6 +257,8 @@ func TestFormatAddr(t *testing.T) {
 		{"::201", "::201"},
 		{"::ff01", "::ff01"},
 		{"::ff02", "::0.0.255.2"},
+		// Printed as nginx prints it, though nginx cannot parse it back.
+		{"::ffff:ffff", "::255.255.255.255"},
 		// Runs: the longest wins, the first on ties, a single zero group
 		// is printed.
 		{"1:0:0:2:0:0:0:3", "1:0:0:2::3"},
@@ -297,6 +304,8 @@ func TestFormatRoundTrip(t *testing.T) {
 		}
 		addrs = append(addrs, netip.AddrFrom16(b))
 	}
+	_, ok := ParseAddr(FormatAddr(netip.MustParseAddr("::ffff:ffff")))
+	assert.False(t, ok, "::255.255.255.255 does not parse")
 	for _, a := range addrs {
 		text := FormatAddr(a)
 		back, ok := ParseAddr(text)
