@@ -268,6 +268,35 @@ func PrintTable(w io.Writer, results []Result) int {
 		fmt.Fprintf(tw, "%d%s\t%s\t%s\t%s\t%s\t%s\t%s\n", i+1, mark, r.Scenario.Node, r.Scenario.Name, r.sent(), r.resolved(), r.outcome(), r.upstream())
 	}
 	tw.Flush()
+	calls := map[string][2]int{} // verdict -> min, max PDK calls in access
+	var order []string
+	for _, r := range results {
+		if r.Exchange == nil || r.Verdict() == "" {
+			continue
+		}
+		n := len(r.Exchange.Request.Calls["access"])
+		v := r.Verdict()
+		mm, seen := calls[v]
+		if !seen {
+			order = append(order, v)
+			mm = [2]int{n, n}
+		}
+		mm[0], mm[1] = min(mm[0], n), max(mm[1], n)
+		calls[v] = mm
+	}
+	if len(order) > 0 {
+		var parts []string
+		for _, v := range order {
+			mm := calls[v]
+			if mm[0] == mm[1] {
+				parts = append(parts, fmt.Sprintf("%s %d", v, mm[0]))
+			} else {
+				parts = append(parts, fmt.Sprintf("%s %d-%d", v, mm[0], mm[1]))
+			}
+		}
+		fmt.Fprintf(w, "\nPDK calls per access event: %s\n", strings.Join(parts, ", "))
+		fmt.Fprintln(w, "  (the demo's kong.yml records every request, +1; PROXY adds 2 get_var, a rejection 1 exit; an ok request in the default config costs 3)")
+	}
 	for i, r := range results {
 		for _, p := range r.Problems() {
 			fmt.Fprintf(w, "  #%d %s: %s\n", i+1, r.Scenario.Name, p)

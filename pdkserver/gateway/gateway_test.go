@@ -439,3 +439,40 @@ services:
 	setDotted(rec, "x.y", "z")
 	assert.Equal(t, map[string]any{"a": 1, "x": map[string]any{"y": "z"}}, rec)
 }
+
+func TestUpstreamPath(t *testing.T) {
+	tests := []struct {
+		path, svcPath string
+		paths         []string
+		strip         bool
+		want          string
+	}{
+		{"/echo", "", []string{"/echo"}, true, "/"},
+		{"/echo/x", "", []string{"/echo"}, true, "/x"},
+		{"/echoes", "", []string{"/echo"}, true, "/es"},
+		{"/echo/x", "/base", []string{"/echo"}, true, "/base/x"},
+		{"/echo", "/base", []string{"/echo"}, true, "/base"},
+		{"/echo/x", "/base/", []string{"/echo/"}, true, "/base/x"},
+		{"/echo/x", "/base", []string{"/echo"}, false, "/base/echo/x"},
+		{"/a/b", "", []string{"/a", "/a/b"}, true, "/"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.path+" "+tc.svcPath, func(t *testing.T) {
+			r := &kongyml.Route{Paths: tc.paths, StripPath: tc.strip}
+			assert.Equal(t, tc.want, upstreamPath(tc.path, r, &kongyml.Service{Path: tc.svcPath}))
+		})
+	}
+}
+
+func TestHeaderHelpers(t *testing.T) {
+	assert.True(t, headerNameEq("x_forwarded_for", "X-Forwarded-For"))
+	assert.False(t, headerNameEq("X-Forwarded-Fo", "X-Forwarded-For"))
+	assert.Equal(t, "example.test", hostOnly("Example.Test:8000"))
+	assert.Equal(t, "::1", hostOnly("[::1]:8000"))
+	assert.Equal(t, "", portText(0))
+	assert.Equal(t, "80", portText(80))
+	lines := []pluginsrv.Header{{Name: "X-Forwarded-For", Value: "a"}, {Name: "x-forwarded-for", Value: "b"}}
+	v, ok := firstHeader(lines, "x_forwarded_for")
+	assert.True(t, ok)
+	assert.Equal(t, "a", v)
+}

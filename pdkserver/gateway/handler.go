@@ -289,18 +289,22 @@ func headerNameEq(a, b string) bool {
 		return false
 	}
 	for i := 0; i < len(a); i++ {
-		x, y := a[i]|0x20, b[i]|0x20
-		if x == '_' {
-			x = '-'
-		}
-		if y == '_' {
-			y = '-'
-		}
-		if x != y {
+		if foldHeaderByte(a[i]) != foldHeaderByte(b[i]) {
 			return false
 		}
 	}
 	return true
+}
+
+// foldHeaderByte lower-cases ASCII letters and maps '_' to '-'.
+func foldHeaderByte(c byte) byte {
+	switch {
+	case c >= 'A' && c <= 'Z':
+		return c + ('a' - 'A')
+	case c == '_':
+		return '-'
+	}
+	return c
 }
 
 // hopByHop headers are not forwarded by a proxy.
