@@ -1,0 +1,157 @@
+package pluginsrv
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// runProbe runs pdkprobe's access phase with the given script on a fresh
+// entity and returns the per-op results.
+func runProbe(t *testing.T, s *Server, phase, ops string, req *Request) ([]string, error) {
+	t.Helper()
+	key := phase + "_ops"
+	e := &Entity{ID: fmt.Sprintf("%s-%d", t.Name(), time.Now().UnixNano()), RouteID: "r1", Config: map[string]any{key: ops}}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := s.HandleEvent(ctx, e, phase, req)
+	return probeResults(t, req), err
+}
+
+func probeResults(t *testing.T, req *Request) []string {
+	raw, ok := req.Shared["results"].(string)
+	if !ok {
+		return nil
+	}
+	var out []string
+	require.NoError(t, json.Unmarshal([]byte(raw), &out))
+	return out
+}
+
+func trustAll(netip.Addr) bool { return true }
+
+func TestPDKAnswers(t *testing.T) {
+	s, _ := startPlugin(t, "pdkprobe")
+	cases := []struct {
+		name string
+		ops  string
+		mod  func(*Request)
+		want []string
+	}{
+		{"client address", "ip;fip;port;fport", nil, []string{"10.0.0.7", "10.0.0.7", "5555", "5555"}},
+		{"realip rewrote the address without a port", "ip;fip;port;fport", func(r *Request) {
+			r.Vars.RemoteAddr, r.Vars.RemotePort = "1.2.3.4", ""
+		}, []string{"10.0.0.7", "1.2.3.4", "5555", "0"}},
+		{"header: first value, case and _ insensitive, absent is empty",
+			"header:x-test;header:X_TEST;header:missing", nil, []string{"one", "one", ""}},
+		{"headers: lower-case keys, repeated as list, max", "headers:-1;headers:2", nil, []string{
+			`{"host":["example.com"],"user-agent":["t"],"x-test":["one","two"]}`,
+			`{"host":["example.com"],"x-test":["one"]}`,
+		}},
+		{"request line", "scheme;host;rport;method;path;pwq;rawq;httpv", nil, []string{
+			"http", "example.com", "8000", "GET", "/p", "/p?a=1&a=2&flag&e=", "a=1&a=2&flag&e=", "1.1",
+		}},
+		{"query", "qarg:a;qarg:e;qarg:none;query:-1", nil, []string{"1", "", "", `{"a":["1","2"],"e":[""]}`}},
+		{"forwarded_* ignore X-Forwarded-* from an untrusted peer", "fscheme;fhost;rfport", func(r *Request) {
+			r.Headers = append(r.Headers, Header{"X-Forwarded-Proto", "HTTPS"}, Header{"X-Forwarded-Host", "u@Other.example:9443"})
+		}, []string{"http", "example.com", "8000"}},
+		{"forwarded_* honour X-Forwarded-* from a trusted peer", "fscheme;fhost;rfport", func(r *Request) {
+			r.Trusted = trustAll
+			r.Headers = append(r.Headers, Header{"X-Forwarded-Proto", "HTTPS"}, Header{"X-Forwarded-Host", "u@Other.example:9443"})
+		}, []string{"https", "other.example", "9443"}},
+		{"ip.is_trusted", "trusted:10.0.0.7;trusted:not-an-ip", func(r *Request) {
+			r.Trusted = func(a netip.Addr) bool { return a == netip.MustParseAddr("10.0.0.7") }
+		}, []string{"true", "false"}},
+		{"nginx vars", "var:remote_addr;var:realip_remote_port;var:http_x_test;var:proxy_protocol_addr;var:proxy_protocol_tlv_alpn;var:nope;var:request_id", func(r *Request) {
+			r.Vars.ProxyProtocolAddr, r.Vars.ProxyProtocolPort = "192.0.2.1", "4000"
+			r.Vars.ProxyProtocolTLVs = map[string]string{"alpn": "h2"}
+			r.NginxVars = map[string]string{"request_id": "abc"}
+		}, []string{"10.0.0.7", "5555", "one, two", "192.0.2.1", "h2", "", "abc"}},
+		{"ngx.ctx round trip", "setctx:k=v;getctx:k;getctx:none;starttime;subsystem", nil, []string{"ok", "v", "<nil>", "1.7000000005e+09", "http"}},
+		{"ctx.shared round trip", "sset:k=v;sget:k;sget:none", nil, []string{"ok", "v", "<nil>"}},
+		{"router", "route;service", func(r *Request) {
+			r.RouteID, r.RouteName, r.ServiceID, r.ServiceName = "r1", "rn", "s1", "sn"
+		}, []string{"r1/rn", "s1/sn"}},
+		{"no route", "route", nil, []string{"/"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req := newReq()
+			if tc.mod != nil {
+				tc.mod(req)
+			}
+			got, err := runProbe(t, s, "access", tc.ops, req)
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}
+
+// TestPDKOutputs checks what calls leave on the Request for the front
+// door: response headers, logs, serialize values, calls in order.
+func TestPDKOutputs(t *testing.T) {
+	s, logs := startPlugin(t, "pdkprobe")
+	req := newReq()
+	_, err := runProbe(t, s, "access", "rset:X-A=1;radd:x-a=2;rset:X-B=3;rclear:x-b;log:notice=hello;log:alert=a;ssv:guard.v=c;sreqset:host=up.example", req)
+	require.NoError(t, err)
+	assert.Equal(t, map[string][]string{"X-A": {"1", "2"}}, req.ResponseHeaders)
+	assert.Equal(t, []LogLine{{"notice", "hello"}, {"alert", "a1true"}}, req.Logs)
+	assert.Equal(t, map[string]any{"guard.v": "c"}, req.SerializeValue)
+	assert.Equal(t, "up.example", req.UpstreamHost)
+	assert.True(t, logs.has(`[notice] [kong] pb_rpc.lua:233 [pdkprobe] hello, client: 10.0.0.7, server: kong, request: "GET /p?a=1&a=2&flag&e= HTTP/1.1", host: "example.com"`), logs.all())
+	assert.Equal(t, []string{
+		"kong.request.get_header", // X-Ops
+		"kong.response.set_header", "kong.response.add_header", "kong.response.set_header", "kong.response.clear_header",
+		"kong.log.notice", "kong.log.alert", "kong.log.set_serialize_value", "kong.service.request.set_header",
+		"kong.ctx.shared.set", // results
+	}, req.Calls["access"])
+	st := s.Stats()
+	assert.EqualValues(t, 1, st.Events)
+	assert.EqualValues(t, 10, st.Calls)
+	assert.EqualValues(t, 1, st.InstanceStarts)
+}
+
+// TestHeaderMutationVisible: kong.service.request.* rewrites the incoming
+// request, so later reads in the same and later events see it.
+func TestHeaderMutationVisible(t *testing.T) {
+	s, _ := startPlugin(t, "pdkprobe")
+	req := newReq()
+	got, err := runProbe(t, s, "access",
+		"sreqset:X-Test=new;header:x-test;sreqadd:X-Test=more;headers:-1;sreqclear:X-TEST;header:x-test;var:http_x_test;sreqsetheaders:X-M=a,b;headers:-1", req)
+	require.NoError(t, err)
+	assert.Equal(t, []string{
+		"ok", "new", "ok",
+		`{"host":["example.com"],"user-agent":["t"],"x-test":["new","more"]}`,
+		"ok", "", "", "ok",
+		`{"host":["example.com"],"user-agent":["t"],"x-m":["a","b"]}`,
+	}, got)
+	assert.Equal(t, []Header{{"Host", "example.com"}, {"User-Agent", "t"}, {"X-M", "a"}, {"X-M", "b"}}, req.Headers)
+}
+
+// TestPhaseChecks: calls Kong's phase checker refuses fail the event
+// (a Lua error: Kong answers 500 and the plugin sees its socket close).
+func TestPhaseChecks(t *testing.T) {
+	s, _ := startPlugin(t, "pdkprobe")
+	cases := []struct{ phase, op, want string }{
+		{"access", "serialize", "kong.log.serialize: function cannot be called in access phase"},
+		{"access", "rstatus", "function cannot be called in access phase"},
+		{"access", "rsource", "function cannot be called in access phase"},
+		{"rewrite", "route", "kong.router.get_route: function cannot be called in rewrite phase"},
+		{"access", "raw:kong.service.request.set_path", "not emulated"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.phase+" "+tc.op, func(t *testing.T) {
+			req := newReq()
+			_, err := runProbe(t, s, tc.phase, tc.op, req)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+			assert.Nil(t, req.Shared["results"], "the plugin must not get further")
+		})
+	}
+}
