@@ -137,3 +137,52 @@ func (c *Case) Repro(ans Answer, e Expected, diff string) string {
 		strings.Join(e.Vars[:], " "), e.Result.Status, e.Result.Taken, e.Result.Malformed, e.Proxy.Accept)
 	return b.String()
 }
+
+// Shrink looks for a smaller case that still mismatches: it drops header
+// lines, then separator-delimited pieces of each remaining value, keeping
+// every removal after which nginx and the resolver still disagree. It
+// returns the smallest case found, its answer and its difference.
+func (c *Case) Shrink(timeout time.Duration) (*Case, Answer, Expected, string) {
+	fails := func(k *Case) (Answer, Expected, string, bool) {
+		ans, err := k.Run(timeout)
+		if err != nil {
+			return ans, Expected{}, "", false
+		}
+		e, diff := k.Compare(ans)
+		return ans, e, diff, diff != ""
+	}
+	best := c
+	ans, e, diff, ok := fails(c)
+	if !ok {
+		return c, ans, e, diff
+	}
+	try := func(k *Case) bool {
+		if a, ex, d, bad := fails(k); bad {
+			best, ans, e, diff = k, a, ex, d
+			return true
+		}
+		return false
+	}
+	for i := 0; i < len(best.Headers); {
+		k := *best
+		k.Headers = append(append([]realip.Header{}, best.Headers[:i]...), best.Headers[i+1:]...)
+		if !try(&k) {
+			i++
+		}
+	}
+	for i := range best.Headers {
+		parts := strings.SplitAfter(best.Headers[i].Value, ",")
+		for j := 0; j < len(parts) && len(parts) > 1; {
+			rest := append(append([]string{}, parts[:j]...), parts[j+1:]...)
+			k := *best
+			k.Headers = append([]realip.Header{}, best.Headers...)
+			k.Headers[i].Value = strings.Join(rest, "")
+			if try(&k) {
+				parts = rest
+			} else {
+				j++
+			}
+		}
+	}
+	return best, ans, e, diff
+}

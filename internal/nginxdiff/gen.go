@@ -124,6 +124,9 @@ func (g *Gen) value() string {
 	default:
 		n = 50 + g.r.IntN(451)
 	}
+	// Some chains are mostly addresses that trusted sets contain, so
+	// recursive walks go deep before stopping.
+	trustedChain := g.chance(0.3)
 	var b strings.Builder
 	if g.chance(0.1) {
 		b.WriteString(g.pick(separators))
@@ -132,7 +135,11 @@ func (g *Gen) value() string {
 		if i > 0 {
 			b.WriteString(g.pick(separators))
 		}
-		b.WriteString(g.token())
+		if trustedChain && i > 0 && !g.chance(0.02) {
+			b.WriteString(g.pick(knownAddrs[:12]))
+		} else {
+			b.WriteString(g.token())
+		}
 	}
 	if g.chance(0.1) {
 		b.WriteString(g.pick(separators))
@@ -148,16 +155,34 @@ var headerNames = []string{
 	"X_Forwarded_For", "X_Real_IP", "Forwarded", "X-Other",
 }
 
-func (g *Gen) headers() []realip.Header {
+// headers returns the request's forwarding header lines; about half use
+// the name the variant reads (in some spelling).
+func (g *Gen) headers(v *Variant) []realip.Header {
 	n := g.r.IntN(5)
 	if g.chance(0.2) {
 		n += 3
 	}
+	own := v.Resolver.HeaderName()
 	hs := make([]realip.Header, 0, n)
 	for i := 0; i < n; i++ {
-		hs = append(hs, realip.Header{Name: g.pick(headerNames), Value: g.value()})
+		name := g.pick(headerNames)
+		if own != "" && g.chance(0.5) {
+			name = g.respell(own)
+		}
+		hs = append(hs, realip.Header{Name: name, Value: g.value()})
 	}
 	return hs
+}
+
+// respell changes the letter case of a header name at random.
+func (g *Gen) respell(name string) string {
+	b := []byte(name)
+	for i, c := range b {
+		if 'a' <= c && c <= 'z' && g.chance(0.5) {
+			b[i] = c - 'a' + 'A'
+		}
+	}
+	return string(b)
 }
 
 // source picks the client's bind address for a listener slot.
@@ -244,11 +269,22 @@ func (g *Gen) proxyHeader() []byte {
 
 // Next returns the next random case.
 func (g *Gen) Next() *Case {
-	c := &Case{Variant: g.variants[g.r.IntN(len(g.variants))], Listener: g.r.IntN(4)}
+	c := &Case{Variant: g.variants[g.r.IntN(len(g.variants))]}
+	// IPv4 listeners get most cases: only they vary the peer address.
+	switch x := g.r.IntN(100); {
+	case x < 35:
+		c.Listener = ListenV4
+	case x < 70:
+		c.Listener = ListenV4Proxy
+	case x < 85:
+		c.Listener = ListenV6
+	default:
+		c.Listener = ListenV6Proxy
+	}
 	c.Source = g.source(c.Listener)
 	if IsProxy(c.Listener) {
 		c.Proxy = g.proxyHeader()
 	}
-	c.Headers = g.headers()
+	c.Headers = g.headers(c.Variant)
 	return c
 }
