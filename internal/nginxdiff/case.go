@@ -78,7 +78,11 @@ func (c *Case) Expect(ans Answer) Expected {
 	} else {
 		e.Proxy = ProxyExpect{Accept: true}
 	}
-	req := &realip.Request{Peer: ans.Local}
+	peer := ans.Local
+	if IsMapped(c.Listener) {
+		peer = netip.AddrPortFrom(netip.AddrFrom16(peer.Addr().As16()), peer.Port())
+	}
+	req := &realip.Request{Peer: peer}
 	for _, h := range c.Headers {
 		req.Headers = append(req.Headers, realip.Header{Name: h.Name, Value: nginxValue(h.Value)})
 	}
@@ -130,7 +134,7 @@ func (c *Case) Repro(ans Answer, e Expected, diff string) string {
 	}
 	fmt.Fprintf(&b, "MISMATCH %s: %s\n", name, diff)
 	fmt.Fprintf(&b, "--- kong.conf (%s)\n%s", c.Variant.Name, c.Variant.KongConf)
-	fmt.Fprintf(&b, "--- listener %s (proxy_protocol=%v), peer %s\n", c.Variant.Listeners[c.Listener], IsProxy(c.Listener), ans.Local)
+	fmt.Fprintf(&b, "--- listener %s (proxy_protocol=%v, ipv4-mapped=%v), peer %s\n", c.Variant.Listeners[c.Listener], IsProxy(c.Listener), IsMapped(c.Listener), ans.Local)
 	fmt.Fprintf(&b, "--- bytes sent (Go quoted)\n%q\n", c.Bytes())
 	fmt.Fprintf(&b, "--- nginx:    %s\n", ans)
 	fmt.Fprintf(&b, "--- resolver: %s (status %d, taken %d, malformed %q; PROXY accept=%v)\n",

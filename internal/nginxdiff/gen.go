@@ -187,7 +187,7 @@ func (g *Gen) respell(name string) string {
 
 // source picks the client's bind address for a listener slot.
 func (g *Gen) source(listener int) netip.Addr {
-	if listener == ListenV6 || listener == ListenV6Proxy {
+	if IsV6(listener) {
 		return netip.IPv6Loopback()
 	}
 	if g.chance(0.6) {
@@ -272,14 +272,18 @@ func (g *Gen) Next() *Case {
 	c := &Case{Variant: g.variants[g.r.IntN(len(g.variants))]}
 	// IPv4 listeners get most cases: only they vary the peer address.
 	switch x := g.r.IntN(100); {
-	case x < 35:
+	case x < 30:
 		c.Listener = ListenV4
-	case x < 70:
+	case x < 60:
 		c.Listener = ListenV4Proxy
-	case x < 85:
+	case x < 70:
 		c.Listener = ListenV6
-	default:
+	case x < 80:
 		c.Listener = ListenV6Proxy
+	case x < 90:
+		c.Listener = ListenMapped
+	default:
+		c.Listener = ListenMappedProxy
 	}
 	c.Source = g.source(c.Listener)
 	if IsProxy(c.Listener) {

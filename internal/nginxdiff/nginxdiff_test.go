@@ -61,7 +61,7 @@ func setup(t *testing.T) ([]*Variant, *Nginx) {
 		}
 		n := len(TrustedSets) * len(RealIPHeaders) * 2
 		for attempt := 0; attempt < 3; attempt++ {
-			ports, err := FreePorts(4 * n)
+			ports, err := FreePorts(NumListeners * n)
 			if err != nil {
 				shared.err = err
 				return
@@ -186,6 +186,9 @@ func coverage(c *Case, ans Answer, e Expected) []string {
 	if ans.Local.Addr().Is6() {
 		out = append(out, "IPv6 peer")
 	}
+	if IsMapped(c.Listener) {
+		out = append(out, "IPv4-mapped peer")
+	}
 	if e.Proxy.Proxy != nil {
 		out = append(out, "PROXY source stored")
 	} else if IsProxy(c.Listener) {
@@ -255,7 +258,7 @@ func TestRandom(t *testing.T) {
 	if count >= 2000 {
 		for _, k := range []string{"proxy header rejected", "kind x-real-ip", "kind x-forwarded-for", "kind proxy_protocol", "kind custom",
 			"status 0", "status 1", "status 2", "replaced by IPv6", "replaced with port", "recursive walk took >1", "recursive walk took >40",
-			"malformed token", "IPv6 peer", "PROXY source stored", "PROXY header skipped", "repeated header line"} {
+			"malformed token", "IPv6 peer", "IPv4-mapped peer", "PROXY source stored", "PROXY header skipped", "repeated header line"} {
 			if cover[k] == 0 {
 				t.Errorf("no random case reached %q; the generator has lost coverage", k)
 			}
@@ -322,6 +325,8 @@ func TestKnownAnswers(t *testing.T) {
 		{"all/X-Real-IP/recursive-off", ListenV4, "", []string{"X-Real-IP", "[::1]:80"}, [6]string{"::1", "80", "127.0.0.1", "*", "", ""}},
 		{"all/X-Real-IP/recursive-off", ListenV4, "", []string{"X-Real-IP", "010.1.1.1:080"}, [6]string{"10.1.1.1", "80", "127.0.0.1", "*", "", ""}},
 		{"all/CF-Connecting-IP/recursive-off", ListenV4, "", []string{"X-Real-IP", "8.8.8.8", "CF-Connecting-IP", "::203"}, [6]string{"::0.0.2.3", "", "127.0.0.1", "*", "", ""}},
+		{"mixed/X-Real-IP/recursive-off", ListenMapped, "", []string{"X-Real-IP", "1.1.1.1"}, [6]string{"1.1.1.1", "", "::ffff:127.0.0.1", "*", "", ""}},
+		{"narrow/X-Real-IP/recursive-off", ListenMapped, "", []string{"X-Real-IP", "1.1.1.1"}, [6]string{"::ffff:127.0.0.1", "*", "::ffff:127.0.0.1", "*", "", ""}},
 		{"mixed/proxy_protocol/recursive-off", ListenV4Proxy, "PROXY TCP4 010.1.1.1 10.0.0.1 05555 443\r\n", nil, [6]string{"10.1.1.1", "5555", "127.0.0.1", "*", "010.1.1.1", "5555"}},
 		{"mixed/proxy_protocol/recursive-off", ListenV4Proxy, string(ProxyV2(0x21, 0x21, netip.MustParseAddrPort("[::ffff:1.2.3.4]:7"), netip.MustParseAddrPort("[::1]:1"), nil)), nil, [6]string{"::ffff:1.2.3.4", "7", "127.0.0.1", "*", "::ffff:1.2.3.4", "7"}},
 	}

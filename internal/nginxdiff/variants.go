@@ -27,7 +27,7 @@ var TrustedSets = []struct{ Name, Value string }{
 var RealIPHeaders = []string{"X-Real-IP", "X-Forwarded-For", "proxy_protocol", "CF-Connecting-IP", "x-forwarded-for"}
 
 // Variant is one kong.conf and what it turns into: an nginx server with
-// four listeners and a resolver.
+// NumListeners listeners and a resolver.
 type Variant struct {
 	// Name identifies the variant in reports.
 	Name string
@@ -38,36 +38,48 @@ type Variant struct {
 	// Resolver is plugin/realip configured from Conf.
 	Resolver *realip.Resolver
 	// Listeners are the dialable addresses, indexed by Listener*.
-	Listeners [4]netip.AddrPort
+	Listeners [NumListeners]netip.AddrPort
 }
 
-// Listener slots of a Variant.
+// Listener slots of a Variant. The mapped ones listen on the IPv6 socket
+// address ::ffff:127.0.0.1 with ipv6only=off: clients dial 127.0.0.1 and
+// nginx sees them as IPv4-mapped IPv6 peers (::ffff:127.x.y.z).
 const (
 	ListenV4 = iota
 	ListenV4Proxy
 	ListenV6
 	ListenV6Proxy
+	ListenMapped
+	ListenMappedProxy
+	NumListeners
 )
 
 // IsProxy reports whether listener slot i has the proxy_protocol flag.
-func IsProxy(i int) bool { return i == ListenV4Proxy || i == ListenV6Proxy }
+func IsProxy(i int) bool { return i == ListenV4Proxy || i == ListenV6Proxy || i == ListenMappedProxy }
+
+// IsMapped reports whether listener slot i sees IPv4-mapped peers.
+func IsMapped(i int) bool { return i == ListenMapped || i == ListenMappedProxy }
+
+// IsV6 reports whether listener slot i is reached over IPv6 (from ::1).
+func IsV6(i int) bool { return i == ListenV6 || i == ListenV6Proxy }
 
 // BuildVariants returns every combination of TrustedSets, RealIPHeaders
-// and real_ip_recursive, each with four listeners on consecutive ports from
-// ports (4 per variant): 127.0.0.1 and ::1, each with and without
-// proxy_protocol.
+// and real_ip_recursive, each with NumListeners listeners on consecutive
+// ports from ports: 127.0.0.1, ::1 and ::ffff:127.0.0.1, each with and
+// without proxy_protocol.
 func BuildVariants(ports []int) ([]*Variant, error) {
 	var out []*Variant
 	for _, ts := range TrustedSets {
 		for _, h := range RealIPHeaders {
 			for _, rec := range []string{"off", "on"} {
 				i := len(out)
-				if 4*i+3 >= len(ports) {
-					return nil, fmt.Errorf("need %d ports, have %d", 4*(i+1), len(ports))
+				if NumListeners*(i+1) > len(ports) {
+					return nil, fmt.Errorf("need %d ports, have %d", NumListeners*(i+1), len(ports))
 				}
-				p := ports[4*i : 4*i+4]
+				p := ports[NumListeners*i : NumListeners*(i+1)]
 				var b strings.Builder
-				fmt.Fprintf(&b, "proxy_listen = 127.0.0.1:%d, 127.0.0.1:%d proxy_protocol, [::1]:%d, [::1]:%d proxy_protocol\n", p[0], p[1], p[2], p[3])
+				fmt.Fprintf(&b, "proxy_listen = 127.0.0.1:%d, 127.0.0.1:%d proxy_protocol, [::1]:%d, [::1]:%d proxy_protocol, "+
+					"[::ffff:7f00:1]:%d ipv6only=off, [::ffff:7f00:1]:%d proxy_protocol ipv6only=off\n", p[0], p[1], p[2], p[3], p[4], p[5])
 				if ts.Value != "" {
 					fmt.Fprintf(&b, "trusted_ips = %s\n", ts.Value)
 				}
@@ -83,15 +95,15 @@ func BuildVariants(ports []int) ([]*Variant, error) {
 	return out, nil
 }
 
-// NewVariant parses kong.conf text whose proxy_listen has exactly the four
-// listeners in Listener* order, and builds its resolver.
+// NewVariant parses kong.conf text whose proxy_listen has exactly the
+// NumListeners listeners in Listener* order, and builds its resolver.
 func NewVariant(name, kongConf string) (*Variant, error) {
 	c, err := nodeconf.Parse(strings.NewReader(kongConf), name)
 	if err != nil {
 		return nil, err
 	}
-	if len(c.ProxyListen) != 4 {
-		return nil, fmt.Errorf("variant %s: want 4 listeners, got %d", name, len(c.ProxyListen))
+	if len(c.ProxyListen) != NumListeners {
+		return nil, fmt.Errorf("variant %s: want %d listeners, got %d", name, NumListeners, len(c.ProxyListen))
 	}
 	v := &Variant{Name: name, KongConf: kongConf, Conf: c}
 	for i, l := range c.ProxyListen {
@@ -101,6 +113,8 @@ func NewVariant(name, kongConf string) (*Variant, error) {
 		if v.Listeners[i], err = listenerAddr(l); err != nil {
 			return nil, err
 		}
+		// Dial the IPv4 address behind a mapped listener.
+		v.Listeners[i] = netip.AddrPortFrom(v.Listeners[i].Addr().Unmap(), v.Listeners[i].Port())
 	}
 	trusted, _, err := realip.ParseTrusted(c.TrustedIPs)
 	if err != nil {
