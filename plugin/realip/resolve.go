@@ -99,9 +99,12 @@ const (
 	Declined Status = iota
 	// Replaced: the walk ran to its end; $remote_addr is the last address taken.
 	Replaced
-	// Stopped: the walk took at least one address, then met an untrusted
-	// address in a previous header line or an unparsable token;
-	// $remote_addr is the last address taken (nginx's NGX_DONE).
+	// Stopped: the walk took at least one address, then found the last
+	// one taken untrusted while entries remained (in its own line or an
+	// earlier one), or met an unparsable token; $remote_addr is the last
+	// address taken (nginx's NGX_DONE). The usual recursive answer, a
+	// client left of trusted proxies, is Stopped; Replaced means the
+	// walk ran out of entries.
 	Stopped
 )
 
@@ -243,7 +246,11 @@ func (r *Resolver) Trusted() *Trusted { return r.trusted }
 // Resolve computes nginx's variables for req. It does not allocate unless
 // trace is non-nil.
 func (r *Resolver) Resolve(req *Request, trace *Trace) Result {
-	res := Result{Line: -1}
+	// The result is built in place in the walker, which owns it by value
+	// so that nothing escapes to the heap.
+	w := walker{r: r, trace: trace, known: true}
+	res := &w.res
+	res.Line = -1
 	peerUnix := !req.Peer.IsValid()
 	if peerUnix {
 		res.Unix = true
@@ -254,9 +261,10 @@ func (r *Resolver) Resolve(req *Request, trace *Trace) Result {
 		res.PeerTrusted = r.trusted.Contains(res.PeerAddr)
 	}
 	res.Addr, res.Port = res.PeerAddr, res.PeerPort
-	trace.add(Step{Line: -1, Addr: res.PeerAddr, Port: res.PeerPort, Parsed: true, Trusted: res.PeerTrusted, Note: peerNote(peerUnix, res.PeerTrusted)})
-
-	w := walker{r: r, res: res, trace: trace, cur: res.PeerAddr, curUnix: peerUnix, known: true, isTrusted: res.PeerTrusted}
+	w.cur, w.curUnix, w.isTrusted = res.PeerAddr, peerUnix, res.PeerTrusted
+	if trace != nil {
+		trace.add(Step{Line: -1, Addr: res.PeerAddr, Port: res.PeerPort, Parsed: true, Trusted: res.PeerTrusted, Note: peerNote(peerUnix, res.PeerTrusted)})
+	}
 
 	switch r.kind {
 	case KindProxyProtocol:
