@@ -6,6 +6,7 @@
 package guard
 
 import (
+	"encoding/json"
 	"net/netip"
 	"strconv"
 	"time"
@@ -129,7 +130,9 @@ func (c *Config) Access(kong *pdk.PDK) {
 	}
 
 	if reject && pol.Enforce {
-		body := []byte(`{"message":` + strconv.Quote(pol.Message) + `}`)
+		// JSON-encode the message: Go quoting (\a, \x..) is not JSON.
+		msg, _ := json.Marshal(pol.Message)
+		body := []byte(`{"message":` + string(msg) + `}`)
 		kong.Response.Exit(pol.Status, body, map[string][]string{"Content-Type": {"application/json; charset=utf-8"}})
 	}
 }
