@@ -467,6 +467,19 @@ func TestResolveForwarded(t *testing.T) {
 	}
 }
 
+func TestResolveNilTrusted(t *testing.T) {
+	for _, h := range []string{"X-Forwarded-For", "X-Real-IP", "proxy_protocol", "X-Custom"} {
+		r := NewResolver(nil, h, true)
+		for _, p := range []string{trustedPeer, "unix"} {
+			req := &Request{Peer: peer(p), Headers: hdrs(h, "1.1.1.1"), Proxy: &Proxy{SrcAddr: "1.1.1.1", SrcPort: 1}}
+			res := r.Resolve(req, nil)
+			assert.Equal(t, Declined, res.Status, "%s %s", h, p)
+			assert.Equal(t, req.Peer.Addr(), res.Addr)
+			assert.False(t, res.PeerTrusted)
+		}
+	}
+}
+
 func TestHeaderKind(t *testing.T) {
 	cases := []struct {
 		in     string
@@ -609,5 +622,30 @@ func TestResolveNoAllocs(t *testing.T) {
 			res = c.r.Resolve(c.req, nil)
 		})
 		assert.Zero(t, allocs, "%s: %+v", c.r.Kind(), res)
+	}
+}
+
+// TestResolveConcurrent: a Resolver is shared by every request; run with
+// -race.
+func TestResolveConcurrent(t *testing.T) {
+	r := NewResolver(MustTrusted(defaultTrusted...), "X-Forwarded-For", true)
+	req := &Request{Peer: peer(trustedPeer), Headers: hdrs("X-Forwarded-For", "1.1.1.1:7, 10.0.0.2", "X-Forwarded-For", "10.0.0.3")}
+	want := r.Resolve(req, nil)
+	require.Equal(t, "1.1.1.1", FormatAddr(want.Addr))
+	done := make(chan Result, 8)
+	for g := 0; g < 8; g++ {
+		go func() {
+			var last Result
+			for i := 0; i < 200; i++ {
+				last = r.Resolve(req, nil)
+				if last != want {
+					break
+				}
+			}
+			done <- last
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		assert.Equal(t, want, <-done)
 	}
 }
