@@ -1,6 +1,7 @@
 package pluginsrv
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -22,7 +23,8 @@ var errFrameTooLarge = errors.New("frame length exceeds 64 MiB")
 // frames and RPCs.
 type conn struct {
 	c   *net.UnixConn
-	gen uint64 // plugin-server generation it was dialled against
+	br  *bufio.Reader // go-pdk writes a length and its payload separately; one read often gets both
+	gen uint64        // plugin-server generation it was dialled against
 	hdr [4]byte
 	rb  []byte // read buffer; a returned frame aliases it until the next read
 	wb  []byte // write buffer: length prefix + payload, written at once
@@ -31,7 +33,7 @@ type conn struct {
 // readFrame reads one length-prefixed frame. The result aliases c.rb and
 // is valid until the next readFrame.
 func (c *conn) readFrame() ([]byte, error) {
-	if _, err := io.ReadFull(c.c, c.hdr[:]); err != nil {
+	if _, err := io.ReadFull(c.br, c.hdr[:]); err != nil {
 		return nil, err
 	}
 	n := binary.LittleEndian.Uint32(c.hdr[:])
@@ -42,7 +44,7 @@ func (c *conn) readFrame() ([]byte, error) {
 		c.rb = make([]byte, n)
 	}
 	b := c.rb[:n]
-	if _, err := io.ReadFull(c.c, b); err != nil {
+	if _, err := io.ReadFull(c.br, b); err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
@@ -73,6 +75,11 @@ func (c *conn) finishFrame(b []byte) error {
 	c.wb = b
 	_, err := c.c.Write(b)
 	return err
+}
+
+// newConn wraps a dialled socket.
+func newConn(uc *net.UnixConn, gen uint64) *conn {
+	return &conn{c: uc, br: bufio.NewReaderSize(uc, 4096), gen: gen, rb: make([]byte, 0, 512), wb: make([]byte, 0, 512)}
 }
 
 // setDeadline bounds every read and write that follows.

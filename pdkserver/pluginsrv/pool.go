@@ -88,7 +88,7 @@ func (s *Server) acquire(ctx context.Context) (c *conn, reused bool, err error) 
 		nc.Close()
 		return nil, false, fmt.Errorf("trying to connect: %s is not a unix socket", s.opts.Socket)
 	}
-	return &conn{c: uc, gen: gen, rb: make([]byte, 0, 512), wb: make([]byte, 0, 512)}, false, nil
+	return newConn(uc, gen), false, nil
 }
 
 // isBrokenPipe reports a write to a connection the peer already closed.

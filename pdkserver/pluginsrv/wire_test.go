@@ -355,7 +355,7 @@ func TestFraming(t *testing.T) {
 	require.NoError(t, err)
 	defer fds[0].Close()
 	defer fds[1].Close()
-	c := &conn{c: fds[0]}
+	c := newConn(fds[0], 0)
 	go func() {
 		_ = c.writeFrame(nil)
 		_ = c.writeFrame([]byte("abc"))
