@@ -6,7 +6,20 @@
 // nginx runs as a foreground child process (one master, one worker) with
 // every file under a test directory, listening on loopback only. Clients
 // bind 127.0.0.0/8 source addresses (Linux routes the whole block to lo) or
-// ::1 to vary the peer.
+// ::1 to vary the peer; listeners on ::ffff:127.0.0.1 with ipv6only=off
+// make nginx see IPv4-mapped peers.
+//
+// The tests read these environment variables:
+//
+//	NGINX_BIN         nginx binary (default: nginx on PATH, then /usr/sbin/nginx)
+//	NGINXDIFF_SEED    seed of the random cases (default: time; always logged)
+//	NGINXDIFF_CASES   number of random cases (default 10000)
+//	CI=true           a missing nginx fails the tests instead of skipping them
+//
+// The expectations model nginx 1.22.1 (Debian 12) through 1.27.2. nginx
+// 1.27.3 started accepting a bare "[v6]" header token, which Kong's nginx
+// (1.27.1 in Kong 3.10) and plugin/realip reject; newer nginx would report
+// that difference.
 package nginxdiff
 
 import (
@@ -209,8 +222,11 @@ func FreePorts(n int) ([]int, error) {
 		held = append(held, l4)
 		p := l4.Addr().(*net.TCPAddr).Port
 		l6, err := lc.Listen(ctx, "tcp6", fmt.Sprintf("[::1]:%d", p))
-		if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
 			continue // taken on ::1; keep the v4 one held and try another
+		}
+		if err != nil {
+			return nil, fmt.Errorf("IPv6 loopback ::1 unusable (is IPv6 disabled on lo?): %w", err)
 		}
 		held = append(held, l6)
 		ports = append(ports, p)
