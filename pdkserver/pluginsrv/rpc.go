@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	kpp "github.com/Kong/go-pdk/server/kong_plugin_protocol"
@@ -42,11 +43,23 @@ func (s *Server) rpc(ctx context.Context, call *kpp.RpcCall, ev *event) (*kpp.Rp
 		if errors.Is(err, errExit) {
 			return nil, err
 		}
-		if ce := ctx.Err(); ce != nil {
+		if ce := ctxErr(ctx, err); ce != nil {
 			return nil, fmt.Errorf("%w (%v)", ce, err)
 		}
 		return nil, err
 	}
+}
+
+// ctxErr reports the context error behind an I/O failure; the socket
+// deadline (set to the context's) may fire before ctx.Done is closed.
+func ctxErr(ctx context.Context, ioErr error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if d, ok := ctx.Deadline(); ok && errors.Is(ioErr, os.ErrDeadlineExceeded) && !time.Now().Before(d) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 // errStaleConn marks a failure to send on a pooled connection whose peer
