@@ -385,7 +385,12 @@ func TestPluginServerKilled(t *testing.T) {
 	warm := startLoad(s, 8, ok, clientTimeout, nil)
 	time.Sleep(300 * time.Millisecond)
 	warm.finish()
-	time.Sleep(200 * time.Millisecond)
+	settle := func() {
+		s.alb.Gateway.CloseIdleConnections()
+		s.nlb.Gateway.CloseIdleConnections()
+		time.Sleep(100 * time.Millisecond)
+	}
+	settle()
 	baseG, baseFD := runtime.NumGoroutine(), countFDs(t)
 
 	l := startLoad(s, 8, ok, clientTimeout, nil)
@@ -419,9 +424,19 @@ func TestPluginServerKilled(t *testing.T) {
 		assert.Contains(t, []int{200, 500}, st, "a failing plugin server gives Kong's 500, nothing else")
 	}
 	// No growth: goroutines and fds settle back to the warm baseline.
-	assert.Eventually(t, func() bool {
+	if !assert.Eventually(t, func() bool {
+		settle()
 		return runtime.NumGoroutine() <= baseG+2 && countFDs(t) <= baseFD+2
-	}, 5*time.Second, 50*time.Millisecond, "goroutines %d (baseline %d), fds %d (baseline %d)", runtime.NumGoroutine(), baseG, countFDs(t), baseFD)
+	}, 5*time.Second, 50*time.Millisecond) {
+		t.Logf("goroutines %d (baseline %d), fds %d (baseline %d)", runtime.NumGoroutine(), baseG, countFDs(t), baseFD)
+		buf := make([]byte, 1<<20)
+		t.Logf("goroutines:\n%s", buf[:runtime.Stack(buf, true)])
+		ents, _ := os.ReadDir("/proc/self/fd")
+		for _, e := range ents {
+			l, _ := os.Readlink("/proc/self/fd/" + e.Name())
+			t.Logf("fd %s -> %s", e.Name(), l)
+		}
+	}
 }
 
 const panickerYML = `

@@ -92,7 +92,11 @@ func startStack(t *testing.T, o stackOpts) *stack {
 	t.Cleanup(func() {
 		if t.Failed() {
 			s.mu.Lock()
-			t.Logf("error log:\n%s", strings.Join(s.log, "\n"))
+			lines := s.log
+			if len(lines) > 60 {
+				lines = append([]string{fmt.Sprintf("... %d earlier lines", len(lines)-60)}, lines[len(lines)-60:]...)
+			}
+			t.Logf("error log (last lines):\n%s", strings.Join(lines, "\n"))
 			s.mu.Unlock()
 		}
 	})
