@@ -133,3 +133,14 @@ func isClosed(err error) bool {
 	var ne *net.OpError
 	return errors.As(err, &ne) && !ne.Timeout()
 }
+
+// CheckLoopback verifies that scripted clients can use the load
+// balancer's address. Linux routes all of 127.0.0.0/8 to the loopback
+// interface; macOS has only 127.0.0.1 until an alias is added.
+func CheckLoopback() error {
+	l, err := net.Listen("tcp", net.JoinHostPort(LoadBalancer, "0"))
+	if err != nil {
+		return fmt.Errorf("cannot use %s as the load balancer's address (%v); on macOS add it with: sudo ifconfig lo0 alias %s up", LoadBalancer, err, LoadBalancer)
+	}
+	return l.Close()
+}

@@ -35,6 +35,10 @@ func TestMain(m *testing.M) {
 			return 1
 		}
 		repoRoot = root
+		if err := demo.CheckLoopback(); err != nil {
+			fmt.Fprintln(os.Stderr, "e2e:", err)
+			return 1
+		}
 		dir, err := os.MkdirTemp("", "pdke2e-bin")
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)

@@ -125,7 +125,8 @@ type Exchange struct {
 	// FileLog holds the records the emulated file-log plugin wrote.
 	FileLog []map[string]any
 
-	size int // response body bytes sent
+	size  int       // response body bytes sent
+	start time.Time // request start
 }
 
 // Gateway is a running front door.

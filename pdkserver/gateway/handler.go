@@ -33,7 +33,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt := g.conf.Load()
 	bl, _ := r.Context().Value(listenerKey{}).(BoundListener)
 	gc, _ := r.Context().Value(connKey{}).(*gwConn)
-	x := &Exchange{ID: newRequestID(), Listener: bl.Listener}
+	x := &Exchange{ID: newRequestID(), Listener: bl.Listener, start: start}
 	req := g.newRequest(r, gc, bl, start)
 	x.Request = req
 	req.NginxVars["request_id"], req.NginxVars["kong_request_id"] = x.ID, x.ID
@@ -124,6 +124,7 @@ func (g *Gateway) respondRaw(w http.ResponseWriter, x *Exchange, status int, sou
 	h := w.Header()
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	h.Set("Server", "kong/"+KongVersion)
+	h.Set("X-Kong-Response-Latency", strconv.FormatInt(time.Since(x.start).Milliseconds(), 10))
 	x.Status, x.Source = status, source
 	x.ResponseHeader = h.Clone()
 	w.WriteHeader(status)
@@ -360,6 +361,7 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, x *Exchange, rou
 	defer cancel()
 	up = up.WithContext(ctx)
 	x.Upstream = up
+	sent := time.Now()
 	resp, err := g.transport.RoundTrip(up)
 	if err != nil {
 		g.logf("[error] upstream %s failed: %v, client: %s, request id: %s", u, err, req.Vars.RemoteAddr, x.ID)
@@ -382,6 +384,8 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, x *Exchange, rou
 		w.Header()[http.CanonicalHeaderKey(k)] = vs
 	}
 	w.Header().Add("Via", "1.1 kong/"+KongVersion)
+	w.Header().Set("X-Kong-Upstream-Latency", strconv.FormatInt(time.Since(sent).Milliseconds(), 10))
+	w.Header().Set("X-Kong-Proxy-Latency", strconv.FormatInt(sent.Sub(x.start).Milliseconds(), 10))
 	if w.Header().Get("Content-Type") == "" {
 		w.Header()["Content-Type"] = nil
 	}

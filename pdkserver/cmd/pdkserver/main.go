@@ -102,6 +102,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	nodes := []*demo.Node{alb}
 
 	if *runDemo {
+		if err := demo.CheckLoopback(); err != nil {
+			fmt.Fprintf(stderr, "pdkserver: %v\n", err)
+			return 1
+		}
 		nlbProfile := demo.Profiles[1]
 		nlb, err := demo.StartNode(ctx, demo.NodeSpec{
 			Name: nlbProfile.Name, ConfPath: *confPath, YMLPath: alb.YMLPath,
