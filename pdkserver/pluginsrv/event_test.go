@@ -73,7 +73,7 @@ func TestUnknownMethod(t *testing.T) {
 // plugin.lua answers from it work, calls needing the live request fail
 // the (asynchronous) event.
 func TestLogPhaseSnapshot(t *testing.T) {
-	s, _ := startPlugin(t, "pdkprobe")
+	s, logs := startPlugin(t, "pdkprobe")
 	const snapOps = "header:x-test;headers:-1;sget:from_access;getctx:c;rstatus;rheader:x-exit;rsource;starttime;route;nodeid;log:info=in log;serialize"
 	e := &Entity{ID: "log", RouteID: "r1", Config: map[string]any{
 		"access_ops": "sset:from_access=yes;setctx:c=ctxval;ssv:extra.k=v;exit:418=teapot",
@@ -89,7 +89,9 @@ func TestLogPhaseSnapshot(t *testing.T) {
 	s.HandleLogAsync(e, req, func(err error) { done <- err })
 	// The snapshot is taken before HandleLogAsync returns: later changes
 	// to the request do not show.
+	req.mu.Lock()
 	req.Headers = append(req.Headers, Header{"X-Late", "1"})
+	req.mu.Unlock()
 	select {
 	case err := <-done:
 		require.NoError(t, err)
@@ -110,6 +112,7 @@ func TestLogPhaseSnapshot(t *testing.T) {
 	assert.Equal(t, float64(418), ser["response"].(map[string]any)["status"])
 	assert.Contains(t, got[11], `"uri":"\/p?a=1&a=2&flag&e="`, "cjson escapes slashes")
 	assert.Equal(t, map[string]any{"c": "ctxval"}, req.NgxCtx, "set_ctx in access reached ngx.ctx")
+	assert.True(t, logs.has("[info] [kong] pb_rpc.lua:233 [pdkprobe] in log, context: ngx.timer"), logs.all())
 
 	for _, op := range []string{"ip", "port", "path", "method", "var:remote_addr", "query:-1", "rset:X-A=1", "sreqset:X-A=1", "exit:200=x"} {
 		t.Run("live "+op, func(t *testing.T) {

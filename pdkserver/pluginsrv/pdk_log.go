@@ -63,8 +63,8 @@ func (ev *event) log(level, msg string) {
 	ev.req.Logs = append(ev.req.Logs, LogLine{Level: level, Message: msg})
 	if ev.s.opts.Logf != nil {
 		if ev.snap != nil {
-			// The log timer has no request: no client/request suffix.
-			ev.s.opts.Logf("[%s] [kong] pb_rpc.lua:%d [%s] %s", level, callPDKLine, ev.s.info.Name, msg)
+			// The log timer has no request: nginx names the context instead.
+			ev.s.opts.Logf("[%s] [kong] pb_rpc.lua:%d [%s] %s, context: ngx.timer", level, callPDKLine, ev.s.info.Name, msg)
 			return
 		}
 		ev.s.opts.Logf("[%s] [kong] pb_rpc.lua:%d [%s] %s, client: %s, server: kong, request: \"%s %s %s\", host: \"%s\"",

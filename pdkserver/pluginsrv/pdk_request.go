@@ -90,9 +90,11 @@ func requestHandlers() map[string]handler {
 			if err != nil {
 				return nil, err
 			}
-			lines := ev.req.Headers
+			var lines []Header
 			if ev.snap != nil {
 				lines = ev.snap.reqHeaders
+			} else {
+				lines = ev.req.Headers
 			}
 			if v, ok := firstHeader(lines, name); ok {
 				return replyString(v), nil

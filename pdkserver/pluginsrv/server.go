@@ -123,6 +123,21 @@ const defaultWorkspaceID = "0dc6f45b-8f8d-40d2-a504-473544ee190b"
 // Info is the plugin's -dump information.
 func (s *Server) Info() PluginInfo { return s.info }
 
+// Name is the plugin name from -dump.
+func (s *Server) Name() string { return s.info.Name }
+
+// Priority is the plugin's priority from -dump.
+func (s *Server) Priority() int { return s.info.Priority }
+
+// Phases are the plugin's phases from -dump, in go-pdk's order.
+func (s *Server) Phases() []string { return s.info.Phases }
+
+// Schema is the plugin's schema from -dump.
+func (s *Server) Schema() json.RawMessage { return s.info.Schema }
+
+// NodeID is what kong.node.get_id answers.
+func (s *Server) NodeID() string { return s.nodeID }
+
 // Pid is the current plugin-server process id (0 while none runs).
 func (s *Server) Pid() int { return s.proc.pid() }
 

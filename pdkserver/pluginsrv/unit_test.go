@@ -1,0 +1,99 @@
+package pluginsrv
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
+)
+
+func TestMethodTable(t *testing.T) {
+	assert.Empty(t, undeclared, "handlers for names pluginsocket.proto does not declare")
+	assert.Len(t, methods, 74)
+	for _, tc := range []struct{ rpc, want string }{
+		{"Client_GetIp", "kong.client.get_ip"},
+		{"Client_GetForwardedIp", "kong.client.get_forwarded_ip"},
+		{"Request_GetHttpVersion", "kong.request.get_http_version"},
+		{"Nginx_GetTls1VersionStr", "kong.nginx.get_tls1_version_str"},
+		{"Service_Request_SetHeader", "kong.service.request.set_header"},
+		{"Log_Err", "kong.log.err"},
+	} {
+		assert.Equal(t, tc.want, methodName(tc.rpc, nil), tc.rpc)
+		m := methods[tc.want]
+		if assert.NotNil(t, m, tc.want) {
+			assert.Equal(t, tc.rpc, m.rpc)
+			assert.NotNil(t, m.fn, "%s is answered", tc.want)
+		}
+	}
+	// The MethodName option wins over the derived name.
+	assert.Equal(t, "Ctx_SetShared", methods["kong.ctx.shared.set"].rpc)
+	assert.Equal(t, "kong_plugin_protocol.KV", string(methods["kong.ctx.shared.set"].in))
+	assert.Equal(t, "google.protobuf.Value", string(methods["kong.ctx.shared.get"].out))
+	for _, name := range []string{"kong.client.get_ip", "kong.request.get_path", "kong.nginx.get_var"} {
+		assert.True(t, methods[name].live, "%s fails in the log timer", name)
+	}
+	for _, name := range []string{"kong.request.get_header", "kong.request.get_headers", "kong.log.serialize", "kong.nginx.get_ctx", "kong.ctx.shared.get", "kong.nginx.req_start_time", "kong.response.get_status"} {
+		assert.False(t, methods[name].live, "%s is answered from the snapshot", name)
+	}
+}
+
+func TestHeaderHelpers(t *testing.T) {
+	lines := []Header{{"Host", "h"}, {"X-A", "1"}, {"Cookie", "a=1"}, {"x_a", "2"}, {"Cookie", "b=2"}}
+	v, ok := firstHeader(lines, "X_A")
+	assert.True(t, ok)
+	assert.Equal(t, "1", v)
+	_, ok = firstHeader(lines, "x-b")
+	assert.False(t, ok)
+	j, _ := joinedHeader(lines, "x-a")
+	assert.Equal(t, "1, 2", j)
+	j, _ = joinedHeader(lines, "cookie")
+	assert.Equal(t, "a=1; b=2", j)
+	assert.Equal(t, map[string]any{"host": "h", "x-a": "1"}, headerTable(lines, 2))
+
+	got := setHeader(append([]Header(nil), lines...), "x-a", []string{"n1", "n2"})
+	assert.Equal(t, []Header{{"Host", "h"}, {"x-a", "n1"}, {"x-a", "n2"}, {"Cookie", "a=1"}, {"Cookie", "b=2"}}, got)
+	got = setHeader(append([]Header(nil), lines...), "New", []string{"v"})
+	assert.Equal(t, Header{"New", "v"}, got[len(got)-1])
+	assert.Equal(t, []Header{{"Host", "h"}, {"Cookie", "a=1"}, {"Cookie", "b=2"}}, clearHeader(append([]Header(nil), lines...), "X-A"))
+	assert.Equal(t, "x-forwarded-for", headerKey("X_Forwarded_For"))
+}
+
+func TestQueryTable(t *testing.T) {
+	assert.Equal(t, map[string]any{
+		"a": []any{"1", "2"}, "flag": true, "e": "", "sp ace": "x y",
+	}, queryTable("a=1&a=2&flag&e=&sp+ace=x%20y&=ignored&&", 100))
+	assert.Equal(t, map[string]any{"a": "1"}, queryTable("a=1&b=2", 1))
+}
+
+func TestValues(t *testing.T) {
+	// bool false unwraps to nil, as in Kong's structpb_value.
+	assert.Nil(t, unwrapValue(structpb.NewBoolValue(false)))
+	assert.Equal(t, true, unwrapValue(structpb.NewBoolValue(true)))
+	l, _ := structpb.NewList([]any{"a", 1.5})
+	assert.Equal(t, []any{"a", 1.5}, unwrapValue(structpb.NewListValue(l)))
+
+	b, err := proto.Marshal(wrapValue(nil))
+	assert.NoError(t, err)
+	assert.Equal(t, luaNull, b)
+	// An empty Lua table is a struct, a table with [1] a list.
+	assert.NotNil(t, wrapValue([]any{}).GetStructValue())
+	assert.NotNil(t, wrapValue([]string{"x"}).GetListValue())
+	assert.Equal(t, "1", luaToString(1.0))
+	assert.Equal(t, "0.1", luaToString(0.1))
+	assert.Equal(t, "1e+20", luaToString(1e20))
+	assert.Equal(t, "nil", luaToString(nil))
+}
+
+func TestSerializeKeys(t *testing.T) {
+	assert.Equal(t, []string{"a", "b", "c"}, splitSerializeKey("a.b.c"))
+	assert.Equal(t, []string{"a.b", "c"}, splitSerializeKey(`a\.b.c`))
+	root := map[string]any{"a": "scalar"}
+	setPath(root, []string{"a", "b"}, 1)
+	assert.Equal(t, map[string]any{"a": map[string]any{"b": 1}}, root)
+}
+
+func TestWithSeq(t *testing.T) {
+	assert.Equal(t, `{"__seq__":7}`, string(withSeq([]byte(`{}`), 7)))
+	assert.Equal(t, `{"a":1,"__seq__":7}`, string(withSeq([]byte(`{"a":1}`), 7)))
+}
