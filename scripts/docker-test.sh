@@ -72,7 +72,7 @@ kong_env=(
   -e KONG_PROXY_ACCESS_LOG=/dev/stdout
 )
 docker run -d --name cig-alb --network "$NET" --ip "$ALB" -v "$work/kong.yml:/kong/kong.yml:ro" \
-  "${kong_env[@]}" -e KONG_PROXY_LISTEN="0.0.0.0:8000" \
+  "${kong_env[@]}" -e KONG_PROXY_LISTEN="0.0.0.0:8000, 0.0.0.0:8443 ssl http2" \
   -e KONG_REAL_IP_HEADER=X-Forwarded-For -e KONG_REAL_IP_RECURSIVE=on "$IMAGE" >/dev/null
 docker run -d --name cig-nlb --network "$NET" --ip "$NLB" -v "$work/kong.yml:/kong/kong.yml:ro" \
   "${kong_env[@]}" -e KONG_PROXY_LISTEN="0.0.0.0:8001 proxy_protocol" \
@@ -131,8 +131,18 @@ proxy_v1() {
     "$NLB" "$1" "$NLB" "$2" "$3"
 }
 
+# proxy_v2_tcp6 PATH: a PROXY v2 header for [2001:db8::9]:5555 -> [2001:db8::10]:443, then HTTP.
+proxy_v2_tcp6() {
+  local hdr='\x0D\x0A\x0D\x0A\x00\x0D\x0A\x51\x55\x49\x54\x0A\x21\x21\x00\x24'
+  hdr+='\x20\x01\x0d\xb8\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x09'
+  hdr+='\x20\x01\x0d\xb8\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x10'
+  hdr+='\x15\xB3\x01\xBB'
+  echo "exec 3<>/dev/tcp/$NLB/${2:-8001}; printf '$hdr' >&3; printf 'GET $1 HTTP/1.0\r\nHost: kong\r\n\r\n' >&3; head -c 12 <&3 | cut -c10-12"
+}
+
 A=http://$ALB:8000
 check "direct client"                    alb "$DIRECT" 200 direct        "$DIRECT"    -- "${curl_status[@]}" "$A/echo"
+check "direct client over TLS"           alb "$DIRECT" 200 direct        "$DIRECT"    -- "${curl_status[@]}" -k "https://$ALB:8443/echo"
 check "XFF chain via trusted LB"         alb "$LB"     200 ok            203.0.113.7  -- "${curl_status[@]}" -H 'X-Forwarded-For: 198.51.100.1, 203.0.113.7' "$A/echo"
 check "spoof from untrusted peer"        alb "$DIRECT" 200 spoof_attempt "$DIRECT"    -- "${curl_status[@]}" -H 'X-Forwarded-For: 1.2.3.4' "$A/echo"
 check "spoof, enforce mode"              alb "$DIRECT" 403 spoof_attempt "$DIRECT"    -- "${curl_status[@]}" -H 'X-Forwarded-For: 1.2.3.4' "$A/strict"
@@ -141,7 +151,10 @@ check "malformed chain entry"            alb "$LB"     200 malformed     "$LB"  
 check "deny list, enforce mode"          alb "$LB"     403 denied        192.0.2.66   -- "${curl_status[@]}" -H 'X-Forwarded-For: 192.0.2.66' "$A/guarded"
 check "plugin config differs from Kong's" alb "$LB"    200 config_drift  203.0.113.7  -- "${curl_status[@]}" -H 'X-Forwarded-For: 203.0.113.7' "$A/drift"
 check "PROXY v1 via NLB"                 nlb "$LB"     200 ok            198.51.100.9 -- bash -c "$(proxy_v1 198.51.100.9 41000 /nlb)"
+check "PROXY v2 (IPv6) via NLB"          nlb "$LB"     200 ok            2001:db8::9  -- bash -c "$(proxy_v2_tcp6 /nlb)"
 check "PROXY v1 from untrusted peer (curl --haproxy-protocol)" nlb "$DIRECT" 200 spoof_attempt "$DIRECT" -- "${curl_status[@]}" --haproxy-protocol "http://$NLB:8001/nlb"
+
+check "no PROXY header on a proxy_protocol listener" nlb "$DIRECT" 000 "" "" -- "${curl_status[@]}" "http://$NLB:8001/nlb"
 
 echo
 if [ $fail -ne 0 ]; then
