@@ -199,3 +199,30 @@ func TestCloseStopsRespawning(t *testing.T) {
 	assert.EqualValues(t, 1, s.Stats().Spawns)
 	assert.True(t, logs.has("not respawned"), logs.all())
 }
+
+// TestProcessEnvironment: the plugin server runs with nginx's cleared
+// environment, and its output reaches the log prefixed "[name:pid] ".
+func TestProcessEnvironment(t *testing.T) {
+	t.Setenv("PLUGINSRV_LEAK", "1")
+	t.Setenv("TZ", "UTC")
+	s, logs := startPlugin(t, "pdkprobe")
+	req := newReq()
+	got, err := runProbe(t, s, "access", "env", req)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	assert.NotContains(t, got[0], "PLUGINSRV_LEAK")
+	assert.NotContains(t, got[0], "HOME=")
+	assert.Contains(t, got[0], "TZ=UTC")
+	assert.True(t, logs.has(fmt.Sprintf("[info] [pdkprobe:%d] ", s.Pid())), logs.all())
+	assert.True(t, logs.has(fmt.Sprintf("[notice] [pluginserver] started, pid %d", s.Pid())), logs.all())
+}
+
+// TestUndefinedPhase: an event for a phase the plugin lacks makes go-pdk
+// close the socket; Kong would retry forever, pdkserver gives up.
+func TestUndefinedPhase(t *testing.T) {
+	s, _ := startPlugin(t, "noop")
+	err := s.HandleEvent(ctx5s(t), &Entity{ID: "n"}, "log", newReq())
+	require.ErrorIs(t, err, ErrClosed)
+	assert.EqualValues(t, maxAttempts-1, s.Stats().Retries)
+	assert.Error(t, s.HandleEvent(ctx5s(t), &Entity{ID: "n"}, "access", nil))
+}

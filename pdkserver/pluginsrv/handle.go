@@ -27,6 +27,9 @@ var ErrServerClosed = errors.New("plugin server is closed")
 // snapshot taken now (see HandleLogAsync, which also does it
 // asynchronously).
 func (s *Server) HandleEvent(ctx context.Context, e *Entity, phase string, req *Request) error {
+	if req == nil {
+		return errors.New("pluginsrv: HandleEvent with a nil Request")
+	}
 	ev := &event{s: s, req: req, phase: phase, pbit: phaseBits(phase)}
 	if phase == "log" {
 		ev.snap = s.snapshot(req)
@@ -40,6 +43,12 @@ func (s *Server) HandleEvent(ctx context.Context, e *Entity, phase string, req *
 // event runs later on its own connection, and done (if non-nil) receives
 // its outcome. Calls that need the live request fail there.
 func (s *Server) HandleLogAsync(e *Entity, req *Request, done func(error)) {
+	if req == nil {
+		if done != nil {
+			done(errors.New("pluginsrv: HandleLogAsync with a nil Request"))
+		}
+		return
+	}
 	ev := &event{s: s, req: req, phase: "log", pbit: phLog, snap: s.snapshot(req)}
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), s.opts.LogTimeout)

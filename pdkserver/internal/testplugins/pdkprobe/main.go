@@ -11,6 +11,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 
@@ -70,6 +71,8 @@ func (c *Config) do(kong *pdk.PDK, name, arg string) (any, error) {
 	switch name {
 	case "tag":
 		return c.Tag, nil
+	case "env":
+		return strings.Join(os.Environ(), ","), nil
 	case "ip":
 		return kong.Client.GetIp()
 	case "fip":
