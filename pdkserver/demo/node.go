@@ -178,9 +178,19 @@ func (n *Node) Close() {
 
 // external adapts a pluginsrv.Server to the gateway.
 type external struct {
-	srv      *pluginsrv.Server
-	info     pluginsrv.PluginInfo
-	entities sync.Map // *gateway.Entity -> *pluginsrv.Entity, so instances are reused by pointer
+	srv  *pluginsrv.Server
+	info pluginsrv.PluginInfo
+
+	// entities maps a plugin entity id to its current gateway entity and
+	// the pluginsrv.Entity made for it once, so the plugin server reuses
+	// the instance by pointer; a reload (new gateway entity) replaces it.
+	mu       sync.Mutex
+	entities map[string]entityPair
+}
+
+type entityPair struct {
+	gw *gateway.Entity
+	pe *pluginsrv.Entity
 }
 
 func (e *external) Name() string            { return e.info.Name }
@@ -192,15 +202,21 @@ func (e *external) HandleEvent(ctx context.Context, ent *gateway.Entity, phase s
 	if e.srv == nil {
 		return errors.New("plugin server not running")
 	}
-	pe, ok := e.entities.Load(ent)
-	if !ok {
-		pe, _ = e.entities.LoadOrStore(ent, &pluginsrv.Entity{
+	e.mu.Lock()
+	p, ok := e.entities[ent.ID]
+	if !ok || p.gw != ent {
+		p = entityPair{gw: ent, pe: &pluginsrv.Entity{
 			ID: ent.ID, Name: ent.Name, InstanceName: ent.InstanceName,
 			RouteID: ent.RouteID, ServiceID: ent.ServiceID, ConsumerID: ent.ConsumerID,
 			Config: ent.Config,
-		})
+		}}
+		if e.entities == nil {
+			e.entities = map[string]entityPair{}
+		}
+		e.entities[ent.ID] = p
 	}
-	return e.srv.HandleEvent(ctx, pe.(*pluginsrv.Entity), phase, req)
+	e.mu.Unlock()
+	return e.srv.HandleEvent(ctx, p.pe, phase, req)
 }
 
 // waitSocket waits until something accepts connections on a Unix socket.

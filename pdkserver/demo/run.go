@@ -15,12 +15,16 @@ import (
 // Collector keeps the gateway's exchanges by request id so a client can
 // look up what happened to its request.
 type Collector struct {
-	mu   sync.Mutex
-	byID map[string]*gateway.Exchange
-	wake chan struct{}
+	mu    sync.Mutex
+	byID  map[string]*gateway.Exchange
+	order []string // arrival order, to keep at most maxKept exchanges
+	wake  chan struct{}
 	// OnExchange, if set, also receives every exchange.
 	OnExchange func(*gateway.Exchange)
 }
+
+// maxKept bounds the exchanges a Collector holds.
+const maxKept = 4096
 
 // NewCollector returns an empty Collector.
 func NewCollector() *Collector {
@@ -31,6 +35,11 @@ func NewCollector() *Collector {
 func (c *Collector) Observe(x *gateway.Exchange) {
 	c.mu.Lock()
 	c.byID[x.ID] = x
+	c.order = append(c.order, x.ID)
+	for len(c.order) > maxKept { // exchanges nobody waits for (manual curl tries)
+		delete(c.byID, c.order[0])
+		c.order = c.order[1:]
+	}
 	close(c.wake)
 	c.wake = make(chan struct{})
 	f := c.OnExchange
