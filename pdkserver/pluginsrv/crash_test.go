@@ -226,3 +226,28 @@ func TestUndefinedPhase(t *testing.T) {
 	assert.EqualValues(t, maxAttempts-1, s.Stats().Retries)
 	assert.Error(t, s.HandleEvent(ctx5s(t), &Entity{ID: "n"}, "access", nil))
 }
+
+// TestRestartForgetsInstances: after a restart the new go-pdk process
+// does not know the instance id Kong cached; it closes the socket, Kong
+// drops its instances, starts the instance again (same __seq__, so the
+// same id) and the event succeeds on the retry.
+func TestRestartForgetsInstances(t *testing.T) {
+	s, _ := startPlugin(t, "trivial")
+	e := &Entity{ID: "restart"}
+	require.NoError(t, s.HandleEvent(ctx5s(t), e, "access", newReq()))
+	pid := s.Pid()
+	require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
+	deadline := time.Now().Add(3 * time.Second)
+	for (s.Pid() == pid || s.Pid() == 0) && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	require.NotEqual(t, pid, s.Pid())
+	waitSocket(t, s)
+
+	req := newReq()
+	require.NoError(t, s.HandleEvent(ctx5s(t), e, "access", req))
+	st := s.Stats()
+	assert.EqualValues(t, 1, st.Retries)
+	assert.EqualValues(t, 2, st.InstanceStarts)
+	assert.Len(t, req.Calls["access"], 3)
+}
