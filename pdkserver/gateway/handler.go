@@ -206,6 +206,9 @@ func (g *Gateway) newRequest(r *http.Request, gc *gwConn, bl BoundListener, star
 		req.Port = ta.Port
 	}
 	req.Host = hostOnly(r.Host)
+	if req.Host == "" {
+		req.Host = "kong" // nginx's $host falls back to the server_name
+	}
 	req.Headers = headerLines(r)
 	req.NginxVars = map[string]string{"server_port": strconv.Itoa(req.Port), "scheme": req.Scheme}
 
