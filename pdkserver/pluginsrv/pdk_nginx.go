@@ -1,6 +1,7 @@
 package pluginsrv
 
 import (
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -107,7 +108,13 @@ func (r *Request) nginxVar(name string) (string, bool) {
 	case "request_method":
 		return r.Method, true
 	case "uri":
-		return r.Path, true
+		// nginx decodes the whole path, then resolves dot segments and
+		// merges slashes.
+		p, err := url.PathUnescape(r.Path)
+		if err != nil {
+			p = r.Path
+		}
+		return normalizePath(p), true
 	case "args", "query_string":
 		return r.RawQuery, r.RawQuery != ""
 	case "is_args":

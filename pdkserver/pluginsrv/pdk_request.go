@@ -28,7 +28,7 @@ func requestHandlers() map[string]handler {
 		"kong.request.get_scheme":          str(func(r *Request) string { return r.Scheme }),
 		"kong.request.get_host":            str(func(r *Request) string { return r.Host }),
 		"kong.request.get_method":          str(func(r *Request) string { return r.Method }),
-		"kong.request.get_path":            str(func(r *Request) string { return r.Path }),
+		"kong.request.get_path":            str(func(r *Request) string { return normalizePath(r.Path) }),
 		"kong.request.get_raw_query":       str(func(r *Request) string { return r.RawQuery }),
 		"kong.request.get_path_with_query": str((*Request).pathWithQuery),
 		"kong.request.get_forwarded_scheme": str(func(r *Request) string {
@@ -145,7 +145,12 @@ func headerStruct(lines []Header, max int) *structpb.Struct {
 	return wrapStruct(headerTable(lines, max))
 }
 
+// pathWithQuery is $request_uri: the front door's NginxVars entry when
+// given, else the raw path and query.
 func (r *Request) pathWithQuery() string {
+	if u, ok := r.NginxVars["request_uri"]; ok {
+		return u
+	}
 	if r.RawQuery == "" {
 		return r.Path
 	}

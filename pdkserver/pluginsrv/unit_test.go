@@ -97,3 +97,24 @@ func TestWithSeq(t *testing.T) {
 	assert.Equal(t, `{"__seq__":7}`, string(withSeq([]byte(`{}`), 7)))
 	assert.Equal(t, `{"a":1,"__seq__":7}`, string(withSeq([]byte(`{"a":1}`), 7)))
 }
+
+func TestNormalizePath(t *testing.T) {
+	for in, want := range map[string]string{
+		"":             "",
+		"/":            "/",
+		"/a/b":         "/a/b",
+		"/a/./b/../c":  "/a/c",
+		"/a//b///c":    "/a/b/c",
+		"/%61%2fb%2Fc": "/a%2Fb%2Fc",
+		"/%7euser/%41": "/~user/A",
+		"/a/..":        "/",
+		"/../../x":     "/x",
+		"/x%zz":        "/x%zz",
+		"/x%4":         "/x%4",
+		"/a/%2e%2e/b":  "/b",
+		"/foo/bar/./":  "/foo/bar/",
+		"/%3F%23?":     "/%3F%23?",
+	} {
+		assert.Equal(t, want, normalizePath(in), in)
+	}
+}
