@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -73,6 +74,9 @@ func StartNode(ctx context.Context, spec NodeSpec) (*Node, error) {
 	}
 	yml, err := kongyml.Load(n.YMLPath)
 	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			err = fmt.Errorf("%w (the demo's configuration is pdkserver/testdata/kong.yml)", err)
+		}
 		return nil, err
 	}
 	node := gateway.Node{
