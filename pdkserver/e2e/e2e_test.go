@@ -525,3 +525,19 @@ func freeAddr(t *testing.T) string {
 	defer l.Close()
 	return l.Addr().String()
 }
+
+// BenchmarkGatewayOK measures one ok request end to end: TCP from the LB
+// address, realip, the plugin's access event over the Unix socket, the
+// upstream round trip.
+func BenchmarkGatewayOK(b *testing.B) {
+	s := startStack(b, stackOpts{yml: defaultYML})
+	addr := s.alb.Addr("plain")
+	hdr := [][2]string{{"X-Forwarded-For", "203.0.113.7"}}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		resp, err := demo.Send(demo.LoadBalancer, addr, nil, nil, "GET", "/echo", hdr, 5*time.Second)
+		if err != nil || resp.Status != 200 {
+			b.Fatalf("request %d: %v %+v", i, err, resp)
+		}
+	}
+}

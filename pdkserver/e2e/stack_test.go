@@ -69,7 +69,7 @@ func TestMain(m *testing.M) {
 // kong.conf (listeners moved to free ports), the "nlb" front door sharing
 // its plugin servers, the echo upstream, and what they logged.
 type stack struct {
-	t        *testing.T
+	t        testing.TB
 	dir      string
 	ymlPath  string
 	echo     *demo.Echo
@@ -86,7 +86,7 @@ type stackOpts struct {
 	eventTimeout time.Duration
 }
 
-func startStack(t *testing.T, o stackOpts) *stack {
+func startStack(t testing.TB, o stackOpts) *stack {
 	t.Helper()
 	// Unix socket paths are limited to 108 bytes: keep the prefix short.
 	dir, err := os.MkdirTemp("", "pdke2e")
