@@ -311,16 +311,26 @@ func TestGatewayPhasesAndErrors(t *testing.T) {
 }
 
 func TestGatewayProxyProtocolAndTLS(t *testing.T) {
+	listeners := []Listener{
+		{Addr: "127.0.0.1:0", ProxyProtocol: true},
+		{Addr: "127.0.0.1:0", ProxyProtocol: true, SSL: true, HTTP2: true},
+	}
+	if l, err := net.Listen("tcp", "[::1]:0"); err == nil {
+		l.Close()
+		listeners = append(listeners, Listener{Addr: "[::1]:0"})
+	}
 	h := start(t, Node{
-		Listeners: []Listener{
-			{Addr: "127.0.0.1:0", ProxyProtocol: true},
-			{Addr: "127.0.0.1:0", ProxyProtocol: true, SSL: true, HTTP2: true},
-			{Addr: "[::1]:0"},
-		},
+		Listeners: listeners,
 		TrustedIPs: []string{"127.0.0.2"}, RealIPHeader: "proxy_protocol",
 	}, baseYML)
 	pp := h.addr(t, func(l Listener) bool { return l.ProxyProtocol && !l.SSL })
 	ppTLS := h.addr(t, func(l Listener) bool { return l.SSL })
+	v6 := ""
+	for _, b := range h.gw.Listeners() {
+		if strings.HasPrefix(b.Listener.Addr, "[") {
+			v6 = b.Addr.String()
+		}
+	}
 	pool := x509.NewCertPool()
 	require.True(t, pool.AppendCertsFromPEM(h.gw.CertificatePEM()))
 	tlsConf := &tls.Config{RootCAs: pool, ServerName: "localhost"}
@@ -344,9 +354,13 @@ func TestGatewayProxyProtocolAndTLS(t *testing.T) {
 		{name: "v1 from untrusted peer", src: "127.0.0.1", addr: pp, pp: v1, remote: "127.0.0.1", scheme: "http"},
 		{name: "v2 LOCAL (health check)", src: "127.0.0.2", addr: pp, pp: local, remote: "127.0.0.2", scheme: "http"},
 		{name: "v1 then TLS", src: "127.0.0.2", addr: ppTLS, pp: v1, tls: true, remote: "198.51.100.9", port: "41000", scheme: "https"},
+		{name: "IPv6 listener, no PROXY flag", src: "::1", addr: v6, remote: "::1", scheme: "http"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.addr == "" {
+				t.Skip("no IPv6 loopback on this machine")
+			}
 			var tc2 *tls.Config
 			if tc.tls {
 				tc2 = tlsConf
