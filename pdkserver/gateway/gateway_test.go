@@ -320,7 +320,7 @@ func TestGatewayProxyProtocolAndTLS(t *testing.T) {
 		listeners = append(listeners, Listener{Addr: "[::1]:0"})
 	}
 	h := start(t, Node{
-		Listeners: listeners,
+		Listeners:  listeners,
 		TrustedIPs: []string{"127.0.0.2"}, RealIPHeader: "proxy_protocol",
 	}, baseYML)
 	pp := h.addr(t, func(l Listener) bool { return l.ProxyProtocol && !l.SSL })
