@@ -74,7 +74,7 @@ func TestUnknownMethod(t *testing.T) {
 // the (asynchronous) event.
 func TestLogPhaseSnapshot(t *testing.T) {
 	s, logs := startPlugin(t, "pdkprobe")
-	const snapOps = "header:x-test;headers:-1;sget:from_access;getctx:c;rstatus;rheader:x-exit;rsource;starttime;route;nodeid;log:info=in log;serialize"
+	const snapOps = "header:x-test;headers:-1;sget:from_access;getctx:c;rstatus;rheader:x-exit;rsource;starttime;route;nodeid;log:info=in log;serialize;rheaders:-1"
 	e := &Entity{ID: "log", RouteID: "r1", Config: map[string]any{
 		"access_ops": "sset:from_access=yes;setctx:c=ctxval;ssv:extra.k=v;exit:418=teapot",
 		"log_ops":    snapOps,
@@ -99,7 +99,8 @@ func TestLogPhaseSnapshot(t *testing.T) {
 		t.Fatal("log phase did not finish")
 	}
 	got := probeResults(t, req)
-	require.Len(t, got, 12)
+	require.Len(t, got, 13)
+	assert.Equal(t, `{"x-exit":["yes"]}`, got[12])
 	assert.Equal(t, "one", got[0])
 	assert.Equal(t, `{"authorization":["secret"],"host":["example.com"],"user-agent":["t"],"x-test":["one","two"]}`, got[1])
 	assert.Equal(t, []string{"yes", "ctxval", "418", "yes", "exit", "1.7000000005e+09", "r1/rn", s.nodeID, "ok"}, got[2:11])

@@ -1,6 +1,11 @@
 package pluginsrv
 
-import kpp "github.com/Kong/go-pdk/server/kong_plugin_protocol"
+import (
+	"os"
+	"runtime"
+
+	kpp "github.com/Kong/go-pdk/server/kong_plugin_protocol"
+)
 
 // routerPhases is kong/pdk/router.lua's ROUTER_PHASES.
 const routerPhases = phAccess | phResponse | phLog
@@ -28,8 +33,19 @@ func miscHandlers() map[string]handler {
 		"kong.node.get_id": {fn: func(ev *event, _ []byte) (any, error) {
 			return replyString(ev.s.nodeID), nil
 		}},
+		// Kong always fills both shared dicts (go-pdk dereferences them
+		// unchecked); sizes are kong.conf's defaults, the worker is us.
 		"kong.node.get_memory_stats": {fn: func(*event, []byte) (any, error) {
-			return &kpp.MemoryStats{}, nil
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			type dict = kpp.MemoryStats_LuaSharedDicts_DictStats
+			return &kpp.MemoryStats{
+				LuaSharedDicts: &kpp.MemoryStats_LuaSharedDicts{
+					Kong:        &dict{AllocatedSlabs: 40960, Capacity: 5 << 20},
+					KongDbCache: &dict{AllocatedSlabs: 40960, Capacity: 128 << 20},
+				},
+				WorkersLuaVms: []*kpp.MemoryStats_WorkerLuaVm{{HttpAllocatedGc: int64(ms.HeapAlloc), Pid: int64(os.Getpid())}},
+			}, nil
 		}},
 	}
 }

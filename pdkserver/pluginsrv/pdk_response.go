@@ -58,8 +58,8 @@ func responseHandlers() map[string]handler {
 			if err := decode(args, &in); err != nil {
 				return nil, err
 			}
-			if in.V < 100 || in.V > 999 {
-				return nil, luaErrorf("code must be a number between 100 and 999")
+			if in.V < 100 || in.V > 599 {
+				return nil, luaErrorf("code must be a number between 100 and 599")
 			}
 			ev.req.Response.Status = int(in.V)
 			return nil, nil

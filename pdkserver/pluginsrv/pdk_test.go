@@ -79,6 +79,15 @@ func TestPDKAnswers(t *testing.T) {
 			r.RouteID, r.RouteName, r.ServiceID, r.ServiceName = "r1", "rn", "s1", "sn"
 		}, []string{"r1/rn", "s1/sn"}},
 		{"no route", "route", nil, []string{"/"}},
+		{"body, captures, consumer, protocol", "body;captures;consumer;protocol;memstats", func(r *Request) { r.Body = []byte("payload") },
+			[]string{"payload", "0 0", "", "http", "ok"}},
+		{"tls version only over TLS", "tls", func(r *Request) {
+			r.Scheme = "https"
+			r.NginxVars = map[string]string{"ssl_protocol": "TLSv1.3"}
+		}, []string{"TLSv1.3"}},
+		{"set_upstream, set_target", "upstream:u1;target:10.1.1.1=8080", nil, []string{"ok", "ok"}},
+		{"path normalised, request_uri raw", "path;pwq;var:uri", func(r *Request) { r.Path, r.RawQuery = "/a/./b/%7e%2F//c", "" },
+			[]string{"/a/b/~%2F/c", "/a/./b/%7e%2F//c", "/a/b/~/c"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -98,9 +107,9 @@ func TestPDKAnswers(t *testing.T) {
 func TestPDKOutputs(t *testing.T) {
 	s, logs := startPlugin(t, "pdkprobe")
 	req := newReq()
-	_, err := runProbe(t, s, "access", "rset:X-A=1;radd:x-a=2;rset:X-B=3;rclear:x-b;log:notice=hello;log:alert=a;ssv:guard.v=c;sreqset:host=up.example", req)
+	_, err := runProbe(t, s, "access", "rset:X-A=1;radd:x-a=2;rset:X-B=3;rclear:x-b;log:notice=hello;log:alert=a;ssv:guard.v=c;sreqset:host=up.example;rsetheaders:x-c=a,b", req)
 	require.NoError(t, err)
-	assert.Equal(t, map[string][]string{"X-A": {"1", "2"}}, req.ResponseHeaders)
+	assert.Equal(t, map[string][]string{"X-A": {"1", "2"}, "X-C": {"a", "b"}}, req.ResponseHeaders)
 	assert.Equal(t, []LogLine{{"notice", "hello"}, {"alert", "a1true"}}, req.Logs)
 	assert.Equal(t, map[string]any{"guard.v": "c"}, req.SerializeValue)
 	assert.Equal(t, "up.example", req.UpstreamHost)
@@ -109,11 +118,12 @@ func TestPDKOutputs(t *testing.T) {
 		"kong.request.get_header", // X-Ops
 		"kong.response.set_header", "kong.response.add_header", "kong.response.set_header", "kong.response.clear_header",
 		"kong.log.notice", "kong.log.alert", "kong.log.set_serialize_value", "kong.service.request.set_header",
+		"kong.response.set_headers",
 		"kong.ctx.shared.set", // results
 	}, req.Calls["access"])
 	st := s.Stats()
 	assert.EqualValues(t, 1, st.Events)
-	assert.EqualValues(t, 10, st.Calls)
+	assert.EqualValues(t, 11, st.Calls)
 	assert.EqualValues(t, 1, st.InstanceStarts)
 }
 

@@ -166,6 +166,33 @@ func (c *Config) do(kong *pdk.PDK, name, arg string) (any, error) {
 	case "exit":
 		kong.Response.Exit(n0(k), []byte(v), map[string][]string{"X-Exit": {"yes"}})
 		return "exited", nil
+	case "rheaders":
+		h, err := kong.Response.GetHeaders(n)
+		return sorted(h), err
+	case "rsetheaders":
+		return "ok", kong.Response.SetHeaders(map[string][]string{k: strings.Split(v, ",")})
+	case "rsetstatus":
+		return "ok", kong.Response.SetStatus(n)
+	case "body":
+		b, err := kong.Request.GetRawBody()
+		return string(b), err
+	case "captures":
+		u, m, err := kong.Request.GetUriCaptures()
+		return fmt.Sprint(len(u), len(m)), err
+	case "consumer":
+		c, err := kong.Client.GetConsumer()
+		return c.Id, err
+	case "protocol":
+		return kong.Client.GetProtocol(true)
+	case "tls":
+		return kong.Nginx.GetTLS1VersionStr()
+	case "memstats":
+		_, err := kong.Node.GetMemoryStats()
+		return "ok", err
+	case "upstream":
+		return "ok", kong.Service.SetUpstream(arg)
+	case "target":
+		return "ok", kong.Service.SetTarget(k, n0(v))
 	case "raw":
 		return kong.Log.AskString(arg, nil)
 	}
