@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	kpp "github.com/Kong/go-pdk/server/kong_plugin_protocol"
 	"google.golang.org/protobuf/proto"
@@ -112,10 +111,11 @@ func (ev *event) reply(c *conn, reply any) error {
 	return nil
 }
 
-// readErr classifies a read error as Kong's cosocket would report it.
+// readErr classifies a read error as Kong's cosocket would report it:
+// the peer's orderly close is "closed" (which Kong retries); a reset
+// ("connection reset by peer") or a timeout is not.
 func readErr(err error) error {
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		strings.Contains(err.Error(), "connection reset") {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return fmt.Errorf("%w: %v", ErrClosed, err)
 	}
 	return err
