@@ -48,9 +48,11 @@ type Node struct {
 	YMLPath string
 	Gateway *gateway.Gateway
 	Servers []*pluginsrv.Server // owned: stopped by Close
-	plugins []gateway.Plugin
-	logf    func(string, ...any)
-	once    sync.Once
+	// AdminAddrs are the Admin API (POST /config) addresses, if any.
+	AdminAddrs []string
+	plugins    []gateway.Plugin
+	logf       func(string, ...any)
+	once       sync.Once
 }
 
 // StartNode reads the node configuration and kong.yml, starts every plugin
@@ -133,11 +135,33 @@ func StartNode(ctx context.Context, spec NodeSpec) (*Node, error) {
 		n.Close()
 		return nil, err
 	}
+	n.Gateway = gw
 	if err := gw.Start(); err != nil {
 		n.Close()
 		return nil, err
 	}
-	n.Gateway = gw
+	// Kong's Admin API, for POST /config, only where admin_listen is set
+	// explicitly (Kong's default, 127.0.0.1:8001, would collide with a
+	// real Kong on the same machine).
+	if v := strings.TrimSpace(conf.Raw["admin_listen"]); v != "" && v != "off" {
+		ls, err := nodeconf.ParseListen(v)
+		if err != nil {
+			n.Close()
+			return nil, err
+		}
+		for _, l := range ls {
+			if l.SSL {
+				logf("[warn] [%s] admin_listen %s: ssl admin listeners are not emulated, skipped", spec.Name, l.Raw)
+				continue
+			}
+			a, err := gw.ServeAdmin(net.JoinHostPort(strings.Trim(l.Host, "[]"), strconv.Itoa(l.Port)))
+			if err != nil {
+				n.Close()
+				return nil, err
+			}
+			n.AdminAddrs = append(n.AdminAddrs, a.String())
+		}
+	}
 	return n, nil
 }
 

@@ -32,7 +32,7 @@ type Profile struct {
 var Profiles = []Profile{
 	{Name: "alb", About: "kong.conf as written: behind an HTTP LB at 127.0.0.2 (X-Forwarded-For)"},
 	{Name: "nlb", About: "kong.conf + KONG_REAL_IP_HEADER=proxy_protocol: behind a TCP LB at 127.0.0.2 (PROXY protocol)",
-		Env: []string{"KONG_REAL_IP_HEADER=proxy_protocol", "KONG_REAL_IP_RECURSIVE=off", "KONG_PROXY_LISTEN=" + NLBListen}},
+		Env: []string{"KONG_REAL_IP_HEADER=proxy_protocol", "KONG_REAL_IP_RECURSIVE=off", "KONG_PROXY_LISTEN=" + NLBListen, "KONG_ADMIN_LISTEN=off"}},
 }
 
 // NLBListen is the nlb front door's proxy_listen.

@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -336,9 +338,23 @@ func (l *load) finish() {
 	l.wg.Wait()
 }
 
-// TestConfigChangeUnderLoad switches a route from monitor to enforce while
-// requests flow: no request fails, and every request started after the
-// reload is judged by the new configuration.
+// postConfig sends a kong.yml to the Admin API as Kong's POST /config.
+func postConfig(t *testing.T, s *stack, yml string) (int, string) {
+	t.Helper()
+	require.NotEmpty(t, s.alb.AdminAddrs, "no admin_listen")
+	yml = strings.ReplaceAll(yml, "ECHO", "http://"+s.echo.Addr())
+	c := http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Post("http://"+s.alb.AdminAddrs[0]+"/config", "application/x-yaml", strings.NewReader(yml))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestConfigChangeUnderLoad switches a route from monitor to enforce
+// through the Admin API (POST /config) while requests flow: no request
+// fails, and every request started after the change is judged by the new
+// configuration. A broken configuration is refused and changes nothing.
 func TestConfigChangeUnderLoad(t *testing.T) {
 	s := startStack(t, stackOpts{yml: strings.Replace(defaultYML, "real_ip_recursive: true}", "real_ip_recursive: true, mode: monitor}", 1)})
 	var reloadedAt atomic.Int64
@@ -350,7 +366,8 @@ func TestConfigChangeUnderLoad(t *testing.T) {
 		}
 	})
 	time.Sleep(300 * time.Millisecond)
-	s.reload(strings.Replace(defaultYML, "real_ip_recursive: true}", "real_ip_recursive: true, mode: enforce}", 1))
+	code, body := postConfig(t, s, strings.Replace(defaultYML, "real_ip_recursive: true}", "real_ip_recursive: true, mode: enforce}", 1))
+	require.Equal(t, 201, code, body)
 	reloadedAt.Store(time.Now().UnixNano())
 	time.Sleep(500 * time.Millisecond)
 	l.finish()
@@ -361,6 +378,16 @@ func TestConfigChangeUnderLoad(t *testing.T) {
 	assert.Positive(t, l.statuses[403], "enforce mode after the reload")
 	assert.Equal(t, l.statuses[200]+l.statuses[403], int(l.sent.Load()), "only 200 and 403: %v", l.statuses)
 	assert.Zero(t, lateWrong.Load(), "requests started after the reload must see the new config")
+
+	code, body = postConfig(t, s, strings.Replace(defaultYML, "mode: enforce", "mode: sometimes", 1)+"\nbogus: 1\n")
+	assert.Equal(t, 400, code)
+	assert.Contains(t, body, "bogus")
+	code, body = postConfig(t, s, strings.Replace(defaultYML, "real_ip_recursive: true}", "real_ip_recursive: true, no_such_field: 1}", 1))
+	assert.Equal(t, 400, code)
+	assert.Contains(t, body, "no_such_field: unknown field", "the plugin's schema is enforced as Kong does")
+	r := s.do(spoof)
+	require.NoError(t, r.Err)
+	assert.Equal(t, 403, r.Response.Status, "a refused configuration leaves the running one in place")
 }
 
 func countFDs(t *testing.T) int {
@@ -505,6 +532,7 @@ func TestPdkserverDemo(t *testing.T) {
 	cmd.Env = append(env,
 		"KONG_PREFIX="+dir,
 		"KONG_PROXY_LISTEN=127.0.0.1:0, 127.0.0.1:0 ssl http2",
+		"KONG_ADMIN_LISTEN=127.0.0.1:0",
 		"KONG_PLUGINSERVER_CLIENT_IP_GUARD_SOCKET="+filepath.Join(dir, "client-ip-guard.socket"),
 		"KONG_PLUGINSERVER_CLIENT_IP_GUARD_START_CMD="+filepath.Join(binDir, "client-ip-guard")+" -kong-prefix "+dir,
 		"KONG_PLUGINSERVER_CLIENT_IP_GUARD_QUERY_CMD="+filepath.Join(binDir, "client-ip-guard")+" -dump",

@@ -134,7 +134,7 @@ func startStack(t testing.TB, o stackOpts) *stack {
 	s.nlb, err = demo.StartNode(ctx, demo.NodeSpec{
 		Name: "nlb", ConfPath: filepath.Join(repoRoot, "kong.conf"), YMLPath: s.ymlPath,
 		Environ: append(env, "KONG_REAL_IP_HEADER=proxy_protocol", "KONG_REAL_IP_RECURSIVE=off",
-			"KONG_PROXY_LISTEN=127.0.0.1:0 proxy_protocol"),
+			"KONG_PROXY_LISTEN=127.0.0.1:0 proxy_protocol", "KONG_ADMIN_LISTEN=off"),
 		Logf: logf, EventTimeout: o.eventTimeout, Observe: s.col.Observe, Share: s.alb,
 	})
 	require.NoError(t, err)
@@ -157,6 +157,7 @@ func (s *stack) env() []string {
 	env = append(env,
 		"KONG_PREFIX="+s.dir,
 		"KONG_PROXY_LISTEN=127.0.0.1:0, 127.0.0.1:0 ssl http2",
+		"KONG_ADMIN_LISTEN=127.0.0.1:0",
 		"KONG_PLUGINS=bundled,client-ip-guard,panicker",
 		"KONG_PLUGINSERVER_NAMES=client-ip-guard,panicker",
 	)

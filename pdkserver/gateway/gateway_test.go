@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -9,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -489,4 +491,43 @@ func TestHeaderHelpers(t *testing.T) {
 	v, ok := firstHeader(lines, "x_forwarded_for")
 	assert.True(t, ok)
 	assert.Equal(t, "a", v)
+}
+
+func TestAdminConfig(t *testing.T) {
+	h := start(t, Node{Listeners: []Listener{{Addr: "127.0.0.1:0"}}}, baseYML)
+	admin := httptest.NewServer(h.gw.AdminHandler())
+	defer admin.Close()
+	addr := h.addr(t, func(Listener) bool { return true })
+
+	post := func(ct, body string) (int, string) {
+		resp, err := http.Post(admin.URL+"/config", ct, strings.NewReader(body))
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	code, body := post("application/x-yaml", "_format_version: '1.1'")
+	assert.Equal(t, 400, code)
+	assert.Contains(t, body, "declarative config is invalid")
+	code, _ = post("text/plain", "  ")
+	assert.Equal(t, 400, code)
+
+	// A form with a config field, as `curl -F config=@kong.yml` sends it.
+	var form bytes.Buffer
+	mw := multipart.NewWriter(&form)
+	fw, err := mw.CreateFormFile("config", "kong.yml")
+	require.NoError(t, err)
+	_, _ = fw.Write([]byte(`{_format_version: "3.0", services: [{name: s, url: "http://127.0.0.1:1", routes: [{name: r, paths: [/only]}]}]}`))
+	require.NoError(t, mw.Close())
+	code, body = post(mw.FormDataContentType(), form.String())
+	require.Equal(t, 201, code, body)
+
+	resp, _, err := send(t, "127.0.0.1", addr, nil, nil, "/echo", nil)
+	require.NoError(t, err)
+	assert.Equal(t, 404, resp.StatusCode, "the old routes are gone")
+
+	r, err := http.Get(admin.URL + "/status")
+	require.NoError(t, err)
+	r.Body.Close()
+	assert.Equal(t, 200, r.StatusCode)
 }

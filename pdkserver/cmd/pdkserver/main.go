@@ -194,6 +194,9 @@ func describe(w io.Writer, nodes []*demo.Node, echoAddr, logPath string) {
 		}
 		fmt.Fprintf(w, "%s: proxy_listen %s | trusted_ips %s | real_ip_header %s | real_ip_recursive %s\n",
 			n.Name, strings.Join(ls, ", "), strings.Join(n.Conf.TrustedIPs, ","), n.Conf.RealIPHeader, rec)
+		if len(n.AdminAddrs) > 0 {
+			fmt.Fprintf(w, "%s: admin API (POST /config) on %s\n", n.Name, strings.Join(n.AdminAddrs, ", "))
+		}
 	}
 	if echoAddr != "off" {
 		fmt.Fprintf(w, "upstream: built-in echo on %s\n", echoAddr)
@@ -243,6 +246,9 @@ func printCurls(w io.Writer, nodes []*demo.Node) {
 	if pp != "" {
 		fmt.Fprintf(w, "  curl -s --interface 127.0.0.2 --haproxy-protocol http://%s/nlb            # PROXY v1 from the LB\n", pp)
 		fmt.Fprintf(w, "  curl -s --interface 127.0.0.2 --haproxy-protocol --haproxy-clientip 198.51.100.9 http://%s/nlb   # curl >= 8.2\n", pp)
+	}
+	for _, a := range alb.AdminAddrs {
+		fmt.Fprintf(w, "  curl -s -X POST http://%s/config -F config=@%s   # swap kong.yml while traffic flows\n", a, alb.YMLPath)
 	}
 	fmt.Fprintf(w, "The plugin's records are in the error log (kong.log.notice).\n")
 }
