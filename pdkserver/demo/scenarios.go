@@ -36,7 +36,7 @@ var Profiles = []Profile{
 }
 
 // NLBListen is the nlb front door's proxy_listen.
-const NLBListen = "127.0.0.1:18001 proxy_protocol"
+const NLBListen = "127.0.0.1:18100 proxy_protocol"
 
 // Expect is what a scenario should produce.
 type Expect struct {

@@ -79,7 +79,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *echoAddr != "off" {
 		echo, err := demo.StartEcho(*echoAddr)
 		if err != nil {
-			fmt.Fprintf(stderr, "pdkserver: echo upstream on %s: %v (kong.yml's services point at it; pass -echo)\n", *echoAddr, err)
+			fmt.Fprintf(stderr, "pdkserver: echo upstream on %s: %v (kong.yml's services point at it; pass -echo and edit the service url)\n", *echoAddr, err)
 			return 1
 		}
 		defer echo.Close()
@@ -95,7 +95,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Logf: logf, EventTimeout: *eventTimeout, Observe: observe,
 	})
 	if err != nil {
-		fmt.Fprintf(stderr, "pdkserver: %v\n", err)
+		fmt.Fprintf(stderr, "pdkserver: %v%s\n", err, portHint(err))
 		return 1
 	}
 	defer alb.Close()
@@ -113,7 +113,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			Logf:    logf, EventTimeout: *eventTimeout, Observe: observe, Share: alb,
 		})
 		if err != nil {
-			fmt.Fprintf(stderr, "pdkserver: %s front door: %v\n", nlbProfile.Name, err)
+			fmt.Fprintf(stderr, "pdkserver: %s front door: %v%s\n", nlbProfile.Name, err, portHint(err))
 			return 1
 		}
 		defer nlb.Close()
@@ -251,4 +251,12 @@ func printCurls(w io.Writer, nodes []*demo.Node) {
 		fmt.Fprintf(w, "  curl -s -X POST http://%s/config -F config=@%s   # swap kong.yml while traffic flows\n", a, alb.YMLPath)
 	}
 	fmt.Fprintf(w, "The plugin's records are in the error log (kong.log.notice).\n")
+}
+
+// portHint explains how to move off a port that is taken.
+func portHint(err error) string {
+	if !errors.Is(err, syscall.EADDRINUSE) {
+		return ""
+	}
+	return "\n  a port is taken: override it, e.g. KONG_PROXY_LISTEN='127.0.0.1:28000, 127.0.0.1:28443 ssl http2', KONG_ADMIN_LISTEN=off, -nlb-listen '127.0.0.1:28100 proxy_protocol'"
 }
