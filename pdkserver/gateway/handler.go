@@ -122,6 +122,11 @@ func (g *Gateway) respond(w http.ResponseWriter, x *Exchange, status int, source
 
 func (g *Gateway) respondRaw(w http.ResponseWriter, x *Exchange, status int, source string, body []byte) {
 	h := w.Header()
+	for k, vs := range x.Request.ResponseHeaders { // kong.response.set_header before the exit
+		if h.Get(k) == "" {
+			h[http.CanonicalHeaderKey(k)] = vs
+		}
+	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	h.Set("Server", "kong/"+KongVersion)
 	h.Set("X-Kong-Response-Latency", strconv.FormatInt(time.Since(x.start).Milliseconds(), 10))
