@@ -221,11 +221,13 @@ type entityPair struct {
 	pe *pluginsrv.Entity
 }
 
+// Name, Priority, Phases and Schema report the plugin's -dump.
 func (e *external) Name() string            { return e.info.Name }
 func (e *external) Priority() int           { return e.info.Priority }
 func (e *external) Phases() []string        { return e.info.Phases }
 func (e *external) Schema() json.RawMessage { return e.info.Schema }
 
+// HandleEvent runs one phase through the plugin server.
 func (e *external) HandleEvent(ctx context.Context, ent *gateway.Entity, phase string, req *pluginsrv.Request) error {
 	if e.srv == nil {
 		return errors.New("plugin server not running")

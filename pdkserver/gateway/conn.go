@@ -103,6 +103,7 @@ type gwListener struct {
 	logf func(string, ...any)
 }
 
+// Accept wraps the next connection with what the handler needs.
 func (wl *gwListener) Accept() (net.Conn, error) {
 	c, err := wl.Listener.Accept()
 	if err != nil {

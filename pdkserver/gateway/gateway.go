@@ -462,6 +462,7 @@ func newRequestID() string {
 // errorLogger adapts Logf for http.Server.ErrorLog.
 type errorLogger struct{ logf func(string, ...any) }
 
+// Write logs one line of net/http's own messages.
 func (e errorLogger) Write(p []byte) (int, error) {
 	e.logf("[info] %s", strings.TrimRight(string(p), "\n"))
 	return len(p), nil
