@@ -213,12 +213,16 @@ func (r *Result) sent() string {
 		parts = append(parts, "TLS")
 	}
 	for _, h := range s.Headers {
-		parts = append(parts, h[0]+": "+h[1])
+		name := h[0]
+		if name == "X-Forwarded-For" {
+			name = "XFF"
+		}
+		parts = append(parts, name+": "+h[1])
 	}
 	if len(parts) == 0 {
 		parts = append(parts, "no forwarding data")
 	}
-	return fmt.Sprintf("%s → %s; %s", s.From, s.Path, strings.Join(parts, "; "))
+	return fmt.Sprintf("%s %s; %s", s.From, s.Path, strings.Join(parts, "; "))
 }
 
 func (r *Result) resolved() string {
@@ -304,7 +308,8 @@ func PrintTable(w io.Writer, results []Result) int {
 			}
 		}
 		fmt.Fprintf(w, "\nPDK calls per access event: %s\n", strings.Join(parts, ", "))
-		fmt.Fprintln(w, "  (the demo's kong.yml records every request, +1; PROXY adds 2 get_var, a rejection 1 exit; an ok request in the default config costs 3)")
+		fmt.Fprintln(w, "  (here every request is recorded: +1; PROXY data: +2 get_var; a rejection: +1 exit;")
+		fmt.Fprintln(w, "   an ok request in the plugin's default configuration costs 3)")
 	}
 	for i, r := range results {
 		for _, p := range r.Problems() {
