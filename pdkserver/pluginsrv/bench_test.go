@@ -7,9 +7,10 @@ import (
 
 // BenchmarkAccessEvent measures one access event over the real plugin
 // socket: noop (no PDK call) against trivial (three PDK calls, as many
-// round trips as client-ip-guard's fast path), sequential and parallel.
+// round trips as client-ip-guard's fast path) against client-ip-guard
+// itself in its default configuration, sequential and parallel.
 func BenchmarkAccessEvent(b *testing.B) {
-	for _, name := range []string{"noop", "trivial"} {
+	for _, name := range []string{"noop", "trivial", "client-ip-guard"} {
 		s, _ := startPlugin(b, name)
 		e := &Entity{ID: "bench"}
 		ctx := context.Background()

@@ -1,6 +1,7 @@
 package pluginsrv
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -39,11 +40,11 @@ var errExit = errors.New("kong.response.exit")
 var ErrMethodNotFound = errors.New("method not found")
 
 // ErrClosed is wrapped by errors for a connection the plugin server
-// closed (or reset) while Kong was reading from it — Kong's "closed",
+// closed while Kong was reading from it — Kong's "closed",
 // which makes it drop the plugin's instances and retry the event.
 var ErrClosed = errors.New("closed")
 
-// dispatch answers one PDK call. name aliases the connection's read
+// call answers one PDK call. name aliases the connection's read
 // buffer and is only valid until args is read, so it is resolved first.
 func (ev *event) call(c *conn, name []byte) error {
 	m := methods[string(name)]
@@ -80,35 +81,43 @@ func (ev *event) call(c *conn, name []byte) error {
 	default:
 		reply, err = m.fn(ev, args)
 	}
+	var frame []byte
+	if err == nil {
+		// Encoded under the lock: a reply may alias request state.
+		frame, err = c.encodeFrame(reply)
+	}
 	req.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	return ev.reply(c, reply)
-}
-
-// reply writes a PDK call's result frame.
-func (ev *event) reply(c *conn, reply any) error {
-	var err error
-	switch r := reply.(type) {
-	case nil:
-		err = c.writeFrame(nil)
-	case []byte:
-		err = c.writeFrame(r)
-	case proto.Message:
-		b := c.beginFrame()
-		b, err = proto.MarshalOptions{}.MarshalAppend(b, r)
-		if err != nil {
-			return luaErrorf("encoding reply: %v", err)
-		}
-		err = c.finishFrame(b)
-	default:
-		return luaErrorf("internal: reply of type %T", reply)
-	}
-	if err != nil {
+	if err := c.writeRaw(frame); err != nil {
 		return fmt.Errorf("writing reply: %w", err)
 	}
 	return nil
+}
+
+// encodeFrame builds a PDK reply frame in c.wb: nil is the zero-length
+// frame (Lua nil), []byte is sent verbatim, a proto.Message is marshalled
+// and an appendReply encodes itself.
+func (c *conn) encodeFrame(reply any) ([]byte, error) {
+	b := c.beginFrame()
+	switch r := reply.(type) {
+	case nil:
+	case []byte:
+		b = append(b, r...)
+	case appendReply:
+		b = r(b)
+	case proto.Message:
+		var err error
+		if b, err = (proto.MarshalOptions{}).MarshalAppend(b, r); err != nil {
+			return nil, luaErrorf("encoding reply: %v", err)
+		}
+	default:
+		return nil, luaErrorf("internal: reply of type %T", reply)
+	}
+	binary.LittleEndian.PutUint32(b, uint32(len(b)-4))
+	c.wb = b
+	return b, nil
 }
 
 // readErr classifies a read error as Kong's cosocket would report it:

@@ -56,10 +56,11 @@ func (c *conn) readFrame() ([]byte, error) {
 // writeFrame writes payload with its little-endian uint32 length in a
 // single write. A nil or empty payload is the zero-length frame.
 func (c *conn) writeFrame(payload []byte) error {
-	c.wb = binary.LittleEndian.AppendUint32(c.wb[:0], uint32(len(payload)))
-	c.wb = append(c.wb, payload...)
-	_, err := c.c.Write(c.wb)
-	return err
+	b, err := c.encodeFrame(payload)
+	if err != nil {
+		return err
+	}
+	return c.writeRaw(b)
 }
 
 // beginFrame starts a frame in c.wb so that a payload can be marshalled
@@ -80,6 +81,12 @@ func (c *conn) finishFrame(b []byte) error {
 // newConn wraps a dialled socket.
 func newConn(uc *net.UnixConn, gen uint64) *conn {
 	return &conn{c: uc, br: bufio.NewReaderSize(uc, 4096), gen: gen, rb: make([]byte, 0, 512), wb: make([]byte, 0, 512)}
+}
+
+// writeRaw writes bytes that already carry their length prefix.
+func (c *conn) writeRaw(frame []byte) error {
+	_, err := c.c.Write(frame)
+	return err
 }
 
 // setDeadline bounds every read and write that follows.

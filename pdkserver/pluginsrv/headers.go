@@ -2,31 +2,6 @@ package pluginsrv
 
 import "strings"
 
-// headerKey normalises a header name the way nginx's $http_* variables
-// and ngx.req.get_headers' lookup do: lower case, '_' and '-' equal.
-func headerKey(name string) string {
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if ('A' <= c && c <= 'Z') || c == '_' {
-			return slowHeaderKey(name)
-		}
-	}
-	return name
-}
-
-func slowHeaderKey(name string) string {
-	b := []byte(name)
-	for i, c := range b {
-		switch {
-		case 'A' <= c && c <= 'Z':
-			b[i] = c + 'a' - 'A'
-		case c == '_':
-			b[i] = '-'
-		}
-	}
-	return string(b)
-}
-
 // sameHeader reports whether two header names are the same to nginx,
 // without allocating.
 func sameHeader(a, b string) bool {

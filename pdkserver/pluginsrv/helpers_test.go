@@ -52,6 +52,30 @@ func pluginBin(tb testing.TB, name string) string {
 	return filepath.Join(binDir, name)
 }
 
+// guardBin builds the real client-ip-guard plugin (for benchmarks only;
+// plugin/ is not this package's, so a build failure skips instead of
+// failing).
+var (
+	guardOnce sync.Once
+	guardErr  error
+)
+
+func guardBin(tb testing.TB) string {
+	tb.Helper()
+	pluginBin(tb, "noop") // creates binDir
+	guardOnce.Do(func() {
+		out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, "client-ip-guard"),
+			"github.com/client-ip-guard/client-ip-guard/plugin/cmd/client-ip-guard").CombinedOutput()
+		if err != nil {
+			guardErr = fmt.Errorf("go build client-ip-guard: %v\n%s", err, out)
+		}
+	})
+	if guardErr != nil {
+		tb.Skip(guardErr)
+	}
+	return filepath.Join(binDir, "client-ip-guard")
+}
+
 // logSink collects Logf lines.
 type logSink struct {
 	mu    sync.Mutex
@@ -86,7 +110,12 @@ func (l *logSink) all() string {
 // waits until its socket accepts connections.
 func startPlugin(tb testing.TB, name string) (*Server, *logSink) {
 	tb.Helper()
-	bin := pluginBin(tb, name)
+	var bin string
+	if name == "client-ip-guard" {
+		bin = guardBin(tb)
+	} else {
+		bin = pluginBin(tb, name)
+	}
 	prefix, err := os.MkdirTemp("", "ps")
 	require.NoError(tb, err)
 	tb.Cleanup(func() { os.RemoveAll(prefix) })

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	kpp "github.com/Kong/go-pdk/server/kong_plugin_protocol"
-	"google.golang.org/protobuf/types/known/structpb"
 )
 
 // Kong's PHASES.request: every request phase (the log timer is excluded
@@ -104,13 +103,13 @@ func requestHandlers() map[string]handler {
 		"kong.request.get_headers": {phases: phRequest, fn: func(ev *event, args []byte) (any, error) {
 			if ev.snap != nil {
 				// plugin.lua returns the saved table; max is ignored.
-				return headerStruct(ev.snap.reqHeaders, 100), nil
+				return headerReply(ev.snap.reqHeaders, 100), nil
 			}
 			max, err := maxArg(args, "max_headers")
 			if err != nil {
 				return nil, err
 			}
-			return headerStruct(ev.req.Headers, max), nil
+			return headerReply(ev.req.Headers, max), nil
 		}},
 		"kong.request.get_raw_body": {live: true, phases: beforeContent, fn: func(ev *event, _ []byte) (any, error) {
 			return &kpp.RawBodyResult{Kind: &kpp.RawBodyResult_Content{Content: ev.req.Body}}, nil
@@ -138,11 +137,6 @@ func maxArg(args []byte, what string) (int, error) {
 		return 0, luaErrorf("%s must be <= 1000", what)
 	}
 	return int(in.V), nil
-}
-
-// headerStruct is get_headers' reply.
-func headerStruct(lines []Header, max int) *structpb.Struct {
-	return wrapStruct(headerTable(lines, max))
 }
 
 // pathWithQuery is $request_uri: the front door's NginxVars entry when

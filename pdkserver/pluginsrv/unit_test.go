@@ -1,6 +1,7 @@
 package pluginsrv
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -56,7 +57,8 @@ func TestHeaderHelpers(t *testing.T) {
 	got = setHeader(append([]Header(nil), lines...), "New", []string{"v"})
 	assert.Equal(t, Header{"New", "v"}, got[len(got)-1])
 	assert.Equal(t, []Header{{"Host", "h"}, {"Cookie", "a=1"}, {"Cookie", "b=2"}}, clearHeader(append([]Header(nil), lines...), "X-A"))
-	assert.Equal(t, "x-forwarded-for", headerKey("X_Forwarded_For"))
+	assert.True(t, sameHeader("X_Forwarded_For", "x-forwarded-for"))
+	assert.False(t, sameHeader("X-Forwarded-For", "x-forwarded-fo"))
 }
 
 func TestQueryTable(t *testing.T) {
@@ -116,5 +118,14 @@ func TestNormalizePath(t *testing.T) {
 		"/%3F%23?":     "/%3F%23?",
 	} {
 		assert.Equal(t, want, normalizePath(in), in)
+	}
+}
+
+func TestHeaderStructMatchesTable(t *testing.T) {
+	lines := []Header{{"Host", "h"}, {"X-A", "1"}, {"x-a", "2"}, {"X-A", "3"}, {"Empty", ""}, {"x_a", "u"}, {"Long", strings.Repeat("v", 300)}}
+	for _, max := range []int{1, 2, 3, 100} {
+		var got structpb.Struct
+		assert.NoError(t, proto.Unmarshal(headerReply(lines, max)(nil), &got))
+		assert.True(t, proto.Equal(wrapStruct(headerTable(lines, max)), &got), "max %d: %v", max, &got)
 	}
 }
