@@ -47,6 +47,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	verbose := fs.Bool("v", false, "write the error log to stderr instead of <prefix>/logs/error.log")
 	eventTimeout := fs.Duration("event-timeout", 60*time.Second, "bound on one plugin phase for one request")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return 2
 	}
 	if fs.NArg() > 0 {
