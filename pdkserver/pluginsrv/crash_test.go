@@ -251,3 +251,25 @@ func TestRestartForgetsInstances(t *testing.T) {
 	assert.EqualValues(t, 2, st.InstanceStarts)
 	assert.Len(t, req.Calls["access"], 3)
 }
+
+// TestCloseUnderLoad: closing the server while events are in flight ends
+// them promptly and leaves no goroutine behind.
+func TestCloseUnderLoad(t *testing.T) {
+	baseG, _ := steady(t, &Server{})
+	s, _ := startPlugin(t, "trivial")
+	var never atomic.Int64
+	res := &loadResult{}
+	stop := make(chan struct{})
+	wg := runLoad(s, 8, time.Second, stop, &never, res)
+	time.Sleep(100 * time.Millisecond)
+	closed := time.Now()
+	require.NoError(t, s.Close())
+	close(stop)
+	wg.Wait()
+	assert.Less(t, time.Since(closed), 2*time.Second)
+	assert.Positive(t, res.ok.Load())
+	assert.Less(t, time.Duration(res.maxLatency.Load()), 1200*time.Millisecond)
+	assert.EqualValues(t, 0, s.Stats().Restarts)
+	g, _ := settle(t, s, baseG, 1<<30)
+	assert.LessOrEqual(t, g, baseG, "goroutines left after Close")
+}

@@ -55,6 +55,7 @@ type Stats struct {
 	Calls          int64 // PDK calls answered (or refused)
 	Retries        int64 // events retried after the plugin closed the socket
 	Spawns         int64 // plugin-server processes started
+	Restarts       int64 // spawns after the first
 	InstanceStarts int64
 	InstanceCloses int64
 	Dials          int64 // socket connections opened
@@ -148,6 +149,7 @@ func (s *Server) Stats() Stats {
 		Events: c.events.Load(), EventErrors: c.eventErrors.Load(), Calls: c.calls.Load(),
 		Retries: c.retries.Load(), Spawns: c.spawns.Load(), InstanceStarts: c.instanceStarts.Load(),
 		InstanceCloses: c.instanceCloses.Load(), Dials: c.dials.Load(),
+		Restarts: max(c.spawns.Load()-1, 0),
 	}
 }
 
