@@ -47,9 +47,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The build context is the repository's files (tracked and untracked, not
+# ignored): never bin/ or .cache/, whose plugin sockets a context cannot hold.
+context() { git ls-files -z -co --exclude-standard | tar --null -T - -cf -; }
 echo "docker-test: building $IMAGE from $KONG_IMAGE"
-docker build -q --build-arg KONG_IMAGE="$KONG_IMAGE" -t "$IMAGE" . >/dev/null
-docker build -q --target echo -t "$ECHO_IMAGE" . >/dev/null
+context | docker build -q --build-arg KONG_IMAGE="$KONG_IMAGE" -t "$IMAGE" -f Dockerfile - >/dev/null
+context | docker build -q --target echo -t "$ECHO_IMAGE" -f Dockerfile - >/dev/null
 
 docker rm -f cig-alb cig-nlb cig-echo >/dev/null 2>&1 || true
 docker network rm "$NET" >/dev/null 2>&1 || true
@@ -80,6 +83,8 @@ docker run -d --name cig-nlb --network "$NET" --ip "$NLB" -v "$work/kong.yml:/ko
 
 # client FROM ARGS...: run a command in a throwaway container at address FROM.
 client() { local from=$1; shift; docker run --rm --network "$NET" --ip "$from" --entrypoint "$1" "$IMAGE" "${@:2}"; }
+client "$DIRECT" curl --version >/dev/null 2>&1 || skip "$IMAGE has no curl to act as the test client"
+client "$DIRECT" bash -c true >/dev/null 2>&1 || skip "$IMAGE has no bash to send raw PROXY headers"
 
 echo "docker-test: waiting for Kong"
 for ctr in alb nlb; do
