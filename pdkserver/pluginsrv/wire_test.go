@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -401,4 +402,60 @@ func socketPair() ([2]*net.UnixConn, error) {
 		return out, err
 	}
 	return out, <-done
+}
+
+// TestConfigChangeOrder: on a config change Kong starts the new instance
+// before closing the old one, then runs the event on the new one.
+func TestConfigChangeOrder(t *testing.T) {
+	var mu sync.Mutex
+	var log []string
+	s := startFake(t, func(f fconn, c *kpp.RpcCall) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case c.GetCmdStartInstance() != nil:
+			conf, ok := startReply(f, c)
+			log = append(log, fmt.Sprintf("start %v tag=%v", conf["__seq__"], conf["tag"]))
+			return ok
+		case c.GetCmdCloseInstance() != nil:
+			log = append(log, fmt.Sprintf("close %d", c.GetCmdCloseInstance().InstanceId))
+			return f.ret(c.Sequence, &kpp.RpcReturn{Return: &kpp.RpcReturn_InstanceStatus{InstanceStatus: &kpp.InstanceStatus{Name: "---"}}}) == nil
+		case c.GetCmdHandleEvent() != nil:
+			log = append(log, fmt.Sprintf("event %d", c.GetCmdHandleEvent().InstanceId))
+			return f.write(nil) == nil && f.ret(c.Sequence, nil) == nil
+		}
+		return false
+	})
+	require.NoError(t, s.HandleEvent(ctx5s(t), &Entity{ID: "e", Config: map[string]any{"tag": "a"}}, "access", newReq()))
+	require.NoError(t, s.HandleEvent(ctx5s(t), &Entity{ID: "other"}, "access", newReq()))
+	require.NoError(t, s.HandleEvent(ctx5s(t), &Entity{ID: "e", Config: map[string]any{"tag": "b"}}, "access", newReq()))
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, []string{
+		"start 1 tag=a", "event 1",
+		"start 2 tag=<nil>", "event 2",
+		"start 3 tag=b", "close 1", "event 3",
+	}, log)
+}
+
+// TestCommandNotFound: a start command the shell cannot find exits 127;
+// Kong logs it and keeps respawning once a second.
+func TestCommandNotFound(t *testing.T) {
+	dir := t.TempDir()
+	dump := filepath.Join(dir, "d.json")
+	require.NoError(t, os.WriteFile(dump, []byte(`{"Protocol":"ProtoBuf:1","Plugins":[{"Name":"nf"}]}`), 0o600))
+	logs := &logSink{}
+	s, err := Start(context.Background(), Options{
+		Name: "nf", QueryCmd: "cat " + dump, StartCmd: filepath.Join(dir, "missing-binary"),
+		Socket: filepath.Join(dir, "nf.socket"), Logf: logs.logf,
+	})
+	require.NoError(t, err)
+	defer s.Close()
+	deadline := time.Now().Add(3 * time.Second)
+	for s.Stats().Spawns < 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	assert.EqualValues(t, 2, s.Stats().Spawns)
+	assert.True(t, logs.has(`exited with "command not found"`), logs.all())
+	assert.ErrorContains(t, s.HandleEvent(ctx5s(t), &Entity{ID: "x"}, "access", newReq()), "trying to connect")
 }
