@@ -269,11 +269,22 @@ func TestGatewayAddressesAndUpstreamHeaders(t *testing.T) {
 			assert.Equal(t, "/echo", seen.Headers.Get("X-Forwarded-Prefix"))
 			assert.Equal(t, x.ID, seen.Headers.Get("X-Kong-Request-Id"))
 			// route > service > global: only the service-level entity ran.
-			assert.Equal(t, []string{"fake:" + x.Route.Service.ID}[0][:5], x.Request.Calls["access"][0][:5])
-			assert.Len(t, x.Request.Calls["access"], 1)
+			assert.Equal(t, []string{"fake:" + pluginID(t, h, "service echo")}, x.Request.Calls["access"])
 			assert.Len(t, x.Request.Calls["log"], 1)
 		})
 	}
+}
+
+// pluginID finds the id of the fake plugin entity at a scope.
+func pluginID(t *testing.T, h *harness, scope string) string {
+	t.Helper()
+	for _, p := range h.gw.conf.Load().file.Plugins {
+		if p.Scope() == scope {
+			return p.ID
+		}
+	}
+	t.Fatalf("no plugin at %s", scope)
+	return ""
 }
 
 func TestGatewayPhasesAndErrors(t *testing.T) {
@@ -290,6 +301,7 @@ func TestGatewayPhasesAndErrors(t *testing.T) {
 	x := h.exchange(t, resp.Header.Get("X-Kong-Request-Id"))
 	assert.Equal(t, "exit", x.Source)
 	assert.Nil(t, x.Upstream)
+	assert.Equal(t, []string{"fake:" + pluginID(t, h, "route strict")}, x.Request.Calls["access"], "the route-level entity wins")
 
 	resp, body, err = send(t, "127.0.0.1", addr, nil, nil, "/broken", nil)
 	require.NoError(t, err)
@@ -530,4 +542,33 @@ func TestAdminConfig(t *testing.T) {
 	require.NoError(t, err)
 	r.Body.Close()
 	assert.Equal(t, 200, r.StatusCode)
+}
+
+func TestGatewayPluginOrder(t *testing.T) {
+	up := echo(t)
+	f, err := kongyml.Parse([]byte(`
+_format_version: "3.0"
+plugins:
+- {name: low}
+- {name: high}
+- {name: mid, enabled: false}
+services:
+- name: echo
+  url: ` + up.URL + `
+  routes: [{name: echo, paths: [/]}]
+`))
+	require.NoError(t, err)
+	plugins := []Plugin{&fakePlugin{name: "low", priority: 10}, &fakePlugin{name: "high", priority: 2000}, &fakePlugin{name: "mid", priority: 500}}
+	g, err := New(Options{Node: Node{Listeners: []Listener{{Addr: "127.0.0.1:0"}}, Plugins: []string{"low", "high", "mid"}}, Config: f, Plugins: plugins})
+	require.NoError(t, err)
+	defer g.Close()
+	done := make(chan *Exchange, 1)
+	g.opts.Observe = func(x *Exchange) { done <- x }
+	w := httptest.NewRecorder()
+	g.ServeHTTP(w, httptest.NewRequest("GET", "/x", nil))
+	require.Equal(t, 200, w.Code)
+	x := <-done
+	require.Len(t, x.Request.Calls["access"], 2, "the disabled plugin does not run")
+	assert.True(t, strings.HasPrefix(x.Request.Calls["access"][0], "high:"), "higher priority first: %v", x.Request.Calls["access"])
+	assert.True(t, strings.HasPrefix(x.Request.Calls["access"][1], "low:"))
 }
