@@ -64,14 +64,12 @@ func serviceHandlers() map[string]handler {
 			return nil, nil
 		}},
 		"kong.service.set_target": {phases: accessAndRewrite, fn: func(ev *event, args []byte) (any, error) {
+			// Accepted and ignored: pdkserver's front door has no
+			// balancer to retarget.
 			var t kpp.Target
 			if err := decode(args, &t); err != nil {
 				return nil, err
 			}
-			if ev.req.NginxVars == nil {
-				ev.req.NginxVars = map[string]string{}
-			}
-			ev.req.NginxVars["upstream_host_target"] = t.Host
 			return nil, nil
 		}},
 	}
