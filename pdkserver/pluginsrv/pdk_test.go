@@ -153,7 +153,10 @@ func TestPhaseChecks(t *testing.T) {
 		{"access", "rstatus", "function cannot be called in access phase"},
 		{"access", "rsource", "function cannot be called in access phase"},
 		{"rewrite", "route", "kong.router.get_route: function cannot be called in rewrite phase"},
-		{"access", "raw:kong.service.request.set_path", "not emulated"},
+		{"access", "raw:kong.service.response.get_status", "not emulated"},
+		{"access", "sreqpath:relative", "path must start with /"},
+		{"access", "sreqscheme:ftp", "invalid scheme: ftp"},
+		{"access", "sreqmethod:BREW", "invalid method: BREW"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.phase+" "+tc.op, func(t *testing.T) {
@@ -164,4 +167,19 @@ func TestPhaseChecks(t *testing.T) {
 			assert.Nil(t, req.Shared["results"], "the plugin must not get further")
 		})
 	}
+}
+
+// TestServiceRequestEdits: set_raw_query/set_query/set_method/set_raw_body
+// rewrite the request (later reads see them); set_scheme/set_path only
+// the upstream variables.
+func TestServiceRequestEdits(t *testing.T) {
+	s, _ := startPlugin(t, "pdkprobe")
+	req := newReq()
+	got, err := runProbe(t, s, "access", "sreqrawq:z=1;rawq;sreqquery:a=1,2;rawq;sreqmethod:PATCH;method;sreqbody:new body;body;sreqscheme:https;sreqpath:/new path/x;path", req)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"ok", "z=1", "ok", "a=1&a=2&b=x%20y", "ok", "PATCH", "ok", "new body", "ok", "ok", "/p"}, got)
+	assert.Equal(t, "https", req.UpstreamScheme)
+	assert.Equal(t, "/new%20path/x", req.UpstreamPath)
+	assert.Equal(t, "PATCH", req.Method)
+	assert.Equal(t, "new body", string(req.Body))
 }

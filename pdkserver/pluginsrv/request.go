@@ -89,6 +89,12 @@ type Request struct {
 	// UpstreamHost is set by kong.service.request.set_header("host", v),
 	// as Kong sets $upstream_host.
 	UpstreamHost string
+	// UpstreamScheme and UpstreamPath are $upstream_scheme and
+	// $upstream_uri as kong.service.request.set_scheme / set_path leave
+	// them ("" = not set by a plugin; the path is escaped as Kong does).
+	// set_raw_query, set_query, set_method and set_raw_body rewrite
+	// RawQuery, Method and Body themselves, as ngx.req.* does.
+	UpstreamScheme, UpstreamPath string
 }
 
 // Response is the response side of a request as the client saw it; the

@@ -143,6 +143,18 @@ func (c *Config) do(kong *pdk.PDK, name, arg string) (any, error) {
 		return "ok", kong.ServiceRequest.ClearHeader(arg)
 	case "sreqsetheaders":
 		return "ok", kong.ServiceRequest.SetHeaders(map[string][]string{k: strings.Split(v, ",")})
+	case "sreqscheme":
+		return "ok", kong.ServiceRequest.SetScheme(arg)
+	case "sreqpath":
+		return "ok", kong.ServiceRequest.SetPath(arg)
+	case "sreqrawq":
+		return "ok", kong.ServiceRequest.SetRawQuery(arg)
+	case "sreqquery":
+		return "ok", kong.ServiceRequest.SetQuery(map[string][]string{k: strings.Split(v, ","), "b": {"x y"}})
+	case "sreqmethod":
+		return "ok", kong.ServiceRequest.SetMethod(arg)
+	case "sreqbody":
+		return "ok", kong.ServiceRequest.SetRawBody(arg)
 	case "rset":
 		return "ok", kong.Response.SetHeader(k, v)
 	case "radd":
