@@ -8,4 +8,23 @@
 // Nothing here depends on Kong or OpenResty: the goal is that a real
 // plugin binary, unchanged, sees the same bytes, the same answers and the
 // same failures it would see under Kong.
+//
+// Usage:
+//
+//	s, err := pluginsrv.Start(ctx, pluginsrv.Options{Name: "p", StartCmd: "/bin/p -kong-prefix /tmp/k",
+//		QueryCmd: "/bin/p -dump", Socket: "/tmp/k/p.socket"})
+//	err = s.HandleEvent(ctx, entity, "access", req) // req.Exit set: the plugin exited
+//	s.HandleLogAsync(entity, req, done)             // after the response, from a snapshot
+//
+// Where Kong's behaviour is reproduced and where it is bounded:
+//
+//   - One emulated worker: instances, the connection pool and __seq__
+//     belong to a Server.
+//   - Kong retries an event without limit after the plugin closes the
+//     socket; here an event is tried at most four times.
+//   - Every RPC is bounded by its context and by Kong's 60 s cosocket
+//     timeout; a connection is never shared by two RPCs.
+//   - PDK methods are answered from the Request; kong.service.response.*,
+//     kong.client.authenticate and others with no Request counterpart
+//     raise a Lua error (the event fails) rather than answer wrongly.
 package pluginsrv
