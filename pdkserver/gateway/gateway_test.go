@@ -60,6 +60,9 @@ func (f *fakePlugin) HandleEvent(ctx context.Context, e *Entity, phase string, r
 	if h, ok := e.Config["set_header"].(string); ok {
 		req.Headers = append(req.Headers, pluginsrv.Header{Name: h, Value: req.Vars.RemoteAddr})
 	}
+	if e.Config["rewrite"] == true { // kong.service.request.set_method/set_path/set_raw_query/set_raw_body
+		req.Method, req.UpstreamPath, req.RawQuery, req.Body = "PUT", "/other", "a=1", []byte("new body")
+	}
 	if e.Config["clear_xff"] == true {
 		var kept []pluginsrv.Header
 		for _, h := range req.Headers {
@@ -73,14 +76,17 @@ func (f *fakePlugin) HandleEvent(ctx context.Context, e *Entity, phase string, r
 }
 
 type seenUpstream struct {
+	Method  string
 	Host    string
 	Path    string
+	Body    string
 	Headers http.Header
 }
 
 func echo(t *testing.T) *httptest.Server {
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_ = json.NewEncoder(w).Encode(seenUpstream{Host: r.Host, Path: r.URL.RequestURI(), Headers: r.Header})
+		b, _ := io.ReadAll(r.Body)
+		_ = json.NewEncoder(w).Encode(seenUpstream{Method: r.Method, Host: r.Host, Path: r.URL.RequestURI(), Body: string(b), Headers: r.Header})
 	}))
 	t.Cleanup(s.Close)
 	return s
@@ -201,6 +207,11 @@ services:
     plugins:
     - name: fake
       config: {tag: route, exit: 403}
+  - name: rewritten
+    paths: [/rewritten]
+    plugins:
+    - name: fake
+      config: {tag: route, rewrite: true}
   - name: broken
     paths: [/broken]
     plugins:
@@ -322,6 +333,16 @@ func TestGatewayPhasesAndErrors(t *testing.T) {
 	assert.Equal(t, "127.0.0.1", seen.Headers.Get("X-Client-Ip"))
 	assert.Equal(t, "127.0.0.1", seen.Headers.Get("X-Forwarded-For"), "cleared XFF: Kong sends $remote_addr")
 	assert.Equal(t, "/base", seen.Path)
+
+	// kong.service.request.* rewrites reach the upstream.
+	resp, body, err = send(t, "127.0.0.1", addr, nil, nil, "/rewritten?q=0", nil)
+	require.NoError(t, err)
+	require.Equal(t, 200, resp.StatusCode)
+	seen = seenUpstream{}
+	require.NoError(t, json.Unmarshal(body, &seen))
+	assert.Equal(t, "PUT", seen.Method)
+	assert.Equal(t, "/other?a=1", seen.Path)
+	assert.Equal(t, "new body", seen.Body)
 }
 
 func TestGatewayProxyProtocolAndTLS(t *testing.T) {

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -324,20 +325,34 @@ var hopByHop = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Te", "T
 func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, x *Exchange, route *kongyml.Route) {
 	req := x.Request
 	svc := route.Service
+	// What kong.service.request.* left: method, query, body, scheme, path.
 	up := &http.Request{
-		Method:        r.Method,
+		Method:        req.Method,
 		Header:        http.Header{},
 		Body:          r.Body,
 		ContentLength: r.ContentLength,
 		Proto:         "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 	}
-	if r.ContentLength == 0 {
+	if req.Body != nil { // set_raw_body (the gateway does not prefill Body)
+		up.Body, up.ContentLength = io.NopCloser(bytes.NewReader(req.Body)), int64(len(req.Body))
+	}
+	if up.ContentLength == 0 {
 		up.Body = nil
 	}
+	if up.Method == "" {
+		up.Method = r.Method
+	}
+	scheme := svc.Protocol
+	if req.UpstreamScheme != "" {
+		scheme = req.UpstreamScheme
+	}
 	path := upstreamPath(r.URL.EscapedPath(), route, svc)
-	u := fmt.Sprintf("%s://%s%s", svc.Protocol, hostPort(svc.Host, svc.Port), path)
-	if r.URL.RawQuery != "" {
-		u += "?" + r.URL.RawQuery
+	if req.UpstreamPath != "" {
+		path = req.UpstreamPath
+	}
+	u := fmt.Sprintf("%s://%s%s", scheme, hostPort(svc.Host, svc.Port), path)
+	if req.RawQuery != "" {
+		u += "?" + req.RawQuery
 	}
 	var err error
 	if up.URL, err = url.Parse(u); err != nil {
