@@ -311,19 +311,25 @@ func decodeRecord(t assert.TestingT, b []byte) (record.Record, bool) {
 // the record's JSON, equal to want.
 func notice(want record.Record) step {
 	return step{method: "kong.log.notice", check: func(t assert.TestingT, a []byte) {
-		var l structpb.ListValue
-		if !assert.NoError(t, proto.Unmarshal(a, &l)) || !assert.Len(t, l.Values, 1, "one argument") {
-			return
-		}
-		s, ok := l.Values[0].Kind.(*structpb.Value_StringValue)
-		if !assert.True(t, ok, "a string argument") {
-			return
-		}
-		assert.NotContains(t, s.StringValue, "\n", "one line")
-		if got, ok := decodeRecord(t, []byte(s.StringValue)); ok {
+		if got, ok := decodeNotice(t, a); ok {
 			assert.Equal(t, want, got)
 		}
 	}}
+}
+
+// decodeNotice reads kong.log.notice's arguments: exactly one string, the
+// record's JSON on one line.
+func decodeNotice(t assert.TestingT, a []byte) (record.Record, bool) {
+	var l structpb.ListValue
+	if !assert.NoError(t, proto.Unmarshal(a, &l)) || !assert.Len(t, l.Values, 1, "one argument") {
+		return record.Record{}, false
+	}
+	s, ok := l.Values[0].Kind.(*structpb.Value_StringValue)
+	if !assert.True(t, ok, "a string argument") {
+		return record.Record{}, false
+	}
+	assert.NotContains(t, s.StringValue, "\n", "one line")
+	return decodeRecord(t, []byte(s.StringValue))
 }
 
 // serialized expects the record through kong.log.set_serialize_value.
