@@ -57,7 +57,7 @@ type spoofRow struct {
 	addr    string // nginx's $remote_addr
 	port    uint16 // nginx's $remote_port from the header (0: empty); when
 	// $remote_addr stays the peer, $remote_port stays the peer's port
-	want    verdict.Verdict
+	want verdict.Verdict
 }
 
 func xff(vs ...string) []realip.Header  { return lines("X-Forwarded-For", vs...) }
