@@ -440,20 +440,21 @@ func (w *walker) parse(tok string, rfc7239 bool) (netip.Addr, uint16, bool) {
 // after the previous separator. Byte 0 is never examined as a separator,
 // so a value starting with ',' yields a token starting with ','.
 func lastTokenStart(v string, n *int) int {
-	p := *n - 1
+	v = v[:*n]
+	p := len(v) - 1
 	for p > 0 && (v[p] == ' ' || v[p] == ',') {
 		p--
-		*n--
-	}
-	for ; p > 0; p-- {
-		if v[p] == ' ' || v[p] == ',' {
-			return p + 1
-		}
 	}
 	if p < 0 {
 		return 0
 	}
-	return p
+	*n = p + 1
+	for i := p; i > 0; i-- {
+		if c := v[i]; c == ' ' || c == ',' {
+			return i + 1
+		}
+	}
+	return 0
 }
 
 func (w *walker) finish(st Status) {
