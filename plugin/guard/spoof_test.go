@@ -55,8 +55,9 @@ type spoofRow struct {
 	proxy   *realip.Proxy
 	kong    string // Kong's $remote_addr when it differs from addr (config drift)
 	addr    string // nginx's $remote_addr
-	port    uint16 // nginx's $remote_port from the header (0: empty); when
-	// $remote_addr stays the peer, $remote_port stays the peer's port
+	// port is nginx's $remote_port from the header (0: empty); when
+	// $remote_addr stays the peer, $remote_port stays the peer's port.
+	port uint16
 	want verdict.Verdict
 }
 
