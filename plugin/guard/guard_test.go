@@ -1,6 +1,7 @@
 package guard_test
 
 import (
+	"bufio"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"github.com/client-ip-guard/client-ip-guard/plugin/guard"
 	"github.com/client-ip-guard/client-ip-guard/plugin/guardconf"
 	"github.com/client-ip-guard/client-ip-guard/plugin/record"
+	"github.com/client-ip-guard/client-ip-guard/plugin/sink"
 	"github.com/client-ip-guard/client-ip-guard/plugin/verdict"
 )
 
@@ -395,7 +397,6 @@ func TestAccessLogging(t *testing.T) {
 				r.Chain = []string{client}
 				r.Verdict = "ok"
 			})))},
-		{"stdout sink: no PDK call", `{"log_sink":"stdout"}`, spoof},
 		{"log_when=off", `{"log_when":"off"}`, spoof},
 		{"log_when=anomalies skips ok", confXFFRec + `,"log_when":"anomalies"}`, gather(lb, hs{"x-forwarded-for": {client}}, client)},
 		{"log_when=anomalies skips direct", `{}`, gather(direct, hs{}, direct)},
@@ -432,6 +433,47 @@ func TestAccessFileSink(t *testing.T) {
 	got, ok = decodeRecord(t, []byte(lines[1]))
 	require.True(t, ok)
 	assert.Equal(t, spoofRecord(func(r *record.Record) { r.Chain = []string{"5.6.7.8"} }), got)
+}
+
+// stdoutLines captures what the process-wide stdout writer prints: the
+// writer takes os.Stdout when first opened, so it is opened once, on a pipe.
+var stdoutLines = sync.OnceValues(func() (*bufio.Reader, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	saved := os.Stdout
+	os.Stdout = w
+	defer func() { os.Stdout = saved }()
+	if _, err := sink.Open("-"); err != nil {
+		return nil, err
+	}
+	return bufio.NewReader(r), nil
+})
+
+// TestAccessStdoutSink: the stdout sink costs no PDK call and writes the
+// record as one line on the plugin process's stdout.
+func TestAccessStdoutSink(t *testing.T) {
+	out, err := stdoutLines()
+	require.NoError(t, err)
+
+	cfg := config(t, `{"log_sink":"stdout"}`)
+	n := run(t, cfg, gather(direct, hs{"x-forwarded-for": {"1.2.3.4"}}, direct)...)
+	assert.Equal(t, 3, n, "the stdout sink costs no PDK call")
+
+	line := make(chan string, 1)
+	go func() {
+		l, _ := out.ReadString('\n')
+		line <- l
+	}()
+	select {
+	case l := <-line:
+		got, ok := decodeRecord(t, []byte(l))
+		require.True(t, ok)
+		assert.Equal(t, spoofRecord(nil), got)
+	case <-time.After(5 * time.Second):
+		t.Fatal("no record on stdout")
+	}
 }
 
 func TestAccessFileSinkUnwritable(t *testing.T) {
