@@ -159,6 +159,7 @@ type Policy struct {
 	LogPorts      bool
 	Warnings      []string
 	hasAllow      bool
+	hasDeny       bool
 	TrustAllWarns bool
 }
 
@@ -223,6 +224,7 @@ func Compile(c *Config) (*Policy, error) {
 	if p.Deny, err = ipSet("deny", c.Deny); err != nil {
 		return nil, err
 	}
+	p.hasDeny = len(nonBlank(c.Deny)) > 0
 	if c.Status != 0 {
 		if c.Status < 100 || c.Status > 599 {
 			return nil, &Error{Field: "status", Value: fmt.Sprint(c.Status), Why: "must be an HTTP status between 100 and 599"}
@@ -294,7 +296,8 @@ func (p *Policy) AllowDeny(a netip.Addr) (denied bool, reason string) {
 
 // HasAllowDeny reports whether any allow or deny entry is configured.
 func (p *Policy) HasAllowDeny() bool {
-	return p.hasAllow || (p.Deny != nil && len(p.Deny.Prefixes()) > 0)
+	// Flags set by Compile: IPSet.Prefixes would allocate on every request.
+	return p.hasAllow || p.hasDeny
 }
 
 func ipSet(field string, entries []string) (*netipx.IPSet, error) {

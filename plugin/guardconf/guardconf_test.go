@@ -400,3 +400,23 @@ func TestSchemaDump(t *testing.T) {
 	}
 	assert.Len(t, got, len(want), "schema has exactly the Config fields: %v", got)
 }
+
+// TestAllowDenyHotPathAllocs: the handler asks HasAllowDeny and AllowDeny
+// on every request; neither may allocate.
+func TestAllowDenyHotPathAllocs(t *testing.T) {
+	for _, c := range []*guardconf.Config{
+		{Allow: []string{"10.0.0.0/8", "2001:db8::/32"}, Deny: []string{"10.1.0.0/16", "192.0.2.1"}},
+		{Deny: []string{"10.1.0.0/16", "192.0.2.1"}},
+		{},
+	} {
+		p, err := guardconf.Compile(c)
+		require.NoError(t, err)
+		a := netip.MustParseAddr("::ffff:10.2.3.4")
+		allocs := testing.AllocsPerRun(100, func() {
+			if p.HasAllowDeny() {
+				_, _ = p.AllowDeny(a)
+			}
+		})
+		assert.Zero(t, allocs, "allow %v deny %v", c.Allow, c.Deny)
+	}
+}
