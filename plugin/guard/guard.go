@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/Kong/go-pdk"
@@ -252,7 +253,11 @@ func (c *Config) record(kong *pdk.PDK, pol *guardconf.Policy, f *facts, res *rea
 	}
 	if kind == realip.KindProxyProtocol {
 		if f.req.Proxy != nil {
-			r.Chain = []string{f.proxy.SrcAddr + ":" + strconv.Itoa(int(f.proxy.SrcPort))}
+			host := f.proxy.SrcAddr
+			if strings.IndexByte(host, ':') >= 0 {
+				host = "[" + host + "]" // "2001:db8::1:5555" would be ambiguous
+			}
+			r.Chain = []string{host + ":" + strconv.Itoa(int(f.proxy.SrcPort))}
 		} else {
 			r.Chain = []string{}
 		}

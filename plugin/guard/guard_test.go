@@ -134,6 +134,14 @@ func TestAccessResolution(t *testing.T) {
 					r.Chain = []string{client + ":5555"}
 					r.Verdict = "ok"
 				})))},
+		{"PROXY protocol IPv6 source is bracketed in the chain", confPP + `,"log_when":"all"}`,
+			steps(gather(lb, hs{}, "2001:db8::1"), getVar("proxy_protocol_addr", "2001:db8::1"), getVar("proxy_protocol_port", "5555"),
+				notice(rec(func(r *record.Record) {
+					r.ClientIP, r.ClientPort, r.PeerIP, r.KongIP = "2001:db8::1", 5555, lb, "2001:db8::1"
+					r.Source = "proxy_protocol"
+					r.Chain = []string{"[2001:db8::1]:5555"}
+					r.Verdict = "ok"
+				})))},
 		{"PROXY protocol, ok costs five calls", confPP + `}`,
 			steps(gather(lb, hs{}, client), getVar("proxy_protocol_addr", client), getVar("proxy_protocol_port", "5555"))},
 		{"PROXY protocol expected but absent", confPP + `}`,
