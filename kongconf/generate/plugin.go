@@ -4,8 +4,36 @@
 package generate
 
 import (
+	"reflect"
+	"strings"
+
 	"github.com/client-ip-guard/client-ip-guard/kongconf/topology"
+	"github.com/client-ip-guard/client-ip-guard/plugin/guardconf"
 )
+
+// PluginSchemaKeys returns the config field names of the plugin's
+// guardconf.Config, read from its json tags the way go-pdk builds the
+// schema it reports to Kong (the whole tag is the name; untagged exported
+// fields are lower-cased; unexported fields are skipped).
+func PluginSchemaKeys() []string {
+	t := reflect.TypeOf(guardconf.Config{})
+	var out []string
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name := f.Tag.Get("json")
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		if name == "-" {
+			continue
+		}
+		out = append(out, name)
+	}
+	return out
+}
 
 // PluginConfigKeys lists every key of the client-ip-guard plugin config, in the
 // order of the plugin's Config struct. Tests compare it with the plugin's

@@ -1,0 +1,502 @@
+package lint
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/client-ip-guard/client-ip-guard/kongconf/nodeconf"
+)
+
+// Check runs every rule over set and returns the findings.
+func Check(set *Set) []Finding {
+	var s sink
+	for _, n := range set.Nodes {
+		checkNode(&s, n, len(set.Plugins) > 0)
+	}
+	for _, sv := range set.Services {
+		checkService(&s, sv)
+	}
+	for _, p := range set.Plugins {
+		checkPlugin(&s, p)
+	}
+	for _, n := range crossNodes(set.Nodes) {
+		for _, sv := range set.Services {
+			checkNodeService(&s, n, sv)
+		}
+		for _, p := range set.Plugins {
+			checkNodePlugin(&s, n, p)
+		}
+	}
+	for _, sv := range set.Services {
+		for _, p := range set.Plugins {
+			checkServicePlugin(&s, sv, p)
+		}
+	}
+	return dedupe(s.findings)
+}
+
+// crossNodes returns the nodes that say something about client addresses
+// (realip keys or listeners). Fragments such as a pluginserver-only env file
+// are left out of cross-file checks unless nothing else is there.
+func crossNodes(nodes []*Node) []*Node {
+	var out []*Node
+	for _, n := range nodes {
+		if n.HasRealIP() {
+			out = append(out, n)
+		}
+	}
+	if len(out) == 0 {
+		return nodes
+	}
+	return out
+}
+
+func dedupe(in []Finding) []Finding {
+	seen := map[string]bool{}
+	var out []Finding
+	for _, f := range in {
+		k := fmt.Sprintf("%s|%s|%d|%s|%s", f.Rule, f.File, f.Line, f.Key, f.Message)
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// Files lints the named files (directories are expanded to their .conf,
+// .env, .yaml, .yml and .json files) and returns the report. A file that
+// cannot be read is reported as a KC901 finding, not an error.
+func Files(paths []string) *Report {
+	set := &Set{}
+	var parse []Finding
+	for _, p := range expand(paths) {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			var s sink
+			s.add(ruleUnreadable, p, 0, "", err.Error())
+			set.Files = append(set.Files, p)
+			parse = append(parse, s.findings...)
+			continue
+		}
+		parse = append(parse, Load(set, p, b)...)
+	}
+	r := &Report{Files: set.Files, Findings: append(parse, Check(set)...)}
+	r.Findings = dedupe(r.Findings)
+	r.Sort()
+	return r
+}
+
+func expand(paths []string) []string {
+	var out []string
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil || !st.IsDir() {
+			out = append(out, p)
+			continue
+		}
+		entries, err := os.ReadDir(p)
+		if err != nil {
+			out = append(out, p)
+			continue
+		}
+		var files []string
+		for _, e := range entries {
+			switch strings.ToLower(filepath.Ext(e.Name())) {
+			case ".conf", ".env", ".yaml", ".yml", ".json":
+				if !e.IsDir() && e.Name() != "topology.yaml" {
+					files = append(files, filepath.Join(p, e.Name()))
+				}
+			}
+		}
+		sort.Strings(files)
+		out = append(out, files...)
+	}
+	return out
+}
+
+func checkNode(s *sink, n *Node, setHasPlugin bool) {
+	for _, v := range n.Order {
+		upper := strings.ToUpper(v.Orig)
+		if strings.HasPrefix(upper, "KONG_KONG_") ||
+			n.Format == "helm" && strings.HasPrefix(strings.ToLower(v.Key), "kong_") {
+			s.add(ruleDoublePrefix, v.File, v.Line, v.Orig, fmt.Sprintf("%s becomes KONG_KONG_%s", v.Orig, strings.ToUpper(strings.TrimPrefix(v.Key, "kong_"))))
+			continue
+		}
+		if v.Key == "" || KnownKey(v.Key) {
+			if v.YAMLBool {
+				sev := Warning
+				if v.Key == "real_ip_recursive" || v.Key == "nginx_proxy_real_ip_recursive" {
+					sev = Error
+				}
+				s.addSev(ruleYAMLBool, sev, v.File, v.Line, v.Orig, fmt.Sprintf("%s: %s is unquoted", v.Orig, v.Value))
+			}
+			continue
+		}
+		if sug := Suggest(v.Key); sug != "" {
+			s.add(ruleNearMissKey, v.File, v.Line, v.Orig, fmt.Sprintf("%s is not a Kong property; did you mean %s?", v.Orig, sug))
+		} else {
+			s.add(ruleUnknownKey, v.File, v.Line, v.Orig, fmt.Sprintf("%s is not a Kong property", v.Orig))
+		}
+	}
+	// pluginserver_<name>_* keys must use underscores.
+	for _, v := range n.Order {
+		if strings.HasPrefix(v.Key, "pluginserver_") && strings.Contains(v.Key, "-") {
+			s.add(ruleNearMissKey, v.File, v.Line, v.Orig, fmt.Sprintf("%s: Kong looks for pluginserver_%s_*, with underscores", v.Orig, strings.ReplaceAll(strings.TrimPrefix(v.Key, "pluginserver_"), "-", "_")))
+		}
+	}
+
+	if n.Format == "env" {
+		for _, v := range n.Order {
+			if rest := v.Orig[len("KONG_"):]; rest != strings.ToUpper(rest) {
+				s.add(ruleLowerEnv, v.File, v.Line, v.Orig, fmt.Sprintf("%s is never read; Kong reads KONG_%s", v.Orig, strings.ToUpper(rest)))
+			}
+		}
+	}
+	if lv, v, ok := n.Get("proxy_listen"); ok {
+		if _, err := nodeconf.ParseListen(lv); err != nil {
+			s.add(ruleBadListen, v.File, v.Line, v.Orig, err.Error())
+		}
+	}
+	trusted, tv := n.TrustedIPs()
+	for _, e := range trusted {
+		if !validTrustedEntry(e) {
+			s.add(ruleBadTrustedIP, tv.file(n.File), tv.line(), "trusted_ips", fmt.Sprintf("trusted_ips entry %q", e))
+		}
+	}
+	header, hv := n.RealIPHeader()
+	rec, rv := n.RealIPRecursive()
+	if rv != nil && rec != "on" && rec != "off" && !rv.YAMLBool {
+		s.add(ruleBadBoolean, rv.file(n.File), rv.line(), rv.Orig, fmt.Sprintf("%s = %q", rv.Orig, rec))
+	}
+	isPP := strings.EqualFold(header, "proxy_protocol")
+	if isPP && !n.UsesPP() {
+		line := hv.line()
+		s.add(ruleListenFlagMissing, hv.file(n.File), line, hv.origOr("real_ip_header"), "real_ip_header is proxy_protocol but no proxy listener has the proxy_protocol flag")
+	}
+	if !isPP && n.UsesPP() {
+		s.add(ruleListenFlagUnused, n.File, n.ListenLine, "proxy_listen", fmt.Sprintf("proxy listeners accept PROXY protocol but real_ip_header is %s", header))
+	}
+	if isTrustAll(trusted) {
+		if isPP {
+			s.add(ruleTrustAllPP, tv.file(n.File), tv.line(), tv.origOr("trusted_ips"), "trusted_ips covers 0.0.0.0/0 or ::/0")
+		} else {
+			s.add(ruleTrustAllHeaders, tv.file(n.File), tv.line(), tv.origOr("trusted_ips"), fmt.Sprintf("trusted_ips covers 0.0.0.0/0 or ::/0 and real_ip_header is %s", header))
+		}
+	}
+	if len(trusted) == 0 && (hv != nil && !strings.EqualFold(header, "X-Real-IP") || rec == "on") {
+		v := hv
+		if v == nil {
+			v = rv
+		}
+		s.add(ruleNoTrusted, v.file(n.File), v.line(), v.origOr("real_ip_header"), fmt.Sprintf("real_ip_header = %s, real_ip_recursive = %s, trusted_ips unset", header, rec))
+	}
+	if strings.EqualFold(header, "Forwarded") {
+		s.add(ruleForwardedHeader, hv.file(n.File), hv.line(), hv.origOr("real_ip_header"), "")
+	}
+	if rec == "on" && !isPP && (strings.EqualFold(header, "X-Real-IP") || strings.EqualFold(header, "CF-Connecting-IP") || strings.EqualFold(header, "True-Client-IP")) && rv != nil {
+		s.add(ruleRecursiveSingle, rv.file(n.File), rv.line(), rv.Orig, fmt.Sprintf("real_ip_recursive = on with %s", header))
+	}
+	if strings.EqualFold(header, "X-Forwarded-For") && rec != "on" && len(trusted) > 1 {
+		s.add(ruleXFFNotRecursive, hv.file(n.File), hv.line(), hv.origOr("real_ip_header"), "real_ip_header = X-Forwarded-For, real_ip_recursive = off")
+	}
+	checkPluginServer(s, n, setHasPlugin)
+}
+
+func (v *Value) origOr(def string) string {
+	if v == nil {
+		return def
+	}
+	return v.Orig
+}
+
+func checkPluginServer(s *sink, n *Node, setHasPlugin bool) {
+	ps := "pluginserver_client_ip_guard_"
+	mentions := setHasPlugin
+	for _, v := range n.Order {
+		if strings.HasPrefix(v.Key, ps) || strings.Contains(v.Value, pluginName) {
+			mentions = true
+		}
+	}
+	if !mentions || n.Format == "admin" {
+		return
+	}
+	plugins, pv, _ := n.Get("plugins")
+	if !contains(splitList(plugins), pluginName) {
+		msg := "plugins does not list client-ip-guard"
+		if pv == nil {
+			msg = "plugins is unset (defaults to bundled)"
+		}
+		s.add(rulePluginNotLoaded, pv.file(n.File), pv.line(), pv.origOr("plugins"), msg)
+	}
+	names, nv, _ := n.Get("pluginserver_names")
+	if !contains(splitList(names), pluginName) {
+		s.add(rulePluginServerMissing, nv.file(n.File), nv.line(), nv.origOr("pluginserver_names"), "pluginserver_names does not list client-ip-guard")
+	}
+	prefix := n.Prefix()
+	socket, sv, ok := n.Get(ps + "socket")
+	if !ok {
+		socket = prefix + "/" + pluginName + ".socket"
+	}
+	start, stv, hasStart := n.Get(ps + "start_cmd")
+	kp := "/usr/local/kong"
+	if hasStart {
+		f := strings.Fields(start)
+		for i := 0; i < len(f); i++ {
+			if (f[i] == "-kong-prefix" || f[i] == "--kong-prefix") && i+1 < len(f) {
+				kp = f[i+1]
+			} else if strings.HasPrefix(f[i], "-kong-prefix=") || strings.HasPrefix(f[i], "--kong-prefix=") {
+				kp = f[i][strings.Index(f[i], "=")+1:]
+			}
+		}
+	}
+	want := strings.TrimRight(kp, "/") + "/" + pluginName + ".socket"
+	if filepath.Clean(want) != filepath.Clean(socket) {
+		v := stv
+		if v == nil {
+			v = sv
+		}
+		msg := fmt.Sprintf("Kong dials %s but the plugin listens on %s", socket, want)
+		if !hasStart {
+			msg += " (no start_cmd, so -kong-prefix defaults to /usr/local/kong)"
+		}
+		s.add(rulePrefixMismatch, v.file(n.File), v.line(), v.origOr(ps+"start_cmd"), msg)
+	}
+	if q, qv, ok := n.Get(ps + "query_cmd"); ok && !strings.Contains(q, "-dump") {
+		s.add(ruleQueryCmd, qv.file(n.File), qv.line(), qv.Orig, fmt.Sprintf("query_cmd %q", q))
+	}
+}
+
+// Service annotation helpers.
+
+const (
+	annAWSType    = "service.beta.kubernetes.io/aws-load-balancer-type"
+	annAWSTarget  = "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type"
+	annAWSPP      = "service.beta.kubernetes.io/aws-load-balancer-proxy-protocol"
+	annAWSTGAttrs = "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes"
+	annAWSBackend = "service.beta.kubernetes.io/aws-load-balancer-backend-protocol"
+	annAWSHCProto = "service.beta.kubernetes.io/aws-load-balancer-healthcheck-protocol"
+	annAWSHCPort  = "service.beta.kubernetes.io/aws-load-balancer-healthcheck-port"
+	annPLSPP      = "service.beta.kubernetes.io/azure-pls-proxy-protocol"
+	annDOPP       = "service.beta.kubernetes.io/do-loadbalancer-enable-proxy-protocol"
+	annDOProto    = "service.beta.kubernetes.io/do-loadbalancer-protocol"
+	annDOHCProto  = "service.beta.kubernetes.io/do-loadbalancer-healthcheck-protocol"
+	annOCIPP      = "service.beta.kubernetes.io/oci-load-balancer-connection-proxy-protocol-version"
+	annOCINLBPP   = "oci-network-load-balancer.oraclecloud.com/is-ppv2-enabled"
+	annHetznerPP  = "load-balancer.hetzner.cloud/uses-proxyprotocol"
+	annHetznerPr  = "load-balancer.hetzner.cloud/protocol"
+	annHetznerHC  = "load-balancer.hetzner.cloud/health-check-protocol"
+	annLinodePP   = "service.beta.kubernetes.io/linode-loadbalancer-default-proxy-protocol"
+	annLinodePr   = "service.beta.kubernetes.io/linode-loadbalancer-default-protocol"
+	annIBMFeat    = "service.kubernetes.io/ibm-load-balancer-cloud-provider-enable-features"
+	annGKENEG     = "cloud.google.com/neg"
+	annGKEBackend = "cloud.google.com/backend-config"
+	annTKEDirect  = "service.cloud.tencent.com/direct-access"
+)
+
+// ppAnnotation returns the annotation that turns PROXY protocol on, if any.
+func ppAnnotation(sv *Service) string {
+	if _, ok := sv.ann(annAWSPP); ok {
+		return annAWSPP
+	}
+	if v, ok := sv.ann(annAWSTGAttrs); ok && strings.Contains(strings.ReplaceAll(v, " ", ""), "proxy_protocol_v2.enabled=true") {
+		return annAWSTGAttrs
+	}
+	for _, k := range []string{annPLSPP, annDOPP, annOCINLBPP, annHetznerPP} {
+		if v, ok := sv.ann(k); ok && strings.EqualFold(v, "true") {
+			return k
+		}
+	}
+	if v, ok := sv.ann(annOCIPP); ok && (v == "1" || v == "2") {
+		return annOCIPP
+	}
+	if v, ok := sv.ann(annLinodePP); ok && (v == "v1" || v == "v2") {
+		return annLinodePP
+	}
+	for k, v := range sv.Annotations {
+		if strings.HasPrefix(k, "service.beta.kubernetes.io/linode-loadbalancer-port-") && strings.Contains(v, "proxy-protocol") && !strings.Contains(v, `"none"`) {
+			return k
+		}
+	}
+	if v, ok := sv.ann(annIBMFeat); ok && strings.Contains(v, "proxy-protocol") {
+		return annIBMFeat
+	}
+	return ""
+}
+
+// knownCloud reports whether the Service carries annotations of a cloud
+// whose PROXY switch lint knows, so a missing PROXY annotation is meaningful.
+func knownCloud(sv *Service) bool {
+	for k := range sv.Annotations {
+		for _, p := range []string{"service.beta.kubernetes.io/aws-load-balancer-", "service.beta.kubernetes.io/azure-",
+			"service.beta.kubernetes.io/do-loadbalancer-", "service.beta.kubernetes.io/oci-", "oci.oraclecloud.com/",
+			"oci-network-load-balancer.oraclecloud.com/", "load-balancer.hetzner.cloud/", "service.beta.kubernetes.io/linode-",
+			"service.kubernetes.io/ibm-load-balancer-", "cloud.google.com/"} {
+			if strings.HasPrefix(k, p) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// l7Annotation returns the annotation that makes the load balancer speak HTTP.
+func l7Annotation(sv *Service) string {
+	if v, ok := sv.ann(annAWSBackend); ok && (strings.EqualFold(v, "http") || strings.EqualFold(v, "https")) {
+		return annAWSBackend
+	}
+	if v, ok := sv.ann(annDOProto); ok && strings.HasPrefix(strings.ToLower(v), "http") {
+		return annDOProto
+	}
+	if v, ok := sv.ann(annHetznerPr); ok && strings.HasPrefix(strings.ToLower(v), "http") {
+		return annHetznerPr
+	}
+	if v, ok := sv.ann(annLinodePr); ok && strings.HasPrefix(strings.ToLower(v), "http") {
+		return annLinodePr
+	}
+	if gkeL7(sv) != "" {
+		return gkeL7(sv)
+	}
+	return ""
+}
+
+func gkeL7(sv *Service) string {
+	if v, ok := sv.ann(annGKENEG); ok && strings.Contains(strings.ReplaceAll(v, " ", ""), `"ingress":true`) {
+		return annGKENEG
+	}
+	if _, ok := sv.ann(annGKEBackend); ok {
+		return annGKEBackend
+	}
+	return ""
+}
+
+func checkService(s *sink, sv *Service) {
+	pp := ppAnnotation(sv)
+	if v, ok := sv.ann(annAWSPP); ok && v != "*" {
+		s.add(ruleAWSPPValue, sv.File, sv.annLine(annAWSPP), annAWSPP, fmt.Sprintf("value %q", v))
+	}
+	if v, ok := sv.ann(annPLSPP); ok && strings.EqualFold(v, "true") && sv.ExternalTrafficPolicy == "Local" {
+		s.add(rulePLSLocal, sv.File, lineOr(sv.ETPLine, sv.Line), "externalTrafficPolicy", "")
+	}
+	if sv.ExternalTrafficPolicy != "" && sv.Type == "ClusterIP" {
+		s.add(ruleLocalOnClusterIP, sv.File, lineOr(sv.ETPLine, sv.Line), "externalTrafficPolicy", "")
+	}
+	if pp != "" {
+		hcKey, hc := "", ""
+		for _, k := range []string{annAWSHCProto, annDOHCProto, annHetznerHC} {
+			if v, ok := sv.ann(k); ok {
+				hcKey, hc = k, strings.ToLower(v)
+			}
+		}
+		port, _ := sv.ann(annAWSHCPort)
+		onTraffic := port == "" || port == "traffic-port"
+		switch {
+		case (hc == "http" || hc == "https") && onTraffic:
+			s.add(ruleHealthCheckPP, sv.File, sv.annLine(hcKey), hcKey, fmt.Sprintf("%s: %s with PROXY protocol on the traffic port", hcKey, hc))
+		case (hc == "tcp" || hc == "") && onTraffic && strings.HasPrefix(pp, "service.beta.kubernetes.io/aws-"):
+			s.add(ruleHealthCheckTCPNoise, sv.File, sv.annLine(pp), pp, "")
+		}
+	}
+	awsIP := false
+	if t, _ := sv.ann(annAWSType); t == "nlb-ip" {
+		awsIP = true
+	} else if t == "external" {
+		if tt, _ := sv.ann(annAWSTarget); tt == "ip" {
+			awsIP = true
+		}
+	}
+	tgAttrs, _ := sv.ann(annAWSTGAttrs)
+	if awsIP && pp == "" && !strings.Contains(strings.ReplaceAll(tgAttrs, " ", ""), "preserve_client_ip.enabled=true") {
+		s.add(ruleNLBIP, sv.File, sv.annLine(annAWSTarget), annAWSTarget, "")
+		return
+	}
+	if sv.Type == "LoadBalancer" && sv.ExternalTrafficPolicy != "Local" && pp == "" && l7Annotation(sv) == "" {
+		if v, _ := sv.ann(annTKEDirect); strings.EqualFold(v, "true") {
+			return
+		}
+		if strings.Contains(strings.ReplaceAll(tgAttrs, " ", ""), "preserve_client_ip.enabled=true") && awsIP {
+			return
+		}
+		s.add(ruleSNAT, sv.File, lineOr(sv.ETPLine, sv.Line), "externalTrafficPolicy", fmt.Sprintf("Service %s: type LoadBalancer, externalTrafficPolicy %s", sv.Name, orDefault(sv.ExternalTrafficPolicy, "Cluster (default)")))
+	}
+}
+
+func lineOr(a, b int) int {
+	if a > 0 {
+		return a
+	}
+	return b
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+func checkNodeService(s *sink, n *Node, sv *Service) {
+	pp := ppAnnotation(sv)
+	header, _ := n.RealIPHeader()
+	switch {
+	case pp != "" && !n.UsesPP():
+		s.add(rulePPOneSided, sv.File, sv.annLine(pp), pp, fmt.Sprintf("the load balancer sends PROXY (%s) but %s has no proxy_protocol listener", pp, nodeName(n)))
+	case pp == "" && n.UsesPP() && sv.Type == "LoadBalancer" && (knownCloud(sv) || l7Annotation(sv) != ""):
+		s.add(rulePPOneSided, n.File, n.ListenLine, "proxy_listen", fmt.Sprintf("%s expects PROXY protocol but Service %s (%s) has no PROXY annotation", nodeName(n), sv.Name, sv.File))
+	}
+	if l7 := gkeL7(sv); l7 != "" && !strings.EqualFold(header, "proxy_protocol") {
+		trusted, tv := n.TrustedIPs()
+		if !covers(trusted, "35.191.0.0/16") || !covers(trusted, "130.211.0.0/22") {
+			s.add(ruleGFENotTrusted, tv.file(n.File), tv.line(), tv.origOr("trusted_ips"), fmt.Sprintf("Service %s is behind the GKE L7 load balancer (%s) but trusted_ips is %q", sv.Name, l7, strings.Join(trusted, ",")))
+		}
+	}
+	if l7 := l7Annotation(sv); l7 != "" {
+		_, cv, hasCert := n.Get("ssl_cert")
+		switch {
+		case sv.TargetsTLS:
+			s.add(ruleTLSBehindL7, sv.File, lineOr(sv.TLSLine, sv.Line), "tls", fmt.Sprintf("Service %s speaks HTTP to Kong (%s) but still exposes Kong's TLS port", sv.Name, l7))
+		case hasCert:
+			s.add(ruleTLSBehindL7, cv.File, cv.Line, cv.Orig, fmt.Sprintf("ssl_cert is set although %s terminates TLS on the load balancer", l7))
+		}
+	}
+}
+
+func nodeName(n *Node) string {
+	if n.File == "" {
+		return "Kong"
+	}
+	return n.File
+}
+
+// covers reports whether any entry of list contains the whole prefix want.
+func covers(list []string, want string) bool {
+	w, err := netip.ParsePrefix(want)
+	if err != nil {
+		return false
+	}
+	for _, c := range list {
+		if p, err := netip.ParsePrefix(c); err == nil && p.Bits() <= w.Bits() && p.Contains(w.Addr()) {
+			return true
+		}
+	}
+	return false
+}
+
+func checkServicePlugin(s *sink, sv *Service, p *PluginUse) {
+	l7 := gkeL7(sv)
+	if l7 == "" {
+		return
+	}
+	h, _ := p.Config["real_ip_header"].(string)
+	if strings.EqualFold(h, "proxy_protocol") {
+		return
+	}
+	list := toStrings(p.Config["trusted_ips"])
+	if !covers(list, "35.191.0.0/16") || !covers(list, "130.211.0.0/22") {
+		s.add(ruleGFENotTrusted, p.File, p.line("trusted_ips"), "config.trusted_ips", fmt.Sprintf("%s: plugin trusted_ips lacks the Google front-end ranges", p.Where))
+	}
+}

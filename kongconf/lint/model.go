@@ -1,0 +1,296 @@
+package lint
+
+import (
+	"net/netip"
+	"strings"
+)
+
+// Value is one Kong property as found in a file.
+type Value struct {
+	// Key is the kong.conf property name (lower case, no KONG_ prefix).
+	Key string
+	// Orig is the key as written (KONG_TRUSTED_IPS, env.trusted_ips, ...).
+	Orig string
+	// Value is the raw value.
+	Value string
+	// File and Line locate it.
+	File string
+	// Line is 1-based, 0 when unknown.
+	Line int
+	// YAMLBool is set when a Helm value was an unquoted YAML 1.1 boolean
+	// (on/off/yes/no/true/false), which Helm renders as true/false.
+	YAMLBool bool
+	// Skip marks values lint cannot see (valueFrom references).
+	Skip bool
+}
+
+// Node is the node-level Kong configuration found in one file (kong.conf,
+// env file, Helm values) or read from a live node.
+type Node struct {
+	// File is the source ("" for a live node).
+	File string
+	// Format is kong.conf, env, helm or admin.
+	Format string
+	// Values maps property name to its last occurrence.
+	Values map[string]*Value
+	// Order lists every property occurrence in file order, including unknown keys.
+	Order []*Value
+	// Listeners are the effective proxy listeners.
+	Listeners []Listener
+	// ListenLine locates the listeners' definition.
+	ListenLine int
+	// PrefixDefault is Kong's prefix when the file does not set one.
+	PrefixDefault string
+	// TLSDisabled is true when Helm values switch off the TLS proxy port.
+	TLSDisabled bool
+}
+
+// Listener is one proxy_listen entry.
+type Listener struct {
+	// Raw is the entry as written.
+	Raw string
+	// SSL and ProxyProtocol are the flags lint cares about.
+	SSL, ProxyProtocol bool
+}
+
+// NewNode returns an empty node for file/format.
+func NewNode(file, format string) *Node {
+	return &Node{File: file, Format: format, Values: map[string]*Value{}, PrefixDefault: "/usr/local/kong"}
+}
+
+// Set records a property occurrence.
+func (n *Node) Set(v *Value) {
+	if v.File == "" {
+		v.File = n.File
+	}
+	n.Order = append(n.Order, v)
+	if v.Key != "" {
+		n.Values[v.Key] = v
+	}
+}
+
+// Get returns the value of key and whether it is set (and visible).
+func (n *Node) Get(key string) (string, *Value, bool) {
+	v, ok := n.Values[key]
+	if !ok || v.Skip {
+		return "", v, false
+	}
+	return v.Value, v, true
+}
+
+// RealIPHeader returns the effective real_ip_header (alias-aware, default X-Real-IP).
+func (n *Node) RealIPHeader() (string, *Value) {
+	for _, k := range []string{"real_ip_header", "nginx_proxy_real_ip_header"} {
+		if s, v, ok := n.Get(k); ok {
+			return strings.TrimSpace(s), v
+		}
+	}
+	return "X-Real-IP", nil
+}
+
+// RealIPRecursive returns the effective real_ip_recursive (default off).
+func (n *Node) RealIPRecursive() (string, *Value) {
+	for _, k := range []string{"real_ip_recursive", "nginx_proxy_real_ip_recursive"} {
+		if s, v, ok := n.Get(k); ok {
+			return strings.ToLower(strings.TrimSpace(s)), v
+		}
+	}
+	return "off", nil
+}
+
+// TrustedIPs returns the trusted_ips entries (nil when unset or NONE).
+func (n *Node) TrustedIPs() ([]string, *Value) {
+	s, v, ok := n.Get("trusted_ips")
+	if !ok {
+		return nil, v
+	}
+	return splitList(s), v
+}
+
+// HasRealIP reports whether the node sets any client-address property or
+// proxy listener explicitly.
+func (n *Node) HasRealIP() bool {
+	for _, k := range []string{"trusted_ips", "real_ip_header", "real_ip_recursive", "proxy_listen",
+		"nginx_proxy_real_ip_header", "nginx_proxy_real_ip_recursive"} {
+		if _, ok := n.Values[k]; ok {
+			return true
+		}
+	}
+	return n.ListenLine > 0
+}
+
+// UsesPP reports whether any proxy listener has proxy_protocol.
+func (n *Node) UsesPP() bool {
+	for _, l := range n.Listeners {
+		if l.ProxyProtocol {
+			return true
+		}
+	}
+	return false
+}
+
+// Prefix returns Kong's prefix for this node.
+func (n *Node) Prefix() string {
+	if s, _, ok := n.Get("prefix"); ok && strings.TrimSpace(s) != "" {
+		return strings.TrimRight(strings.TrimSpace(s), "/")
+	}
+	return strings.TrimRight(n.PrefixDefault, "/")
+}
+
+// Line of a value or 0.
+func (v *Value) line() int {
+	if v == nil {
+		return 0
+	}
+	return v.Line
+}
+
+func (v *Value) file(def string) string {
+	if v == nil || v.File == "" {
+		return def
+	}
+	return v.File
+}
+
+// splitList splits a Kong array property (comma separated; NONE/empty = nil).
+func splitList(s string) []string {
+	s = strings.TrimSpace(s)
+	if s == "" || strings.EqualFold(s, "NONE") {
+		return nil
+	}
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// ParseListeners splits a proxy_listen value into entries.
+func ParseListeners(s string) []Listener {
+	var out []Listener
+	s = strings.TrimSpace(s)
+	if s == "" || strings.EqualFold(s, "off") {
+		return nil
+	}
+	for _, e := range strings.Split(s, ",") {
+		e = strings.TrimSpace(e)
+		if e == "" {
+			continue
+		}
+		l := Listener{Raw: e}
+		for i, f := range strings.Fields(e) {
+			if i == 0 {
+				continue
+			}
+			switch f {
+			case "ssl":
+				l.SSL = true
+			case "proxy_protocol":
+				l.ProxyProtocol = true
+			}
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// DefaultListeners are Kong's default proxy listeners.
+func DefaultListeners() []Listener {
+	return ParseListeners("0.0.0.0:8000 reuseport backlog=16384, 0.0.0.0:8443 http2 ssl reuseport backlog=16384")
+}
+
+// isTrustAll reports whether the list trusts every IPv4 or IPv6 peer.
+func isTrustAll(list []string) bool {
+	for _, c := range list {
+		if p, err := netip.ParsePrefix(c); err == nil && p.Bits() == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// validTrustedEntry mirrors Kong's check: IP, CIDR or "unix:".
+func validTrustedEntry(s string) bool {
+	if s == "unix:" {
+		return true
+	}
+	if _, err := netip.ParseAddr(s); err == nil {
+		return true
+	}
+	_, err := netip.ParsePrefix(s)
+	return err == nil
+}
+
+// Service is a Kubernetes proxy Service (from a manifest or Helm proxy.*).
+type Service struct {
+	// File and Line locate it.
+	File string
+	// Line of the object or of proxy: in Helm values.
+	Line int
+	// Name of the Service.
+	Name string
+	// Type is the Service type (LoadBalancer when unset in Helm).
+	Type string
+	// ExternalTrafficPolicy as written ("" = Cluster).
+	ExternalTrafficPolicy string
+	// ETPLine locates externalTrafficPolicy.
+	ETPLine int
+	// Annotations on the Service.
+	Annotations map[string]string
+	// AnnLines locates each annotation.
+	AnnLines map[string]int
+	// TargetsTLS reports whether a port targets Kong's TLS listener.
+	TargetsTLS bool
+	// TLSLine locates that port or the Helm tls block.
+	TLSLine int
+	// FromHelm marks a Service described by Helm values.
+	FromHelm bool
+}
+
+func (s *Service) ann(k string) (string, bool) {
+	v, ok := s.Annotations[k]
+	return v, ok
+}
+
+func (s *Service) annLine(k string) int {
+	if l, ok := s.AnnLines[k]; ok {
+		return l
+	}
+	return s.Line
+}
+
+// PluginUse is one client-ip-guard configuration (kong.yml entry, KongPlugin,
+// KongClusterPlugin or a live plugin).
+type PluginUse struct {
+	// File and Line locate it.
+	File string
+	// Line of the plugin object.
+	Line int
+	// Where describes the object ("kong.yml plugins[0]", "KongClusterPlugin x").
+	Where string
+	// Config is the plugin's config object.
+	Config map[string]any
+	// KeyLines locates config keys.
+	KeyLines map[string]int
+}
+
+func (p *PluginUse) line(k string) int {
+	if l, ok := p.KeyLines[k]; ok {
+		return l
+	}
+	return p.Line
+}
+
+// Set is everything found in one lint invocation.
+type Set struct {
+	// Files are the inputs.
+	Files []string
+	// Nodes, Services and Plugins are the parsed pieces.
+	Nodes []*Node
+	// Services found.
+	Services []*Service
+	// Plugins found.
+	Plugins []*PluginUse
+}
