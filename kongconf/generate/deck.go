@@ -29,6 +29,12 @@ func DeckConfig(r *topology.Resolved) map[string]any {
 				if rt.StripPath != nil {
 					m["strip_path"] = *rt.StripPath
 				}
+				if rt.Plugin != nil {
+					m["plugins"] = []any{map[string]any{
+						"name":   topology.PluginName,
+						"config": RoutePluginConfig(r, rt.Plugin),
+					}}
+				}
 				routes = append(routes, m)
 			}
 			svc := map[string]any{"name": s.Name, "url": s.URL}

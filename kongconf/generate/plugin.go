@@ -48,17 +48,82 @@ var PluginConfigKeys = []string{
 // real_ip_header and real_ip_recursive always mirror the node settings
 // emitted by KongConf, so the plugin never reports config_drift.
 func PluginConfig(r *topology.Resolved) map[string]any {
+	return pluginConfig(r, r.Topology.Plugin, r.RequireTrustedPeer)
+}
+
+// RoutePluginConfig returns the config of a route-scoped instance: the
+// global options with rp's fields overriding.
+func RoutePluginConfig(r *topology.Resolved, rp *topology.RoutePlugin) map[string]any {
 	o := r.Topology.Plugin
+	p := rp.PluginOptions
+	if p.Mode != "" {
+		o.Mode = p.Mode
+	}
+	if p.Allow != nil {
+		o.Allow = p.Allow
+	}
+	if p.Deny != nil {
+		o.Deny = p.Deny
+	}
+	if p.Status != 0 {
+		o.Status = p.Status
+	}
+	if p.Message != "" {
+		o.Message = p.Message
+	}
+	if p.Reject != nil {
+		o.Reject = p.Reject
+	}
+	if p.UpstreamHeader != "" {
+		o.UpstreamHeader = p.UpstreamHeader
+	}
+	if p.StripUntrustedForwarding {
+		o.StripUntrustedForwarding = true
+	}
+	if p.LogWhen != "" {
+		o.LogWhen = p.LogWhen
+	}
+	if p.LogSink != "" {
+		o.LogSink = p.LogSink
+	}
+	if p.LogPath != "" {
+		o.LogPath = p.LogPath
+	}
+	if p.LogPorts {
+		o.LogPorts = true
+	}
+	peer := r.RequireTrustedPeer
+	if p.RequireTrustedPeer != nil {
+		peer = *p.RequireTrustedPeer
+	}
+	c := pluginConfig(r, o, peer)
+	if rp.TrustedIPs != nil {
+		c["trusted_ips"] = append([]string{}, (*rp.TrustedIPs)...)
+	}
+	if rp.RealIPHeader != "" {
+		c["real_ip_header"] = rp.RealIPHeader
+	}
+	if rp.RealIPRecursive != nil {
+		c["real_ip_recursive"] = *rp.RealIPRecursive
+	}
+	return c
+}
+
+func pluginConfig(r *topology.Resolved, o topology.PluginOptions, requirePeer bool) map[string]any {
 	trusted := r.TrustedIPs
 	if trusted == nil {
 		trusted = []string{}
+	}
+	mode := o.Mode
+	if mode == "" {
+		mode = "monitor"
 	}
 	c := map[string]any{
 		"trusted_ips":          trusted,
 		"real_ip_header":       r.RealIPHeader,
 		"real_ip_recursive":    r.Recursive,
-		"mode":                 o.Mode,
-		"require_trusted_peer": r.RequireTrustedPeer,
+		"mode":                 mode,
+		"require_trusted_peer": requirePeer,
 	}
 	if len(o.Allow) > 0 {
 		c["allow"] = o.Allow

@@ -15,28 +15,67 @@ import (
 func Check(set *Set) []Finding {
 	var s sink
 	for _, n := range set.Nodes {
-		checkNode(&s, n, len(set.Plugins) > 0)
+		checkNode(&s, n, hasPluginInDir(set, n.File))
 	}
 	for _, sv := range set.Services {
-		checkService(&s, sv)
+		checkService(&s, sv, snatPossible(set, sv))
 	}
 	for _, p := range set.Plugins {
 		checkPlugin(&s, p)
 	}
-	for _, n := range crossNodes(set.Nodes) {
-		for _, sv := range set.Services {
-			checkNodeService(&s, n, sv)
+	// Files in one directory describe one deployment; cross-file rules
+	// compare only within a directory.
+	groups := map[string]*Set{}
+	group := func(file string) *Set {
+		d := filepath.Dir(file)
+		if groups[d] == nil {
+			groups[d] = &Set{}
 		}
-		for _, p := range set.Plugins {
-			checkNodePlugin(&s, n, p)
-		}
+		return groups[d]
+	}
+	for _, n := range set.Nodes {
+		g := group(n.File)
+		g.Nodes = append(g.Nodes, n)
 	}
 	for _, sv := range set.Services {
-		for _, p := range set.Plugins {
-			checkServicePlugin(&s, sv, p)
+		g := group(sv.File)
+		g.Services = append(g.Services, sv)
+	}
+	for _, p := range set.Plugins {
+		g := group(p.File)
+		g.Plugins = append(g.Plugins, p)
+	}
+	dirs := make([]string, 0, len(groups))
+	for d := range groups {
+		dirs = append(dirs, d)
+	}
+	sort.Strings(dirs)
+	for _, d := range dirs {
+		g := groups[d]
+		for _, n := range crossNodes(g.Nodes) {
+			for _, sv := range g.Services {
+				checkNodeService(&s, n, sv)
+			}
+			for _, p := range g.Plugins {
+				checkNodePlugin(&s, n, p)
+			}
+		}
+		for _, sv := range g.Services {
+			for _, p := range g.Plugins {
+				checkServicePlugin(&s, sv, p)
+			}
 		}
 	}
 	return dedupe(s.findings)
+}
+
+func hasPluginInDir(set *Set, file string) bool {
+	for _, p := range set.Plugins {
+		if filepath.Dir(p.File) == filepath.Dir(file) {
+			return true
+		}
+	}
+	return false
 }
 
 // crossNodes returns the nodes that say something about client addresses
@@ -374,7 +413,28 @@ func gkeL7(sv *Service) string {
 	return ""
 }
 
-func checkService(s *sink, sv *Service) {
+// snatPossible reports whether the nodes configured next to sv (same
+// directory) would still lose the client behind a Cluster-policy Service:
+// true when there are none, or when none reads PROXY protocol or a header
+// from trusted peers.
+func snatPossible(set *Set, sv *Service) bool {
+	var nodes []*Node
+	for _, n := range set.Nodes {
+		if filepath.Dir(n.File) == filepath.Dir(sv.File) {
+			nodes = append(nodes, n)
+		}
+	}
+	for _, n := range crossNodes(nodes) {
+		h, _ := n.RealIPHeader()
+		t, _ := n.TrustedIPs()
+		if n.UsesPP() || len(t) > 0 && !strings.EqualFold(h, "X-Real-IP") {
+			return false
+		}
+	}
+	return true
+}
+
+func checkService(s *sink, sv *Service, snat bool) {
 	pp := ppAnnotation(sv)
 	if v, ok := sv.ann(annAWSPP); ok && v != "*" {
 		s.add(ruleAWSPPValue, sv.File, sv.annLine(annAWSPP), annAWSPP, fmt.Sprintf("value %q", v))
@@ -414,7 +474,7 @@ func checkService(s *sink, sv *Service) {
 		s.add(ruleNLBIP, sv.File, sv.annLine(annAWSTarget), annAWSTarget, "")
 		return
 	}
-	if sv.Type == "LoadBalancer" && sv.ExternalTrafficPolicy != "Local" && pp == "" && l7Annotation(sv) == "" {
+	if snat && sv.Type == "LoadBalancer" && sv.ExternalTrafficPolicy != "Local" && pp == "" && l7Annotation(sv) == "" {
 		if v, _ := sv.ann(annTKEDirect); strings.EqualFold(v, "true") {
 			return
 		}

@@ -133,6 +133,23 @@ type Route struct {
 	Paths []string `json:"paths"`
 	// StripPath mirrors Kong's strip_path (default true in Kong; nil leaves it out).
 	StripPath *bool `json:"stripPath,omitempty"`
+	// Plugin, when set, adds a route-scoped client-ip-guard instance whose
+	// options override the global ones.
+	Plugin *RoutePlugin `json:"plugin,omitempty"`
+}
+
+// RoutePlugin is a route-scoped client-ip-guard instance: the global
+// PluginOptions with these fields overriding. TrustedIPs, RealIPHeader and
+// RealIPRecursive exist to demonstrate drift on purpose (kong.yml for the
+// demo); leave them unset to mirror the node.
+type RoutePlugin struct {
+	PluginOptions
+	// TrustedIPs overrides the plugin's trusted_ips.
+	TrustedIPs *[]string `json:"trustedIPs,omitempty"`
+	// RealIPHeader overrides the plugin's real_ip_header.
+	RealIPHeader string `json:"realIPHeader,omitempty"`
+	// RealIPRecursive overrides the plugin's real_ip_recursive.
+	RealIPRecursive *bool `json:"realIPRecursive,omitempty"`
 }
 
 // Resolved is a validated topology with every default applied.
