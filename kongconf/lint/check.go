@@ -185,7 +185,7 @@ func checkNode(s *sink, n *Node, setHasPlugin bool) {
 	// pluginserver_<name>_* keys must use underscores.
 	for _, v := range n.Order {
 		if strings.HasPrefix(v.Key, "pluginserver_") && strings.Contains(v.Key, "-") {
-			s.add(ruleNearMissKey, v.File, v.Line, v.Orig, fmt.Sprintf("%s: Kong looks for pluginserver_%s_*, with underscores", v.Orig, strings.ReplaceAll(strings.TrimPrefix(v.Key, "pluginserver_"), "-", "_")))
+			s.add(ruleNearMissKey, v.File, v.Line, v.Orig, fmt.Sprintf("%s is never read; Kong looks for %s, with underscores", v.Orig, strings.ReplaceAll(v.Key, "-", "_")))
 		}
 	}
 

@@ -1,0 +1,179 @@
+package lint
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestBadCorpus lints every testdata/bad/<case>/ directory and requires the
+// rule IDs listed in its want file; every rule (except the live-only ones)
+// must be demonstrated by at least one case.
+func TestBadCorpus(t *testing.T) {
+	dirs, err := filepath.Glob("testdata/bad/*")
+	require.NoError(t, err)
+	require.NotEmpty(t, dirs)
+	covered := map[string]bool{}
+	for _, d := range dirs {
+		d := d
+		t.Run(filepath.Base(d), func(t *testing.T) {
+			b, err := os.ReadFile(filepath.Join(d, "want"))
+			require.NoError(t, err)
+			want := strings.Fields(string(b))
+			require.NotEmpty(t, want)
+			rep := Files([]string{d})
+			got := map[string]Finding{}
+			for _, f := range rep.Findings {
+				got[f.Rule] = f
+				assert.NotEmpty(t, f.Message)
+				assert.NotEmpty(t, f.Fix)
+				assert.Contains(t, []Severity{Error, Warning, Info}, f.Severity)
+			}
+			for _, w := range want {
+				f, ok := got[w]
+				if assert.True(t, ok, "want %s, got %v", w, rep.Findings) {
+					covered[w] = true
+					r, _ := LookupRule(w)
+					if r.Severity == Error {
+						assert.True(t, rep.HasErrors())
+					}
+					assert.NotEmpty(t, f.File)
+				}
+			}
+		})
+	}
+	for _, r := range Rules() {
+		if r.ID == RuleLiveRejected || r.ID == RuleNotAvailable {
+			continue // exercised by kongconf/admin's doctor tests
+		}
+		assert.True(t, covered[r.ID], "rule %s (%s) has no case in testdata/bad", r.ID, r.Title)
+	}
+}
+
+func TestRulesAreDocumented(t *testing.T) {
+	seen := map[string]bool{}
+	for _, r := range Rules() {
+		assert.Regexp(t, `^KC\d{3}$`, r.ID)
+		assert.False(t, seen[r.ID])
+		seen[r.ID] = true
+		assert.NotEmpty(t, r.Title, r.ID)
+		assert.NotEmpty(t, r.Why, r.ID)
+		assert.NotEmpty(t, r.Fix, r.ID)
+	}
+	_, ok := LookupRule("kc001")
+	assert.True(t, ok)
+}
+
+func TestParseKongConfSyntax(t *testing.T) {
+	in := "# comment\n; also a comment\ntrusted_ips = 10.0.0.0/8 # trailing\nreal-ip-header = X-Forwarded-For\nproxy_listen = 0.0.0.0:8000 \\\n  proxy_protocol\nmessage = a \\# b\n"
+	n, f := ParseKongConf(strings.NewReader(in), "k.conf")
+	assert.Empty(t, f)
+	v, tv, ok := n.Get("trusted_ips")
+	require.True(t, ok)
+	assert.Equal(t, "10.0.0.0/8", v)
+	assert.Equal(t, 3, tv.Line)
+	h, hv := n.RealIPHeader()
+	assert.Equal(t, "X-Forwarded-For", h)
+	assert.Equal(t, "real-ip-header", hv.Orig)
+	assert.True(t, n.UsesPP())
+	assert.Equal(t, 5, n.ListenLine)
+	m, _, _ := n.Get("message")
+	assert.Equal(t, "a # b", m)
+}
+
+func TestParseEnv(t *testing.T) {
+	n, f := ParseEnv(strings.NewReader("export KONG_TRUSTED_IPS='10.0.0.0/8'\nPATH=/bin\nKONG_REAL_IP_HEADER=\"proxy_protocol\"\nbroken line\n"), "x.env")
+	require.Len(t, f, 1)
+	assert.Equal(t, "KC901", f[0].Rule)
+	assert.Equal(t, 4, f[0].Line)
+	tr, _ := n.TrustedIPs()
+	assert.Equal(t, []string{"10.0.0.0/8"}, tr)
+	h, _ := n.RealIPHeader()
+	assert.Equal(t, "proxy_protocol", h)
+	assert.Len(t, n.Order, 2)
+}
+
+func TestAliasAndDefaults(t *testing.T) {
+	n, _ := ParseKongConf(strings.NewReader("nginx_proxy_real_ip_header = X-Forwarded-For\nnginx_proxy_real_ip_recursive = on\n"), "k.conf")
+	h, _ := n.RealIPHeader()
+	r, _ := n.RealIPRecursive()
+	assert.Equal(t, "X-Forwarded-For", h)
+	assert.Equal(t, "on", r)
+	n2, _ := ParseKongConf(strings.NewReader(""), "e.conf")
+	h, _ = n2.RealIPHeader()
+	r, _ = n2.RealIPRecursive()
+	assert.Equal(t, "X-Real-IP", h)
+	assert.Equal(t, "off", r)
+	assert.False(t, n2.UsesPP())
+	assert.Equal(t, "/usr/local/kong", n2.Prefix())
+}
+
+func TestSuggest(t *testing.T) {
+	for in, want := range map[string]string{
+		"read_ip_recursive":                       "real_ip_recursive",
+		"trusted_ip":                              "trusted_ips",
+		"realipheader":                            "real_ip_header",
+		"pluginserver_client_ip_guard_start_cmnd": "pluginserver_client_ip_guard_start_cmd",
+		"pluginserver_name":                       "pluginserver_names",
+		"completely_unrelated_setting_name":       "",
+	} {
+		assert.Equal(t, want, Suggest(in), in)
+	}
+	assert.True(t, KnownKey("nginx_http_client_max_body_size"))
+	assert.True(t, KnownKey("pluginserver_foo_socket"))
+	assert.False(t, KnownKey("pluginserver_foo_sockets"))
+}
+
+func TestCleanConfigHasNoFindings(t *testing.T) {
+	dir := t.TempDir()
+	write := func(n, c string) { require.NoError(t, os.WriteFile(filepath.Join(dir, n), []byte(c), 0o644)) }
+	write("kong.conf", "trusted_ips = 10.0.0.0/16\nreal_ip_header = proxy_protocol\nproxy_listen = 0.0.0.0:8000 proxy_protocol, 0.0.0.0:8443 ssl http2 proxy_protocol\nplugins = bundled,client-ip-guard\npluginserver_names = client-ip-guard\npluginserver_client_ip_guard_start_cmd = /usr/local/bin/client-ip-guard -kong-prefix /usr/local/kong\npluginserver_client_ip_guard_query_cmd = /usr/local/bin/client-ip-guard -dump\n")
+	write("kong.yml", "_format_version: \"3.0\"\nplugins:\n- name: client-ip-guard\n  config:\n    trusted_ips: [10.0.0.0/16]\n    real_ip_header: proxy_protocol\n    real_ip_recursive: false\n")
+	rep := Files([]string{dir})
+	assert.Empty(t, rep.Findings)
+	assert.Len(t, rep.Files, 2)
+}
+
+func TestReportFormats(t *testing.T) {
+	rep := Files([]string{"testdata/bad/pp-listen-missing"})
+	var buf bytes.Buffer
+	require.NoError(t, rep.WriteText(&buf))
+	assert.Contains(t, buf.String(), "pp-listen-missing/kong.conf:3: error KC001")
+	assert.Contains(t, buf.String(), "fix: add proxy_protocol")
+	buf.Reset()
+	require.NoError(t, rep.WriteJSON(&buf))
+	var out struct {
+		Errors   int       `json:"errors"`
+		Findings []Finding `json:"findings"`
+	}
+	require.NoError(t, json.Unmarshal(buf.Bytes(), &out))
+	assert.Equal(t, 1, out.Errors)
+	assert.Equal(t, "KC001", out.Findings[0].Rule)
+	assert.Equal(t, 3, out.Findings[0].Line)
+}
+
+func TestMissingFileIsAFinding(t *testing.T) {
+	rep := Files([]string{"testdata/does-not-exist.conf"})
+	require.Len(t, rep.Findings, 1)
+	assert.Equal(t, "KC901", rep.Findings[0].Rule)
+}
+
+func TestNeverPanicsOnOddInput(t *testing.T) {
+	for _, in := range []string{"", "---\n", "- a\n- b\n", "kind: Service\nspec: 3\n", "_format_version: \"3.0\"\nservices: 5\nplugins: [1, 2]\n",
+		"env: [1]\nproxy: x\n", "gateway:\n  env:\n    trusted_ips: {a: 1}\n", "apiVersion: configuration.konghq.com/v1\nkind: KongClusterPlugin\nplugin: client-ip-guard\nconfig: 7\n",
+		"\x00\xff", "=\n=x\n"} {
+		for _, name := range []string{"a.yaml", "a.conf", "a.env"} {
+			set := &Set{}
+			assert.NotPanics(t, func() {
+				Load(set, name, []byte(in))
+				Check(set)
+			}, "%s: %q", name, in)
+		}
+	}
+}
