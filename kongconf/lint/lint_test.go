@@ -116,9 +116,9 @@ func TestAliasAndDefaults(t *testing.T) {
 
 func TestSuggest(t *testing.T) {
 	for in, want := range map[string]string{
-		"read_ip_recursive":                       "real_ip_recursive",
-		"trusted_ip":                              "trusted_ips",
-		"realipheader":                            "real_ip_header",
+		"read_ip_recursive": "real_ip_recursive",
+		"trusted_ip":        "trusted_ips",
+		"realipheader":      "real_ip_header",
 		"pluginserver_client_ip_guard_start_cmnd": "pluginserver_client_ip_guard_start_cmd",
 		"pluginserver_name":                       "pluginserver_names",
 		"completely_unrelated_setting_name":       "",
