@@ -2,7 +2,7 @@
 # make docker-test: the pdkserver end-to-end scenarios against a real Kong.
 #
 # Builds the Dockerfile (Kong + client-ip-guard) and its echo upstream, runs
-# two DB-less Kong containers from the same kong.yml as pdkserver's demo:
+# two DB-less Kong containers from the repository's kong.yml, as pdkserver's demo:
 #   alb: trusted_ips = the LB, real_ip_header X-Forwarded-For, recursive on
 #   nlb: the same with real_ip_header proxy_protocol on a proxy_protocol listener
 # and sends the scenarios of pdkserver/demo/scenarios.go from client
@@ -61,7 +61,7 @@ docker network create --subnet "$SUBNET/24" "$NET" >/dev/null
 # The demo's kong.yml with the test network's addresses.
 sed -e "s#http://127.0.0.1:18080#http://$ECHO:8080#" \
     -e "s#127.0.0.2/32#$LB/32#g" \
-    pdkserver/testdata/kong.yml >"$work/kong.yml"
+    kong.yml >"$work/kong.yml"
 chmod 0644 "$work/kong.yml"
 
 docker run -d --name cig-echo --network "$NET" --ip "$ECHO" "$ECHO_IMAGE" >/dev/null

@@ -77,7 +77,7 @@ func StartNode(ctx context.Context, spec NodeSpec) (*Node, error) {
 	yml, err := kongyml.Load(n.YMLPath)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			err = fmt.Errorf("%w (the demo's configuration is pdkserver/testdata/kong.yml)", err)
+			err = fmt.Errorf("%w (the demo's configuration is the repository's kong.yml)", err)
 		}
 		return nil, err
 	}

@@ -86,7 +86,7 @@ func TestDockerfileSettings(t *testing.T) {
 		"KONG_PLUGINSERVER_CLIENT_IP_GUARD_QUERY_CMD="+filepath.Join(binDir, "client-ip-guard")+" -dump",
 		"KONG_PLUGINSERVER_CLIENT_IP_GUARD_SOCKET="+strings.Replace(ps.Socket, start[2], dir, 1),
 		"KONG_PROXY_LISTEN=127.0.0.1:0",
-		"KONG_DECLARATIVE_CONFIG="+filepath.Join(repoRoot, "pdkserver/testdata/kong.yml"),
+		"KONG_DECLARATIVE_CONFIG="+filepath.Join(repoRoot, "kong.yml"),
 		"KONG_TRUSTED_IPS=127.0.0.2",
 		"KONG_REAL_IP_HEADER=X-Forwarded-For",
 		"KONG_REAL_IP_RECURSIVE=on",

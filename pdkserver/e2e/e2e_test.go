@@ -514,7 +514,7 @@ func TestPdkserverDemo(t *testing.T) {
 	require.NoError(t, err)
 	defer os.RemoveAll(dir)
 	echoAddr := freeAddr(t)
-	b, err := os.ReadFile(filepath.Join(repoRoot, "pdkserver/testdata/kong.yml"))
+	b, err := os.ReadFile(filepath.Join(repoRoot, "kong.yml"))
 	require.NoError(t, err)
 	yml := filepath.Join(dir, "kong.yml")
 	require.NoError(t, os.WriteFile(yml, bytes.ReplaceAll(b, []byte("127.0.0.1:18080"), []byte(echoAddr)), 0o644))

@@ -82,7 +82,7 @@ type stack struct {
 
 // stackOpts tune a stack.
 type stackOpts struct {
-	yml          string // kong.yml text; ECHO stands for the echo's URL ("" = testdata/kong.yml)
+	yml          string // kong.yml text; ECHO stands for the echo's URL ("" = the repository's kong.yml)
 	eventTimeout time.Duration
 }
 
@@ -111,7 +111,7 @@ func startStack(t testing.TB, o stackOpts) *stack {
 
 	yml := o.yml
 	if yml == "" {
-		b, err := os.ReadFile(filepath.Join(repoRoot, "pdkserver/testdata/kong.yml"))
+		b, err := os.ReadFile(filepath.Join(repoRoot, "kong.yml"))
 		require.NoError(t, err)
 		yml = strings.ReplaceAll(string(b), "http://127.0.0.1:18080", "ECHO")
 	}

@@ -112,8 +112,8 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
-func TestLoadTestdata(t *testing.T) {
-	f, err := Load("../testdata/kong.yml")
+func TestLoadRepoKongYML(t *testing.T) {
+	f, err := Load("../../kong.yml")
 	require.NoError(t, err)
 	assert.NotEmpty(t, f.Routes)
 	_, err = Load("does-not-exist.yml")
