@@ -6,6 +6,10 @@ import (
 	"github.com/client-ip-guard/client-ip-guard/kongconf/topology"
 )
 
+// AllowDriftTag on a plugin entity tells kongconf lint that its realip
+// settings differ from the node's on purpose (KC201 is not reported).
+const AllowDriftTag = "kongconf-allow-drift"
+
 // DeckConfig returns the decK / DB-less declarative document: a global
 // client-ip-guard plugin plus any services and routes of the topology.
 // It targets Kong OSS 3.x, so it never emits ordering or consumer_group.
@@ -30,10 +34,15 @@ func DeckConfig(r *topology.Resolved) map[string]any {
 					m["strip_path"] = *rt.StripPath
 				}
 				if rt.Plugin != nil {
-					m["plugins"] = []any{map[string]any{
+					pl := map[string]any{
 						"name":   topology.PluginName,
 						"config": RoutePluginConfig(r, rt.Plugin),
-					}}
+					}
+					if rt.Plugin.TrustedIPs != nil || rt.Plugin.RealIPHeader != "" || rt.Plugin.RealIPRecursive != nil {
+						// Deliberate drift: tell kongconf lint not to flag it.
+						pl["tags"] = []string{AllowDriftTag}
+					}
+					m["plugins"] = []any{pl}
 				}
 				routes = append(routes, m)
 			}

@@ -98,6 +98,9 @@ func asInt(v any) (int, bool) {
 
 // checkNodePlugin compares the plugin's realip view with the node's.
 func checkNodePlugin(s *sink, n *Node, p *PluginUse) {
+	if p.AllowDrift {
+		return
+	}
 	nh, _ := n.RealIPHeader()
 	nr, _ := n.RealIPRecursive()
 	nt, _ := n.TrustedIPs()

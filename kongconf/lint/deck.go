@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/client-ip-guard/client-ip-guard/kongconf/generate"
 )
 
 // Top-level keys Kong 3.x and decK accept in a declarative file.
@@ -55,6 +57,7 @@ func loadDeck(set *Set, s *sink, file string, root *yaml.Node) {
 				continue
 			}
 			pu := &PluginUse{File: file, Line: p.Line, Where: fmt.Sprintf("%s[%d]", where, i), Config: map[string]any{}, KeyLines: map[string]int{}}
+			pu.AllowDrift = contains(seqStrings(orEmptyNode(mapPath(p, "tags"))), generate.AllowDriftTag)
 			if c := mapPath(p, "config"); c != nil {
 				var m map[string]any
 				if err := c.Decode(&m); err != nil {
@@ -82,6 +85,13 @@ func loadDeck(set *Set, s *sink, file string, root *yaml.Node) {
 	forEach(mapPath(root, "consumers"), func(i int, c *yaml.Node) {
 		collect(mapPath(c, "plugins"), fmt.Sprintf("consumers[%d].plugins", i))
 	})
+}
+
+func orEmptyNode(n *yaml.Node) *yaml.Node {
+	if n == nil {
+		return &yaml.Node{Kind: yaml.SequenceNode}
+	}
+	return n
 }
 
 func forEach(seq *yaml.Node, f func(int, *yaml.Node)) {

@@ -177,3 +177,15 @@ func TestNeverPanicsOnOddInput(t *testing.T) {
 		}
 	}
 }
+
+func TestAllowDriftTag(t *testing.T) {
+	dir := t.TempDir()
+	write := func(n, c string) { require.NoError(t, os.WriteFile(filepath.Join(dir, n), []byte(c), 0o644)) }
+	write("kong.conf", "trusted_ips = 10.0.0.0/16\nreal_ip_header = X-Forwarded-For\nreal_ip_recursive = on\n")
+	write("kong.yml", "_format_version: \"3.0\"\nservices:\n- name: s\n  url: http://s\n  routes:\n  - name: r\n    paths: [/r]\n    plugins:\n    - name: client-ip-guard\n      tags: [kongconf-allow-drift]\n      config:\n        trusted_ips: []\n        real_ip_header: X-Forwarded-For\n        real_ip_recursive: true\n")
+	assert.Empty(t, Files([]string{dir}).Findings)
+	write("kong.yml", "_format_version: \"3.0\"\nplugins:\n- name: client-ip-guard\n  config:\n    trusted_ips: []\n    real_ip_header: X-Forwarded-For\n    real_ip_recursive: true\n")
+	rep := Files([]string{dir})
+	require.Len(t, rep.Findings, 1)
+	assert.Equal(t, "KC201", rep.Findings[0].Rule)
+}

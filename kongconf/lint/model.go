@@ -274,6 +274,9 @@ type PluginUse struct {
 	Config map[string]any
 	// KeyLines locates config keys.
 	KeyLines map[string]int
+	// AllowDrift is set by the kongconf-allow-drift tag: the instance
+	// differs from the node's realip settings on purpose.
+	AllowDrift bool
 }
 
 func (p *PluginUse) line(k string) int {
