@@ -200,6 +200,11 @@ func checkNode(s *sink, n *Node, setHasPlugin bool) {
 		if _, err := nodeconf.ParseListen(lv); err != nil {
 			s.add(ruleBadListen, v.File, v.Line, v.Orig, err.Error())
 		}
+		for _, l := range ParseListeners(lv) {
+			if l.SSL && l.ProxyProtocol && !strings.Contains(" "+l.Raw+" ", " http2 ") {
+				s.add(ruleTLSParamsDropHTTP2, v.File, v.Line, v.Orig, fmt.Sprintf("TLS listener %q has proxy_protocol but no http2 (Kong's default TLS listener has it)", l.Raw))
+			}
+		}
 	}
 	trusted, tv := n.TrustedIPs()
 	for _, e := range trusted {

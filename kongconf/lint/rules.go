@@ -81,9 +81,9 @@ var (
 	ruleAWSPPValue = rule("KC109", Error, "invalid aws-load-balancer-proxy-protocol value",
 		"the AWS controllers only accept \"*\"; other values are ignored or rejected",
 		"set service.beta.kubernetes.io/aws-load-balancer-proxy-protocol: \"*\"")
-	ruleTLSParamsDropHTTP2 = rule("KC110", Info, "proxy.tls.parameters replaces the default [http2]",
-		"listing parameters overrides the chart default, so HTTP/2 is switched off on the TLS port",
-		"keep http2 in the list: [http2, proxy_protocol]")
+	ruleTLSParamsDropHTTP2 = rule("KC110", Info, "TLS listener loses http2 when proxy_protocol is added",
+		"rewriting the TLS listener (proxy.tls.parameters, or proxy_listen copied from a PROXY example) drops Kong's default http2, so HTTP/2 is off on the TLS port",
+		"keep http2: proxy.tls.parameters: [http2, proxy_protocol], or '0.0.0.0:8443 http2 ssl proxy_protocol'")
 	ruleListenDrift = rule("KC111", Warning, "env.proxy_listen overrides the chart's listeners",
 		"the chart builds KONG_PROXY_LISTEN from proxy.http/proxy.tls; an explicit env.proxy_listen wins and can drift from the Service ports",
 		"remove env.proxy_listen and use proxy.http.parameters / proxy.tls.parameters")
