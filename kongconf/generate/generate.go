@@ -23,6 +23,7 @@ var Kinds = []Kind{
 	{"env", "kong.env", func(r *topology.Resolved) (string, error) { return Env(r), nil }},
 	{"helm", "values.yaml", HelmYAML},
 	{"service", "service.yaml", ServiceYAML},
+	{"ingress", "ingress.yaml", IngressYAML},
 	{"kong.yml", "kong.yml", DeckYAML},
 	{"kongplugin", "kongplugin.yaml", KongPluginYAML},
 	{"kongclusterplugin", "kongclusterplugin.yaml", KongClusterPluginYAML},
@@ -53,9 +54,13 @@ func LookupKind(name string) (Kind, error) {
 	return Kind{}, fmt.Errorf("unknown output %q (known: %s)", name, strings.Join(KindNames(), ", "))
 }
 
-// Bundle renders the named kinds (all when names is empty) keyed by file name.
+// Bundle renders the named kinds (all when names is empty) keyed by file
+// name. Outputs that do not apply to the provider (an Ingress without an L7
+// load balancer) are left out of an all-kinds bundle and are an error when
+// asked for by name.
 func Bundle(r *topology.Resolved, names ...string) (map[string]string, error) {
-	if len(names) == 0 {
+	all := len(names) == 0
+	if all {
 		names = KindNames()
 	}
 	out := map[string]string{}
@@ -67,6 +72,12 @@ func Bundle(r *topology.Resolved, names ...string) (map[string]string, error) {
 		s, err := k.Render(r)
 		if err != nil {
 			return nil, fmt.Errorf("render %s: %w", n, err)
+		}
+		if s == "" {
+			if all {
+				continue
+			}
+			return nil, fmt.Errorf("output %s does not apply to provider %s", n, r.Provider.Name)
 		}
 		out[k.File] = s
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/client-ip-guard/client-ip-guard/kongconf/nodeconf"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 )
 
 const pluginName = "client-ip-guard"
@@ -272,6 +273,11 @@ func loadDoc(set *Set, s *sink, file string, root *yaml.Node) {
 		loadService(set, s, file, root)
 	case kind == "KongPlugin" || kind == "KongClusterPlugin":
 		loadKICPlugin(set, s, file, root, kind)
+	case kind == "Ingress":
+		var ing networkingv1.Ingress
+		if err := strictDecode(root, &ing); err != nil {
+			s.add(ruleBadStrict, file, root.Line, "Ingress", "Ingress: "+err.Error())
+		}
 	case kind != "":
 		// Other Kubernetes objects are not about client IPs.
 	case mapPath(root, "_format_version") != nil || mapPath(root, "services") != nil && mapPath(root, "env") == nil:
