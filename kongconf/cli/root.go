@@ -22,6 +22,7 @@ type ExitError struct {
 	Code int
 }
 
+// Error reports the exit status.
 func (e *ExitError) Error() string { return fmt.Sprintf("exit status %d", e.Code) }
 
 // NewRoot builds the kongconf root command with all subcommands.

@@ -444,6 +444,11 @@ func checkService(s *sink, sv *Service, snat bool) {
 	if v, ok := sv.ann(annAWSPP); ok && v != "*" {
 		s.add(ruleAWSPPValue, sv.File, sv.annLine(annAWSPP), annAWSPP, fmt.Sprintf("value %q", v))
 	}
+	if pp == annDOPP {
+		if _, ok := sv.ann("service.beta.kubernetes.io/do-loadbalancer-hostname"); !ok {
+			s.add(ruleDOHairpin, sv.File, sv.annLine(annDOPP), annDOPP, "")
+		}
+	}
 	if v, ok := sv.ann(annPLSPP); ok && strings.EqualFold(v, "true") && sv.ExternalTrafficPolicy == "Local" {
 		s.add(rulePLSLocal, sv.File, lineOr(sv.ETPLine, sv.Line), "externalTrafficPolicy", "")
 	}

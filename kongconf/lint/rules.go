@@ -177,3 +177,7 @@ func Add(findings []Finding, id, file string, line int, key, msg string) []Findi
 	s.add(id, file, line, key, msg)
 	return s.findings
 }
+
+var ruleDOHairpin = rule("KC113", Info, "DigitalOcean PROXY protocol without do-loadbalancer-hostname",
+	"kube-proxy short-circuits in-cluster requests to the LB address, so they reach Kong without a PROXY header and fail with 'broken header'",
+	"set service.beta.kubernetes.io/do-loadbalancer-hostname to a DNS name pointing at the load balancer")
