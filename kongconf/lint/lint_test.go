@@ -192,3 +192,22 @@ func TestAllowDriftTag(t *testing.T) {
 	require.Len(t, rep.Findings, 1)
 	assert.Equal(t, "KC201", rep.Findings[0].Rule)
 }
+
+func TestHelmCustomEnvAndIngressChart(t *testing.T) {
+	set := &Set{}
+	f := Load(set, "values.yaml", []byte("gateway:\n  customEnv:\n    KONG_TRUSTED_IPS: 0.0.0.0/0,::/0\n    KONG_REAL_IP_HEADER: X-Forwarded-For\n    OTHER: x\n  proxy:\n    type: ClusterIP\n"))
+	require.Empty(t, f)
+	require.Len(t, set.Nodes, 1)
+	tr, tv := set.Nodes[0].TrustedIPs()
+	assert.Equal(t, []string{"0.0.0.0/0", "::/0"}, tr)
+	assert.Equal(t, "gateway.customEnv.KONG_TRUSTED_IPS", tv.Orig)
+	assert.Equal(t, 3, tv.Line)
+	assert.Equal(t, "/kong_prefix", set.Nodes[0].Prefix())
+	require.Len(t, set.Services, 1)
+	assert.Equal(t, "ClusterIP", set.Services[0].Type)
+	got := map[string]bool{}
+	for _, x := range Check(set) {
+		got[x.Rule] = true
+	}
+	assert.True(t, got["KC003"])
+}

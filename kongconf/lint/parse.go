@@ -410,6 +410,23 @@ func loadHelm(set *Set, s *sink, file string, root *yaml.Node) {
 			n.Set(val)
 		}
 	}
+	// customEnv holds whole variable names; KONG_* ones are settings too.
+	if ce := mapPath(gw, "customEnv"); ce != nil && ce.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(ce.Content); i += 2 {
+			k, v := ce.Content[i], ce.Content[i+1]
+			if !strings.HasPrefix(strings.ToUpper(k.Value), "KONG_") {
+				continue
+			}
+			val := &Value{Key: strings.ToLower(k.Value[len("KONG_"):]), Orig: prefix + "customEnv." + k.Value, Line: k.Line}
+			if v.Kind == yaml.ScalarNode {
+				val.Value = v.Value
+				val.YAMLBool = v.Style == 0 && yamlBools[strings.ToLower(v.Value)]
+			} else {
+				val.Skip = true
+			}
+			n.Set(val)
+		}
+	}
 	if _, _, ok := n.Get("plugins"); !ok {
 		if k, v := mapGet(mapPath(gw, "plugins"), "preInstalled"); v != nil {
 			n.Set(&Value{Key: "plugins", Orig: prefix + "plugins.preInstalled", Value: "bundled," + scalar(v), Line: k.Line})
