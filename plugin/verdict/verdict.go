@@ -236,7 +236,7 @@ func Judge(in *Input) Outcome {
 			r = r.Add(ReasonSourceMissing)
 			has[LBIPLeak] = true
 		}
-		if res.Status != realip.Declined && res.AddrTrusted && !has[Malformed] {
+		if res.Status != realip.Declined && res.AddrTrusted && !has[Malformed] && !(in.TrustAll && in.Kind == realip.KindProxyProtocol) {
 			// The walk ended on a trusted hop: real_ip_recursive is off with
 			// several proxies, or every entry was a proxy.
 			r = r.Add(ReasonResolvedTrusted)

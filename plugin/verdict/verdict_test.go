@@ -329,3 +329,28 @@ func TestReasons(t *testing.T) {
 	}
 	assert.Equal(t, all, full.Names())
 }
+
+// With PROXY protocol behind a trust-everything list (the setup Kong's
+// Kubernetes guide shows), every PROXY source is "trusted": that alone must
+// not turn each request into lb_ip_leak. A header source keeps the flag,
+// since there any client can choose its address.
+func TestTrustAllProxyProtocolIsNotALeak(t *testing.T) {
+	all := realip.MustTrusted("0.0.0.0/0", "::/0")
+	pp := realip.NewResolver(all, "proxy_protocol", false)
+	res := pp.Resolve(&realip.Request{
+		Peer:  netip.MustParseAddrPort("10.0.0.2:4000"),
+		Proxy: &realip.Proxy{SrcAddr: "198.51.100.7", SrcPort: 5555},
+	}, nil)
+	out := verdict.Judge(&verdict.Input{Result: &res, Kind: realip.KindProxyProtocol, TrustAll: true, KongAddr: "198.51.100.7", KongKnown: true})
+	assert.Equal(t, verdict.OK, out.Verdict)
+	assert.True(t, out.Reasons.Has(verdict.ReasonTrustAll))
+
+	xff := realip.NewResolver(all, "X-Forwarded-For", false)
+	res = xff.Resolve(&realip.Request{
+		Peer:    netip.MustParseAddrPort("10.0.0.2:4000"),
+		Headers: []realip.Header{{Name: "X-Forwarded-For", Value: "198.51.100.7"}},
+	}, nil)
+	out = verdict.Judge(&verdict.Input{Result: &res, Kind: realip.KindXForwardedFor, Forwarding: verdict.HasXForwardedFor, TrustAll: true})
+	assert.Equal(t, verdict.LBIPLeak, out.Verdict)
+	assert.True(t, out.Reasons.Has(verdict.ReasonResolvedTrusted))
+}
