@@ -14,9 +14,11 @@ import (
 
 	"github.com/Kong/go-pdk"
 	"github.com/Kong/go-pdk/server/kong_plugin_protocol"
+	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/client-ip-guard/client-ip-guard/plugin/guardconf"
+	"github.com/client-ip-guard/client-ip-guard/plugin/pbheaders"
 	"github.com/client-ip-guard/client-ip-guard/plugin/realip"
 	"github.com/client-ip-guard/client-ip-guard/plugin/record"
 	"github.com/client-ip-guard/client-ip-guard/plugin/sink"
@@ -142,19 +144,25 @@ func (c *Config) Access(kong *pdk.PDK) {
 type facts struct {
 	req         realip.Request
 	proxy       realip.Proxy
-	headers     map[string][]string
 	kongAddr    string
 	forwarding  verdict.Forwarding
 	sourceLines int
 	truncated   bool
+	headerBuf   emptypb.Empty // kong.request.get_headers' reply, kept as raw bytes
 }
+
+// getHeaders is the PDK method behind kong.request.get_headers.
+const getHeaders = "kong.request.get_headers"
 
 func (f *facts) gather(kong *pdk.PDK, pol *guardconf.Policy) error {
 	peer, err := kong.Client.GetIp()
 	if err != nil {
 		return err
 	}
-	if f.headers, err = kong.Request.GetHeaders(MaxHeaders); err != nil {
+	// The reply is decoded into an empty message, so that its bytes stay
+	// unknown fields that pbheaders reads as sent: go-pdk's own GetHeaders
+	// fails the whole call on one non-UTF-8 byte in any header.
+	if err := kong.Request.Ask(getHeaders, &kong_plugin_protocol.Int{V: MaxHeaders}, &f.headerBuf); err != nil {
 		return err
 	}
 	if f.kongAddr, err = kong.Client.GetForwardedIp(); err != nil {
@@ -172,9 +180,9 @@ func (f *facts) gather(kong *pdk.PDK, pol *guardconf.Policy) error {
 	kind := pol.Resolver.Kind()
 	name := pol.Resolver.HeaderName()
 	total := 0
-	for k, vs := range f.headers {
-		total += len(vs)
-		switch k {
+	err = pbheaders.Walk(f.headerBuf.ProtoReflect().GetUnknown(), func(k, v []byte) {
+		total++
+		switch string(k) {
 		case "x-forwarded-for":
 			f.forwarding |= verdict.HasXForwardedFor
 		case "x-real-ip":
@@ -182,20 +190,19 @@ func (f *facts) gather(kong *pdk.PDK, pol *guardconf.Policy) error {
 		case "forwarded":
 			f.forwarding |= verdict.HasForwarded
 		default:
-			if k == name {
+			if string(k) == name {
 				f.forwarding |= verdict.HasConfigured
 			}
 		}
+		if name != "" && string(k) == name {
+			f.sourceLines++
+			f.req.Headers = append(f.req.Headers, realip.Header{Name: name, Value: string(v)})
+		}
+	})
+	if err != nil {
+		return err
 	}
 	f.truncated = total >= MaxHeaders
-	if name != "" {
-		vs := f.headers[name]
-		f.sourceLines = len(vs)
-		f.req.Headers = make([]realip.Header, len(vs))
-		for i, v := range vs {
-			f.req.Headers[i] = realip.Header{Name: name, Value: v}
-		}
-	}
 	if kind == realip.KindProxyProtocol {
 		addr, err := kong.Nginx.GetVar("proxy_protocol_addr")
 		if err != nil {
@@ -217,14 +224,16 @@ func (f *facts) gather(kong *pdk.PDK, pol *guardconf.Policy) error {
 // strip clears the forwarding headers an untrusted peer sent, so that
 // neither Kong's upstream X-Forwarded-For nor the service sees them.
 func (f *facts) strip(kong *pdk.PDK, pol *guardconf.Policy) {
-	for _, h := range []string{"x-forwarded-for", "x-real-ip", "forwarded", pol.Resolver.HeaderName()} {
-		if h == "" {
-			continue
-		}
-		if _, ok := f.headers[h]; ok {
+	sent := func(h string, flag verdict.Forwarding) {
+		if f.forwarding&flag != 0 {
 			_ = kong.ServiceRequest.ClearHeader(h)
-			delete(f.headers, h)
 		}
+	}
+	sent("x-forwarded-for", verdict.HasXForwardedFor)
+	sent("x-real-ip", verdict.HasXRealIP)
+	sent("forwarded", verdict.HasForwarded)
+	if h := pol.Resolver.HeaderName(); h != "" && h != "x-forwarded-for" && h != "x-real-ip" && h != "forwarded" {
+		sent(h, verdict.HasConfigured)
 	}
 }
 

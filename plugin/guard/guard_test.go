@@ -104,6 +104,24 @@ func TestAccessResolution(t *testing.T) {
 				r.Chain = []string{"203.0.113.50", client, "10.0.0.2"}
 				r.Verdict = "ok"
 			})))},
+		// nginx passes bytes from 0x80 up in header values and Kong sends
+		// them as they are; go-pdk's GetHeaders would fail the request.
+		{"trusted LB, non-UTF-8 bytes before the client", confXFFRec + `,"log_when":"all"}`,
+			steps(getIP(lb), step{method: "kong.request.get_headers", raw: rawHeader("x-forwarded-for", "\xc3\x28\xff, "+client)}, getForwardedIP(client),
+				notice(rec(func(r *record.Record) {
+					r.ClientIP, r.PeerIP, r.KongIP = client, lb, client
+					r.Source = "X-Forwarded-For"
+					r.Chain = []string{"\ufffd(\ufffd", client}
+					r.Verdict = "ok"
+				})))},
+		{"trusted LB, non-UTF-8 bytes as the client", confXFFRec + `,"log_when":"all"}`,
+			steps(getIP(lb), step{method: "kong.request.get_headers", raw: rawHeader("x-forwarded-for", client+", \xff\xfe")}, getForwardedIP(lb),
+				notice(rec(func(r *record.Record) {
+					r.ClientIP, r.PeerIP, r.KongIP = lb, lb, lb
+					r.Chain = []string{client, "\ufffd"}
+					r.Verdict, r.Reasons = "malformed", []string{verdict.ReasonSourceMalformed}
+					r.Action = record.ActionWouldReject
+				})))},
 		{"trusted LB, X-Real-IP with a port", confXRIP + `,"log_when":"all"}`,
 			steps(gather(lb, hs{"x-real-ip": {client + ":4711"}}, client), notice(rec(func(r *record.Record) {
 				r.ClientIP, r.ClientPort, r.PeerIP, r.KongIP = client, 4711, lb, client

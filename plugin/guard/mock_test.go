@@ -20,6 +20,7 @@ import (
 	"github.com/Kong/go-pdk/server/kong_plugin_protocol"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -112,6 +113,9 @@ type step struct {
 	check func(t assert.TestingT, args []byte)
 	// ret is the reply; nil sends an empty frame.
 	ret proto.Message
+	// raw, when set, is the reply's bytes as Kong sends them (for what
+	// Go's protobuf runtime refuses to marshal).
+	raw []byte
 	// noReply closes the connection instead of answering, as Kong does
 	// for kong.response.exit.
 	noReply bool
@@ -186,7 +190,7 @@ func (c *conversation) serve() {
 		if st.noReply {
 			return
 		}
-		var out []byte
+		out := st.raw
 		if st.ret != nil {
 			if out, err = proto.Marshal(st.ret); err != nil {
 				c.errs.Errorf("call %d: marshal reply: %v", i, err)
@@ -268,6 +272,15 @@ func getIP(peer string) step {
 
 func getHeaders(h map[string][]string) step {
 	return step{method: "kong.request.get_headers", args: &kong_plugin_protocol.Int{V: guard.MaxHeaders}, ret: kongHeaders(h)}
+}
+
+// rawHeader is kong.request.get_headers' reply for one header line, with
+// its bytes as lua-protobuf writes them: no UTF-8 check.
+func rawHeader(name, value string) []byte {
+	val := protowire.AppendString(protowire.AppendTag(nil, 3, protowire.BytesType), value) // Value.string_value
+	entry := protowire.AppendString(protowire.AppendTag(nil, 1, protowire.BytesType), name)
+	entry = protowire.AppendBytes(protowire.AppendTag(entry, 2, protowire.BytesType), val)
+	return protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), entry) // Struct.fields
 }
 
 func getForwardedIP(addr string) step {

@@ -1,0 +1,172 @@
+// Package pbheaders reads Kong's reply to kong.request.get_headers as the
+// bytes Kong sent, without the UTF-8 check that Go's protobuf runtime
+// applies to proto3 string fields.
+//
+// The reply is a google.protobuf.Struct: one map entry per header name,
+// whose value is a string (one line) or a list of strings (several lines).
+// Kong encodes it with lua-protobuf, which copies Lua strings byte for byte,
+// and nginx accepts any byte from 0x80 up in a header value. go-pdk's
+// Request.GetHeaders decodes into structpb.Struct, so a single such byte in
+// any header (a Latin-1 file name, or a client probing) makes the call fail
+// and a plugin built on it fail the request. Walk decodes the same wire
+// format by hand: header bytes are hostile input, not text.
+package pbheaders
+
+import (
+	"errors"
+	"fmt"
+
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// Field numbers of google.protobuf.Struct, its map entry, Value and
+// ListValue (google/protobuf/struct.proto).
+const (
+	structFields   = 1 // Struct.fields: repeated map entry
+	entryKey       = 1 // map entry key: string
+	entryValue     = 2 // map entry value: Value
+	valueString    = 3 // Value.string_value
+	valueList      = 6 // Value.list_value
+	listValues     = 1 // ListValue.values: repeated Value
+	maxListNesting = 1 // header values are strings or lists of strings
+)
+
+// ErrMalformed is wrapped by every decoding error.
+var ErrMalformed = errors.New("malformed kong.request.get_headers reply")
+
+// Walk calls visit once per header line in b, a serialized Struct: with
+// the header's name and the line's value, in Kong's order within a name.
+// A value that is neither a string nor a list of strings (Kong never sends
+// one) is visited as an empty line, as go-pdk's unwrapping does for list
+// elements. The slices alias b and are valid only during the call. Walk
+// does not allocate.
+func Walk(b []byte, visit func(name, value []byte)) error {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return fmt.Errorf("%w: %v", ErrMalformed, protowire.ParseError(n))
+		}
+		b = b[n:]
+		if num != structFields || typ != protowire.BytesType {
+			if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
+				return fmt.Errorf("%w: %v", ErrMalformed, protowire.ParseError(n))
+			}
+			b = b[n:]
+			continue
+		}
+		entry, n := protowire.ConsumeBytes(b)
+		if n < 0 {
+			return fmt.Errorf("%w: %v", ErrMalformed, protowire.ParseError(n))
+		}
+		b = b[n:]
+		if err := walkEntry(entry, visit); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// walkEntry decodes one map entry: key and Value, in either order (the
+// wire format allows both; the last occurrence of a field wins).
+func walkEntry(b []byte, visit func(name, value []byte)) error {
+	var key, value []byte
+	var hasValue bool
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return fmt.Errorf("%w: %v", ErrMalformed, protowire.ParseError(n))
+		}
+		b = b[n:]
+		if (num == entryKey || num == entryValue) && typ == protowire.BytesType {
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return fmt.Errorf("%w: %v", ErrMalformed, protowire.ParseError(n))
+			}
+			b = b[n:]
+			if num == entryKey {
+				key = v
+			} else {
+				value, hasValue = v, true
+			}
+			continue
+		}
+		if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
+			return fmt.Errorf("%w: %v", ErrMalformed, protowire.ParseError(n))
+		}
+		b = b[n:]
+	}
+	if !hasValue {
+		visit(key, nil)
+		return nil
+	}
+	return walkValue(key, value, 0, visit)
+}
+
+// walkValue visits a Value: a string is one line, a list one line per
+// element; anything else is an empty line.
+func walkValue(key, b []byte, depth int, visit func(name, value []byte)) error {
+	var str, list []byte
+	kind := 0 // the oneof case seen last: 0 other, valueString, valueList
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return fmt.Errorf("%w: %v", ErrMalformed, protowire.ParseError(n))
+		}
+		b = b[n:]
+		if (num == valueString || num == valueList) && typ == protowire.BytesType {
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return fmt.Errorf("%w: %v", ErrMalformed, protowire.ParseError(n))
+			}
+			b = b[n:]
+			kind = int(num)
+			if num == valueString {
+				str = v
+			} else {
+				list = v
+			}
+			continue
+		}
+		if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
+			return fmt.Errorf("%w: %v", ErrMalformed, protowire.ParseError(n))
+		}
+		b = b[n:]
+		kind = 0
+	}
+	switch {
+	case kind == valueString:
+		visit(key, str)
+	case kind == valueList && depth < maxListNesting:
+		return walkList(key, list, depth+1, visit)
+	default:
+		visit(key, nil)
+	}
+	return nil
+}
+
+// walkList visits each Value of a ListValue.
+func walkList(key, b []byte, depth int, visit func(name, value []byte)) error {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return fmt.Errorf("%w: %v", ErrMalformed, protowire.ParseError(n))
+		}
+		b = b[n:]
+		if num != listValues || typ != protowire.BytesType {
+			if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
+				return fmt.Errorf("%w: %v", ErrMalformed, protowire.ParseError(n))
+			}
+			b = b[n:]
+			continue
+		}
+		v, n := protowire.ConsumeBytes(b)
+		if n < 0 {
+			return fmt.Errorf("%w: %v", ErrMalformed, protowire.ParseError(n))
+		}
+		b = b[n:]
+		if err := walkValue(key, v, depth, visit); err != nil {
+			return err
+		}
+	}
+	return nil
+}
