@@ -18,12 +18,18 @@
 //     therefore wins over the alias, even an alias from the environment over
 //     a directive in the file.
 //   - "NONE" and empty values mean unset.
+//   - nginx_http_<directive> keys are rendered into nginx's http block and
+//     nginx_proxy_<directive> keys into the proxy server block, so for the
+//     header buffer directives the nginx_proxy_* key wins over the
+//     nginx_http_* one, each directive on its own; without either, nginx's
+//     default applies (Kong's template sets neither).
 package nodeconf
 
 import (
 	"bufio"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -66,6 +72,14 @@ type Conf struct {
 	DeclarativeConfig string
 	// Database is the database setting ("postgres", "off", ...).
 	Database string
+	// ClientHeaderBufferSize is nginx's client_header_buffer_size in bytes
+	// for the proxy server: nginx_proxy_client_header_buffer_size, else
+	// nginx_http_client_header_buffer_size, else nginx's 1k.
+	ClientHeaderBufferSize int
+	// LargeClientHeaderBuffers is nginx's large_client_header_buffers for
+	// the proxy server: nginx_proxy_large_client_header_buffers, else
+	// nginx_http_large_client_header_buffers, else nginx's "4 8k".
+	LargeClientHeaderBuffers HeaderBuffers
 	// Raw holds every key the user set, as finally resolved (file, then
 	// environment). Unknown keys are kept. Defaults are not included.
 	Raw map[string]string
@@ -73,6 +87,33 @@ type Conf struct {
 	// first line of a continued line) or "env:KONG_X".
 	Sources map[string]string
 }
+
+// HeaderBuffers is an nginx "number size" buffers value, such as
+// large_client_header_buffers' "4 8k".
+type HeaderBuffers struct {
+	// Num is the number of buffers.
+	Num int
+	// Size is the size of each buffer in bytes.
+	Size int
+}
+
+// nginx's defaults for the header buffer directives, which Kong's template
+// does not set (ngx_http_core_module.c), and the connection_pool_size
+// default (64 pointers) large_client_header_buffers' size may not be
+// below.
+const (
+	// DefaultClientHeaderBufferSize is client_header_buffer_size's default.
+	DefaultClientHeaderBufferSize = 1024
+	// DefaultLargeClientHeaderBuffersNum is large_client_header_buffers'
+	// default number of buffers.
+	DefaultLargeClientHeaderBuffersNum = 4
+	// DefaultLargeClientHeaderBuffersSize is large_client_header_buffers'
+	// default buffer size.
+	DefaultLargeClientHeaderBuffersSize = 8192
+	// DefaultConnectionPoolSize is connection_pool_size's default on 64-bit
+	// platforms.
+	DefaultConnectionPoolSize = 512
+)
 
 // Kong 3.x defaults for the keys modelled here (kong_defaults.lua).
 const (
@@ -102,6 +143,12 @@ func Defaults() *Conf {
 		Database:     "postgres",
 		Raw:          map[string]string{},
 		Sources:      map[string]string{},
+
+		ClientHeaderBufferSize: DefaultClientHeaderBufferSize,
+		LargeClientHeaderBuffers: HeaderBuffers{
+			Num:  DefaultLargeClientHeaderBuffersNum,
+			Size: DefaultLargeClientHeaderBuffersSize,
+		},
 	}
 }
 
@@ -364,6 +411,10 @@ func resolve(raw, src map[string]string, exists func(string) bool) (*Conf, error
 		c.Database = v
 	}
 
+	if err := resolveHeaderBuffers(c, raw, where); err != nil {
+		return nil, err
+	}
+
 	if v, ok := value(raw, "pluginserver_names"); ok {
 		for _, n := range splitList(v) {
 			ps, err := pluginServer(c, strings.ToLower(n), exists)
@@ -374,6 +425,92 @@ func resolve(raw, src map[string]string, exists func(string) bool) (*Conf, error
 		}
 	}
 	return c, nil
+}
+
+// nginxKey returns the kong.conf key that sets an nginx directive for the
+// proxy server: nginx_proxy_<directive> when set, else
+// nginx_http_<directive> when set, else "".
+func nginxKey(raw map[string]string, directive string) string {
+	for _, k := range []string{"nginx_proxy_" + directive, "nginx_http_" + directive} {
+		if _, ok := value(raw, k); ok {
+			return k
+		}
+	}
+	return ""
+}
+
+// resolveHeaderBuffers sets the header buffer sizes from the
+// nginx_proxy_/nginx_http_ keys, refusing what nginx would refuse to
+// start with.
+func resolveHeaderBuffers(c *Conf, raw map[string]string, where func(string) string) error {
+	if k := nginxKey(raw, "client_header_buffer_size"); k != "" {
+		v, _ := value(raw, k)
+		n, ok := parseNginxSize(v)
+		if !ok || n == 0 {
+			return fmt.Errorf("%s must be a size greater than 0 such as 1024, 1k or 1m, got %q%s", k, v, where(k))
+		}
+		c.ClientHeaderBufferSize = n
+	}
+	if k := nginxKey(raw, "large_client_header_buffers"); k != "" {
+		v, _ := value(raw, k)
+		f := strings.Fields(v)
+		var num, size int
+		ok := len(f) == 2
+		if ok {
+			num, ok = parseNginxSize(f[0])
+			ok = ok && num > 0 && !strings.ContainsAny(f[0], "kKmM")
+		}
+		if ok {
+			size, ok = parseNginxSize(f[1])
+			ok = ok && size > 0
+		}
+		if !ok {
+			return fmt.Errorf("%s must be a number of buffers and a size greater than 0 such as \"4 8k\", got %q%s", k, v, where(k))
+		}
+		// nginx refuses to start otherwise (ngx_http_core_merge_srv_conf).
+		pool, poolKey := DefaultConnectionPoolSize, nginxKey(raw, "connection_pool_size")
+		if poolKey != "" {
+			pv, _ := value(raw, poolKey)
+			if p, ok := parseNginxSize(pv); ok {
+				pool = p
+			}
+		}
+		if size < pool {
+			return fmt.Errorf("%s: the size must be equal to or greater than connection_pool_size (%d), got %q%s", k, pool, v, where(k))
+		}
+		c.LargeClientHeaderBuffers = HeaderBuffers{Num: num, Size: size}
+	}
+	return nil
+}
+
+// parseNginxSize reads nginx's size syntax (ngx_parse_size): decimal
+// digits, optionally followed by k or m (either case) for KiB or MiB.
+func parseNginxSize(v string) (int, bool) {
+	scale := 1
+	switch {
+	case strings.HasSuffix(v, "k"), strings.HasSuffix(v, "K"):
+		scale, v = 1<<10, v[:len(v)-1]
+	case strings.HasSuffix(v, "m"), strings.HasSuffix(v, "M"):
+		scale, v = 1<<20, v[:len(v)-1]
+	}
+	if v == "" {
+		return 0, false
+	}
+	n := 0
+	for _, ch := range []byte(v) {
+		if ch < '0' || ch > '9' {
+			return 0, false
+		}
+		d := int(ch - '0')
+		if n > (math.MaxInt-d)/10 {
+			return 0, false
+		}
+		n = n*10 + d
+	}
+	if n > math.MaxInt/scale {
+		return 0, false
+	}
+	return n * scale, true
 }
 
 // checkTrusted applies Kong's trusted_ips rule: an IP, a CIDR or "unix:".

@@ -187,6 +187,76 @@ func TestParse(t *testing.T) {
 		{name: "bad listen", text: "proxy_listen = 0.0.0.0:8000 proxyprotocol\n", err: `flag "proxyprotocol"`},
 		{name: "bad database", text: "database = mysql\n", err: `database has an invalid value: "mysql"`},
 		{name: "section", text: "[x]\n", err: `kong.conf:1: section header "[x]"`},
+		{
+			name: "header buffers: nginx defaults",
+			text: "log_level = debug\nnginx_http_client_header_buffer_size = NONE\n",
+			check: func(t *testing.T, c *Conf) {
+				if c.ClientHeaderBufferSize != 1024 || c.LargeClientHeaderBuffers != (HeaderBuffers{Num: 4, Size: 8192}) {
+					t.Errorf("client %d large %+v", c.ClientHeaderBufferSize, c.LargeClientHeaderBuffers)
+				}
+			},
+		},
+		{
+			name: "header buffers: http block",
+			text: "nginx_http_client_header_buffer_size = 2K\nnginx_http_large_client_header_buffers =  8   16k \n",
+			check: func(t *testing.T, c *Conf) {
+				if c.ClientHeaderBufferSize != 2048 || c.LargeClientHeaderBuffers != (HeaderBuffers{Num: 8, Size: 16384}) {
+					t.Errorf("client %d large %+v", c.ClientHeaderBufferSize, c.LargeClientHeaderBuffers)
+				}
+			},
+		},
+		{
+			// Each directive on its own: the server block's value wins over
+			// the http block's, and what the server block does not set is
+			// inherited.
+			name: "header buffers: proxy server block beats http block",
+			text: "nginx_proxy_large_client_header_buffers = 2 1m\nnginx_http_large_client_header_buffers = 8 16k\nnginx_http_client_header_buffer_size = 4096\nnginx_proxy_client_header_buffer_size = \n",
+			check: func(t *testing.T, c *Conf) {
+				if c.ClientHeaderBufferSize != 4096 || c.LargeClientHeaderBuffers != (HeaderBuffers{Num: 2, Size: 1 << 20}) {
+					t.Errorf("client %d large %+v", c.ClientHeaderBufferSize, c.LargeClientHeaderBuffers)
+				}
+			},
+		},
+		{
+			name: "header buffers: sizes in bytes and M",
+			text: "nginx_proxy_client_header_buffer_size = 1M\nnginx_proxy_large_client_header_buffers = 1 512\n",
+			check: func(t *testing.T, c *Conf) {
+				if c.ClientHeaderBufferSize != 1<<20 || c.LargeClientHeaderBuffers != (HeaderBuffers{Num: 1, Size: 512}) {
+					t.Errorf("client %d large %+v", c.ClientHeaderBufferSize, c.LargeClientHeaderBuffers)
+				}
+			},
+		},
+		{
+			name: "header buffers: a lower connection_pool_size allows smaller buffers",
+			text: "nginx_http_connection_pool_size = 256\nnginx_proxy_large_client_header_buffers = 4 256\n",
+			check: func(t *testing.T, c *Conf) {
+				if c.LargeClientHeaderBuffers != (HeaderBuffers{Num: 4, Size: 256}) {
+					t.Errorf("large %+v", c.LargeClientHeaderBuffers)
+				}
+			},
+		},
+		{name: "client header buffer with a unit nginx lacks", text: "nginx_http_client_header_buffer_size = 1g\n",
+			err: `nginx_http_client_header_buffer_size must be a size greater than 0 such as 1024, 1k or 1m, got "1g" (file:1)`},
+		{name: "client header buffer zero", text: "nginx_proxy_client_header_buffer_size = 0k\n",
+			err: `nginx_proxy_client_header_buffer_size must be a size greater than 0 such as 1024, 1k or 1m, got "0k"`},
+		{name: "client header buffer with a semicolon", text: "nginx_proxy_client_header_buffer_size = 1k;\n",
+			err: `got "1k;"`},
+		{name: "client header buffer overflow", text: "nginx_proxy_client_header_buffer_size = 99999999999999999999\n",
+			err: `got "99999999999999999999"`},
+		{name: "large buffers without a number", text: "nginx_proxy_large_client_header_buffers = 8k\n",
+			err: `nginx_proxy_large_client_header_buffers must be a number of buffers and a size greater than 0 such as "4 8k", got "8k" (file:1)`},
+		{name: "large buffers with a unit on the number", text: "nginx_http_large_client_header_buffers = 4k 8k\n",
+			err: `nginx_http_large_client_header_buffers must be a number of buffers and a size greater than 0 such as "4 8k", got "4k 8k"`},
+		{name: "large buffers zero", text: "\nnginx_http_large_client_header_buffers = 0 8k\n",
+			err: `got "0 8k" (file:2)`},
+		{name: "large buffers bad size", text: "nginx_proxy_large_client_header_buffers = 4 8x\n",
+			err: `got "4 8x"`},
+		{name: "large buffers three values", text: "nginx_proxy_large_client_header_buffers = 4 8k 1\n",
+			err: `got "4 8k 1"`},
+		{name: "large buffers below connection_pool_size", text: "nginx_proxy_large_client_header_buffers = 4 256\n",
+			err: `nginx_proxy_large_client_header_buffers: the size must be equal to or greater than connection_pool_size (512), got "4 256" (file:1)`},
+		{name: "bad proxy value is an error even with a good http one", text: "nginx_http_large_client_header_buffers = 4 8k\nnginx_proxy_large_client_header_buffers = four 8k\n",
+			err: `nginx_proxy_large_client_header_buffers must be`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -86,6 +86,11 @@ func StartNode(ctx context.Context, spec NodeSpec) (*Node, error) {
 		RealIPHeader:    conf.RealIPHeader,
 		RealIPRecursive: conf.RealIPRecursive,
 		Plugins:         conf.Plugins,
+		HeaderBuffers: gateway.HeaderBuffers{
+			ClientSize: conf.ClientHeaderBufferSize,
+			LargeNum:   conf.LargeClientHeaderBuffers.Num,
+			LargeSize:  conf.LargeClientHeaderBuffers.Size,
+		},
 	}
 	for _, l := range conf.ProxyListen {
 		node.Listeners = append(node.Listeners, gateway.Listener{

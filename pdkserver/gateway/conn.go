@@ -49,7 +49,7 @@ func (g *Gateway) listen(l Listener) error {
 		Handler:           g,
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       60 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    g.opts.Node.HeaderBuffers.maxGoHeaderBytes(),
 		ErrorLog:          g.stdLogger(),
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			if tc, ok := c.(*tls.Conn); ok {

@@ -64,6 +64,10 @@ type Node struct {
 	// Plugins is kong.conf's plugins list; "bundled" enables the bundled
 	// plugins pdkserver emulates (file-log).
 	Plugins []string
+	// HeaderBuffers are nginx's request header buffers; HTTP/1 requests
+	// whose head would not fit them are refused with Kong's 400 or 414
+	// before any phase. The zero value is nginx's default (1k; 4 8k).
+	HeaderBuffers HeaderBuffers
 }
 
 // Entity is a plugin entity as handed to a plugin server.

@@ -39,6 +39,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x.Request = req
 	req.NginxVars["request_id"], req.NginxVars["kong_request_id"] = x.ID, x.ID
 	w.Header().Set("X-Kong-Request-Id", x.ID)
+	if g.refuseHead(w, r, x) {
+		// nginx refused the head before any Kong phase: no plugin runs.
+		g.finish(x, nil)
+		return
+	}
 
 	route := rt.match(r.URL.Path)
 	x.Route = route
