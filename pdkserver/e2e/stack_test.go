@@ -51,6 +51,8 @@ func TestMain(m *testing.M) {
 		for name, pkg := range map[string]string{
 			"client-ip-guard": "./plugin/cmd/client-ip-guard",
 			"panicker":        "./pdkserver/testdata/panicker",
+			"noop":            "./pdkserver/internal/testplugins/noop",
+			"trivial":         "./pdkserver/internal/testplugins/trivial",
 			"pdkserver":       "./pdkserver/cmd/pdkserver",
 		} {
 			cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg)
@@ -74,6 +76,7 @@ type stack struct {
 	ymlPath  string
 	echo     *demo.Echo
 	alb, nlb *demo.Node
+	wide     *demo.Node // with stackOpts.wide: alb's settings, header buffers raised
 	col      *demo.Collector
 
 	mu  sync.Mutex
@@ -84,6 +87,13 @@ type stack struct {
 type stackOpts struct {
 	yml          string // kong.yml text; ECHO stands for the echo's URL ("" = the repository's kong.yml)
 	eventTimeout time.Duration
+	// servers are the plugin servers started, in pluginserver_names order
+	// (default client-ip-guard and panicker).
+	servers []string
+	// wide adds a third front door sharing the plugin servers: alb's
+	// settings with large_client_header_buffers raised to 4 512k, so that
+	// heads Kong's defaults refuse reach the plugin.
+	wide bool
 }
 
 func startStack(t testing.TB, o stackOpts) *stack {
@@ -118,7 +128,11 @@ func startStack(t testing.TB, o stackOpts) *stack {
 	s.ymlPath = filepath.Join(dir, "kong.yml")
 	s.writeYML(yml)
 
-	env := s.env()
+	servers := o.servers
+	if len(servers) == 0 {
+		servers = []string{"client-ip-guard", "panicker"}
+	}
+	env := s.env(servers)
 	logf := func(format string, args ...any) {
 		s.mu.Lock()
 		s.log = append(s.log, time.Now().Format("15:04:05.000 ")+fmt.Sprintf(format, args...))
@@ -139,13 +153,23 @@ func startStack(t testing.TB, o stackOpts) *stack {
 	})
 	require.NoError(t, err)
 	t.Cleanup(s.nlb.Close)
+	if o.wide {
+		s.wide, err = demo.StartNode(ctx, demo.NodeSpec{
+			Name: "wide", ConfPath: filepath.Join(repoRoot, "kong.conf"), YMLPath: s.ymlPath,
+			Environ: append(env, "KONG_NGINX_PROXY_LARGE_CLIENT_HEADER_BUFFERS=4 512k",
+				"KONG_PROXY_LISTEN=127.0.0.1:0", "KONG_ADMIN_LISTEN=off"),
+			Logf: logf, EventTimeout: o.eventTimeout, Observe: s.col.Observe, Share: s.alb,
+		})
+		require.NoError(t, err)
+		t.Cleanup(s.wide.Close)
+	}
 	return s
 }
 
 // env is the environment Kong would get: the repository's kong.conf is
 // used as is, with KONG_* overrides for the temporary prefix, free ports
 // and the freshly built binaries.
-func (s *stack) env() []string {
+func (s *stack) env(servers []string) []string {
 	var env []string
 	add := func(name, bin string) {
 		key := "KONG_PLUGINSERVER_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
@@ -158,11 +182,12 @@ func (s *stack) env() []string {
 		"KONG_PREFIX="+s.dir,
 		"KONG_PROXY_LISTEN=127.0.0.1:0, 127.0.0.1:0 ssl http2",
 		"KONG_ADMIN_LISTEN=127.0.0.1:0",
-		"KONG_PLUGINS=bundled,client-ip-guard,panicker",
-		"KONG_PLUGINSERVER_NAMES=client-ip-guard,panicker",
+		"KONG_PLUGINS=bundled,"+strings.Join(servers, ","),
+		"KONG_PLUGINSERVER_NAMES="+strings.Join(servers, ","),
 	)
-	add("client-ip-guard", "client-ip-guard")
-	add("panicker", "panicker")
+	for _, name := range servers {
+		add(name, name)
+	}
 	return env
 }
 
@@ -183,8 +208,11 @@ func (s *stack) reload(yml string) {
 // do runs a scenario against the stack.
 func (s *stack) do(sc demo.Scenario) demo.Result {
 	n := s.alb
-	if sc.Node == "nlb" {
+	switch sc.Node {
+	case "nlb":
 		n = s.nlb
+	case "wide":
+		n = s.wide
 	}
 	if sc.Listener == "" {
 		sc.Listener = "plain"

@@ -64,6 +64,13 @@ func (p *pool) bumpGeneration() {
 
 func (p *pool) closeAll() { p.bumpGeneration() }
 
+// size is the number of idle connections.
+func (p *pool) size() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.idle)
+}
+
 func (p *pool) generation() uint64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()

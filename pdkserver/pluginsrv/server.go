@@ -58,6 +58,7 @@ type Stats struct {
 	InstanceStarts int64
 	InstanceCloses int64
 	Dials          int64 // socket connections opened
+	Idle           int   // pooled connections waiting for an RPC now
 }
 
 type counters struct {
@@ -149,6 +150,7 @@ func (s *Server) Stats() Stats {
 		Retries: c.retries.Load(), Spawns: c.spawns.Load(), InstanceStarts: c.instanceStarts.Load(),
 		InstanceCloses: c.instanceCloses.Load(), Dials: c.dials.Load(),
 		Restarts: max(c.spawns.Load()-1, 0),
+		Idle:     s.pool.size(),
 	}
 }
 
