@@ -27,8 +27,9 @@ vet:
 test: build vet
 	$(GO) test -count=1 -timeout 20m ./...
 
+# Every benchmark BENCHMARKS.md reports (about 10 minutes), output in bench.out.
 bench: build
-	$(GO) test -run '^$$' -bench . -benchmem ./plugin/...
+	@GO=$(GO) bash scripts/bench.sh
 
 fuzz:
 	@for pkg in $$($(GO) list ./...); do \

@@ -2,14 +2,24 @@ package pluginsrv
 
 import (
 	"context"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/client-ip-guard/client-ip-guard/plugin/procstats"
 )
 
 // BenchmarkAccessEvent measures one access event over the real plugin
 // socket: noop (no PDK call) against trivial (three PDK calls, as many
 // round trips as client-ip-guard's fast path) against client-ip-guard
-// itself in its default configuration, sequential and parallel.
+// itself in its default configuration, sequential and parallel, and logs
+// the ratios of this run.
 func BenchmarkAccessEvent(b *testing.B) {
+	perEvent := map[string]float64{} // ns per event, by sub-benchmark
 	for _, name := range []string{"noop", "trivial", "client-ip-guard"} {
 		s, _ := startPlugin(b, name)
 		e := &Entity{ID: "bench"}
@@ -26,6 +36,7 @@ func BenchmarkAccessEvent(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+			perEvent[name] = float64(b.Elapsed().Nanoseconds()) / float64(b.N)
 		})
 		b.Run(name+"/parallel", func(b *testing.B) {
 			b.ReportAllocs()
@@ -39,6 +50,119 @@ func BenchmarkAccessEvent(b *testing.B) {
 					}
 				}
 			})
+			perEvent[name+"/parallel"] = float64(b.Elapsed().Nanoseconds()) / float64(b.N)
 		})
 	}
+	if perEvent["trivial"] > 0 && perEvent["trivial/parallel"] > 0 {
+		b.Logf("client-ip-guard / trivial: %.2fx sequential, %.2fx parallel; trivial / noop: %.2fx sequential",
+			perEvent["client-ip-guard"]/perEvent["trivial"],
+			perEvent["client-ip-guard/parallel"]/perEvent["trivial/parallel"],
+			perEvent["trivial"]/perEvent["noop"])
+	}
+}
+
+// memoryReqs are the requests of the memory benchmark: every verdict the
+// default configuration gives behind a trusted load balancer, with the
+// client address varying, so that per-address state (there should be
+// none) would show.
+func memoryReq(i int) *Request {
+	lb, client := "10.0.0.2", fmt.Sprintf("198.51.%d.%d", (i>>8)&0xff, i&0xff)
+	r := newReq()
+	r.Vars = Vars{RemoteAddr: lb, RemotePort: "5555", RealIPRemoteAddr: lb, RealIPRemotePort: "5555"}
+	switch i % 5 {
+	case 0, 1: // ok
+		r.Headers = append(r.Headers, Header{"X-Forwarded-For", "203.0.113.1, " + client})
+		r.Vars.RemoteAddr = client
+	case 2: // spoof: an untrusted peer with a chain
+		r.Vars = Vars{RemoteAddr: client, RemotePort: "4000", RealIPRemoteAddr: client, RealIPRemotePort: "4000"}
+		r.Headers = append(r.Headers, Header{"X-Forwarded-For", "1.2.3.4"})
+	case 3: // LB-IP leak: the LB sent nothing
+	case 4: // malformed
+		r.Headers = append(r.Headers, Header{"X-Forwarded-For", client + ", 999.1.2.3"})
+	}
+	return r
+}
+
+// readStats asks the plugin server for a procstats line (SIGUSR1) and
+// waits for it in the captured output.
+func readStats(b *testing.B, s *Server, logs *logSink) procstats.Stats {
+	b.Helper()
+	pid := s.Pid()
+	logs.mu.Lock()
+	from := len(logs.lines)
+	logs.mu.Unlock()
+	if err := syscall.Kill(pid, syscall.SIGUSR1); err != nil {
+		b.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		logs.mu.Lock()
+		for _, l := range logs.lines[from:] {
+			if st, ok := procstats.ParseLine(l); ok && st.Pid == pid {
+				logs.mu.Unlock()
+				return st
+			}
+		}
+		logs.mu.Unlock()
+	}
+	b.Fatalf("no procstats line from pid %d", pid)
+	return procstats.Stats{}
+}
+
+// BenchmarkPluginServerMemory sends b.N access events (a mix of every
+// verdict, records to kong.log.notice for the anomalies) to the real
+// client-ip-guard from 8 concurrent callers, and reports the plugin
+// server's RSS and goroutines after b.N/10 events and after all of them.
+// Run it with -benchtime=1000000x for the 100k and 1M figures.
+func BenchmarkPluginServerMemory(b *testing.B) {
+	s, logs := startPlugin(b, "client-ip-guard")
+	cfg := map[string]any{"trusted_ips": []any{"10.0.0.0/8"}, "real_ip_header": "X-Forwarded-For", "real_ip_recursive": true}
+	e := ent("memory", cfg)
+	ctx := context.Background()
+	if err := s.HandleEvent(ctx, e, "access", memoryReq(0)); err != nil {
+		b.Fatal(err)
+	}
+	const callers = 8
+	checkpoint := int64(b.N / 10)
+	var next, done atomic.Int64
+	var first procstats.Stats
+	var firstOnce sync.Once
+	var kongG int
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for w := 0; w < callers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1)
+				if i > int64(b.N) {
+					return
+				}
+				if err := s.HandleEvent(ctx, e, "access", memoryReq(int(i))); err != nil {
+					b.Error(err)
+					return
+				}
+				if done.Add(1) == checkpoint {
+					firstOnce.Do(func() { first = readStats(b, s, logs); kongG = runtime.NumGoroutine() })
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	last := readStats(b, s, logs)
+	if first.Pid == 0 {
+		first = last
+	}
+	if st := s.Stats(); st.Restarts != 0 || st.EventErrors != 0 {
+		b.Fatalf("plugin server restarted %d times, %d event errors", st.Restarts, st.EventErrors)
+	}
+	mib := func(n uint64) float64 { return float64(n) / (1 << 20) }
+	b.ReportMetric(mib(first.RSSBytes), "rss-MiB@N/10")
+	b.ReportMetric(mib(last.RSSBytes), "rss-MiB@N")
+	b.ReportMetric(100*(float64(last.RSSBytes)/float64(first.RSSBytes)-1), "rss-growth-%")
+	b.ReportMetric(float64(last.Goroutines), "goroutines@N")
+	b.Logf("after %d events: %+v", checkpoint, first)
+	b.Logf("after %d events: %+v", b.N, last)
+	b.Logf("Kong side: %d goroutines at N/10, %d at N; %d idle pooled connections", kongG, runtime.NumGoroutine(), s.Stats().Idle)
 }

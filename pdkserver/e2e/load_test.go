@@ -1,0 +1,153 @@
+package e2e
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/client-ip-guard/client-ip-guard/pdkserver/demo"
+)
+
+// loadYML routes the same ok-shaped request through each configuration
+// the load benchmark compares: no plugin, the no-op plugin, the trivial
+// plugin (as many PDK calls as client-ip-guard) and client-ip-guard in
+// monitor and in enforce mode (log_when anomalies, the default).
+const loadYML = `
+_format_version: "3.0"
+services:
+- name: echo
+  url: ECHO
+  routes:
+  - {name: none, paths: [/none]}
+  - {name: noop, paths: [/noop], plugins: [{name: noop}]}
+  - {name: trivial, paths: [/trivial], plugins: [{name: trivial}]}
+  - name: monitor
+    paths: [/monitor]
+    plugins:
+    - name: client-ip-guard
+      config: {trusted_ips: [127.0.0.2/32], real_ip_header: X-Forwarded-For, real_ip_recursive: true}
+  - name: enforce
+    paths: [/enforce]
+    plugins:
+    - name: client-ip-guard
+      config: {trusted_ips: [127.0.0.2/32], real_ip_header: X-Forwarded-For, real_ip_recursive: true, mode: enforce}
+`
+
+// loadConns is the benchmark's concurrency: keep-alive connections from
+// the load balancer's address, each with one request in flight.
+const loadConns = 8
+
+// loadResult is one configuration's run.
+type loadResult struct {
+	requests int
+	elapsed  time.Duration
+	p50, p99 time.Duration
+}
+
+func (r loadResult) rps() float64 { return float64(r.requests) / r.elapsed.Seconds() }
+
+// runLoad sends n requests for path over conns keep-alive connections
+// from the load balancer (closed loop: each connection sends its next
+// request when the previous answer is read) and measures each request.
+func runLoad(tb testing.TB, addr, path string, conns, n int) loadResult {
+	tb.Helper()
+	req := []byte("GET " + path + " HTTP/1.1\r\nHost: bench\r\nUser-Agent: pdkserver-bench\r\n" +
+		"X-Forwarded-For: 198.51.100.1, 203.0.113.7\r\n\r\n")
+	lat := make([][]time.Duration, conns)
+	errs := make(chan error, conns)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < conns; w++ {
+		share := n / conns
+		if w < n%conns {
+			share++
+		}
+		lat[w] = make([]time.Duration, 0, share)
+		wg.Add(1)
+		go func(w, share int) {
+			defer wg.Done()
+			d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(demo.LoadBalancer)}}
+			c, err := d.Dial("tcp", addr)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			br := bufio.NewReader(c)
+			for i := 0; i < share; i++ {
+				t0 := time.Now()
+				_ = c.SetDeadline(t0.Add(10 * time.Second))
+				if _, err := c.Write(req); err != nil {
+					errs <- fmt.Errorf("request %d: %w", i, err)
+					return
+				}
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					errs <- fmt.Errorf("request %d: %w", i, err)
+					return
+				}
+				_, err = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != 200 {
+					errs <- fmt.Errorf("request %d: status %d, %v", i, resp.StatusCode, err)
+					return
+				}
+				lat[w] = append(lat[w], time.Since(t0))
+			}
+		}(w, share)
+	}
+	wg.Wait()
+	r := loadResult{elapsed: time.Since(start)}
+	close(errs)
+	for err := range errs {
+		tb.Fatalf("%s: %v", path, err)
+	}
+	all := slices.Concat(lat...)
+	slices.Sort(all)
+	r.requests = len(all)
+	if len(all) > 0 {
+		r.p50, r.p99 = all[len(all)*50/100], all[len(all)*99/100]
+	}
+	return r
+}
+
+// BenchmarkGatewayLoad measures HTTP throughput and latency through the
+// emulated Kong (front door, plugin server over its Unix socket, echo
+// upstream) for each configuration of loadYML, in one run, and logs the
+// throughput ratios. Run with a fixed count, e.g. -benchtime=20000x:
+// ns/op is wall time per request at loadConns concurrency (1/throughput).
+func BenchmarkGatewayLoad(b *testing.B) {
+	s := startStack(b, stackOpts{yml: loadYML, servers: []string{"client-ip-guard", "noop", "trivial"}})
+	addr := s.alb.Addr("plain")
+	s.col.OnExchange = nil
+	configs := []string{"none", "noop", "trivial", "monitor", "enforce"}
+	for _, name := range configs { // warm every route: instances started, pools filled
+		runLoad(b, addr, "/"+name, loadConns, 200)
+	}
+	results := map[string]loadResult{}
+	for _, name := range configs {
+		b.Run(name, func(b *testing.B) {
+			r := runLoad(b, addr, "/"+name, loadConns, b.N)
+			b.ReportMetric(r.rps(), "req/s")
+			b.ReportMetric(float64(r.p50.Microseconds()), "p50-µs")
+			b.ReportMetric(float64(r.p99.Microseconds()), "p99-µs")
+			results[name] = r
+		})
+	}
+	if results["noop"].requests == 0 || results["trivial"].requests == 0 {
+		return
+	}
+	noop, trivial := results["noop"].rps(), results["trivial"].rps()
+	for _, name := range []string{"monitor", "enforce"} {
+		r := results[name]
+		b.Logf("throughput %s / noop = %.2fx, %s / trivial = %.2fx; p99 %v (noop %v, trivial %v)",
+			name, r.rps()/noop, name, r.rps()/trivial, r.p99, results["noop"].p99, results["trivial"].p99)
+	}
+	b.Logf("throughput noop / none = %.2fx, trivial / noop = %.2fx", noop/results["none"].rps(), trivial/noop)
+}

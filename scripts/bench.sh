@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs every benchmark BENCHMARKS.md reports, in its order, and prints the
+# machine and date first. Output also goes to bench.out. Takes about 10
+# minutes on 2 cores; close other work first, the numbers share the CPUs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+GO=${GO:-go}
+{
+  echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr)"
+  echo "go: $($GO version)"
+  echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo
+  echo "## (a) resolver against the linear scan"
+  $GO test -run '^$' -bench . -benchmem -benchtime=200ms ./plugin/realip/
+  echo "## (b) one access event over the plugin socket"
+  $GO test -run '^$' -bench AccessEvent -benchmem -benchtime=2000x ./pdkserver/pluginsrv/
+  echo "## (c) HTTP load through the front door"
+  $GO test -run '^$' -bench GatewayLoad -benchtime=20000x ./pdkserver/e2e/
+  echo "## (d) plugin-server memory after 100k and 1M events"
+  $GO test -run '^$' -bench PluginServerMemory -benchtime=1000000x -timeout 30m ./pdkserver/pluginsrv/
+} 2>&1 | tee bench.out
