@@ -2,12 +2,17 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -48,6 +53,41 @@ type loadResult struct {
 	requests int
 	elapsed  time.Duration
 	p50, p99 time.Duration
+	// CPU time spent during the run, user and system: by this process
+	// (gateway, Kong's side of the protocol, echo upstream, load
+	// generator) and by the plugin-server processes.
+	selfUser, selfSys, plugUser, plugSys time.Duration
+}
+
+// cpuTimes is a snapshot of CPU time used.
+type cpuTimes struct{ selfUser, selfSys, plugUser, plugSys time.Duration }
+
+// readCPU reads this process's rusage and the plugin servers' utime and
+// stime from /proc (clock ticks of 10 ms: the runs last seconds).
+func readCPU(tb testing.TB, pids []int) cpuTimes {
+	tb.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	c := cpuTimes{
+		selfUser: time.Duration(ru.Utime.Nano()),
+		selfSys:  time.Duration(ru.Stime.Nano()),
+	}
+	for _, pid := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		// Fields after the parenthesised command: state is field 3,
+		// utime 14 and stime 15 (proc(5)).
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		ut, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		c.plugUser += time.Duration(ut) * 10 * time.Millisecond
+		c.plugSys += time.Duration(st) * 10 * time.Millisecond
+	}
+	return c
 }
 
 func (r loadResult) rps() float64 { return float64(r.requests) / r.elapsed.Seconds() }
@@ -55,8 +95,9 @@ func (r loadResult) rps() float64 { return float64(r.requests) / r.elapsed.Secon
 // runLoad sends n requests for path over conns keep-alive connections
 // from the load balancer (closed loop: each connection sends its next
 // request when the previous answer is read) and measures each request.
-func runLoad(tb testing.TB, addr, path string, conns, n int) loadResult {
+func runLoad(tb testing.TB, addr, path string, conns, n int, pids []int) loadResult {
 	tb.Helper()
+	cpu0 := readCPU(tb, pids)
 	req := []byte("GET " + path + " HTTP/1.1\r\nHost: bench\r\nUser-Agent: pdkserver-bench\r\n" +
 		"X-Forwarded-For: 198.51.100.1, 203.0.113.7\r\n\r\n")
 	lat := make([][]time.Duration, conns)
@@ -104,6 +145,9 @@ func runLoad(tb testing.TB, addr, path string, conns, n int) loadResult {
 	}
 	wg.Wait()
 	r := loadResult{elapsed: time.Since(start)}
+	cpu1 := readCPU(tb, pids)
+	r.selfUser, r.selfSys = cpu1.selfUser-cpu0.selfUser, cpu1.selfSys-cpu0.selfSys
+	r.plugUser, r.plugSys = cpu1.plugUser-cpu0.plugUser, cpu1.plugSys-cpu0.plugSys
 	close(errs)
 	for err := range errs {
 		tb.Fatalf("%s: %v", path, err)
@@ -125,29 +169,41 @@ func runLoad(tb testing.TB, addr, path string, conns, n int) loadResult {
 func BenchmarkGatewayLoad(b *testing.B) {
 	s := startStack(b, stackOpts{yml: loadYML, servers: []string{"client-ip-guard", "noop", "trivial"}})
 	addr := s.alb.Addr("plain")
-	s.col.OnExchange = nil
+	var pids []int
+	for _, srv := range s.alb.Servers {
+		pids = append(pids, srv.Pid())
+	}
 	configs := []string{"none", "noop", "trivial", "monitor", "enforce"}
 	for _, name := range configs { // warm every route: instances started, pools filled
-		runLoad(b, addr, "/"+name, loadConns, 200)
+		runLoad(b, addr, "/"+name, loadConns, 200, pids)
 	}
 	results := map[string]loadResult{}
 	for _, name := range configs {
 		b.Run(name, func(b *testing.B) {
-			r := runLoad(b, addr, "/"+name, loadConns, b.N)
+			r := runLoad(b, addr, "/"+name, loadConns, b.N, pids)
 			b.ReportMetric(r.rps(), "req/s")
 			b.ReportMetric(float64(r.p50.Microseconds()), "p50-µs")
 			b.ReportMetric(float64(r.p99.Microseconds()), "p99-µs")
+			perReq := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(r.requests) }
+			b.ReportMetric(perReq(r.selfUser), "kong-usr-µs/req")
+			b.ReportMetric(perReq(r.selfSys), "kong-sys-µs/req")
+			b.ReportMetric(perReq(r.plugUser), "plugin-usr-µs/req")
+			b.ReportMetric(perReq(r.plugSys), "plugin-sys-µs/req")
 			results[name] = r
 		})
 	}
-	if results["noop"].requests == 0 || results["trivial"].requests == 0 {
-		return
-	}
-	noop, trivial := results["noop"].rps(), results["trivial"].rps()
-	for _, name := range []string{"monitor", "enforce"} {
-		r := results[name]
-		b.Logf("throughput %s / noop = %.2fx, %s / trivial = %.2fx; p99 %v (noop %v, trivial %v)",
-			name, r.rps()/noop, name, r.rps()/trivial, r.p99, results["noop"].p99, results["trivial"].p99)
-	}
-	b.Logf("throughput noop / none = %.2fx, trivial / noop = %.2fx", noop/results["none"].rps(), trivial/noop)
+	// The ratios of this run, as one more result line.
+	b.Run("ratios", func(b *testing.B) {
+		for _, name := range configs {
+			if results[name].requests == 0 {
+				b.Skip("a configuration did not run")
+			}
+		}
+		noop, trivial := results["noop"].rps(), results["trivial"].rps()
+		b.ReportMetric(results["monitor"].rps()/noop, "monitor/noop")
+		b.ReportMetric(results["enforce"].rps()/noop, "enforce/noop")
+		b.ReportMetric(results["monitor"].rps()/trivial, "monitor/trivial")
+		b.ReportMetric(trivial/noop, "trivial/noop")
+		b.ReportMetric(noop/results["none"].rps(), "noop/none")
+	})
 }

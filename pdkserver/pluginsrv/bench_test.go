@@ -53,12 +53,15 @@ func BenchmarkAccessEvent(b *testing.B) {
 			perEvent[name+"/parallel"] = float64(b.Elapsed().Nanoseconds()) / float64(b.N)
 		})
 	}
-	if perEvent["trivial"] > 0 && perEvent["trivial/parallel"] > 0 {
-		b.Logf("client-ip-guard / trivial: %.2fx sequential, %.2fx parallel; trivial / noop: %.2fx sequential",
-			perEvent["client-ip-guard"]/perEvent["trivial"],
-			perEvent["client-ip-guard/parallel"]/perEvent["trivial/parallel"],
-			perEvent["trivial"]/perEvent["noop"])
-	}
+	// The ratios of this run, as one more result line.
+	b.Run("ratios", func(b *testing.B) {
+		if perEvent["noop"] == 0 || perEvent["trivial"] == 0 || perEvent["trivial/parallel"] == 0 {
+			b.Skip("a plugin did not run")
+		}
+		b.ReportMetric(perEvent["client-ip-guard"]/perEvent["trivial"], "guard/trivial")
+		b.ReportMetric(perEvent["client-ip-guard/parallel"]/perEvent["trivial/parallel"], "guard/trivial-parallel")
+		b.ReportMetric(perEvent["trivial"]/perEvent["noop"], "trivial/noop")
+	})
 }
 
 // memoryReqs are the requests of the memory benchmark: every verdict the
