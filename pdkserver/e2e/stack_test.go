@@ -52,6 +52,7 @@ func TestMain(m *testing.M) {
 			"client-ip-guard": "./plugin/cmd/client-ip-guard",
 			"panicker":        "./pdkserver/testdata/panicker",
 			"noop":            "./pdkserver/internal/testplugins/noop",
+			"onecall":         "./pdkserver/internal/testplugins/onecall",
 			"trivial":         "./pdkserver/internal/testplugins/trivial",
 			"pdkserver":       "./pdkserver/cmd/pdkserver",
 		} {
