@@ -14,7 +14,9 @@ GO=${GO:-go}
   echo "## (a) resolver against the linear scan"
   $GO test -run '^$' -bench . -benchmem -benchtime=200ms ./plugin/realip/
   echo "## (b) one access event over the plugin socket"
-  $GO test -run '^$' -bench AccessEvent -benchmem -benchtime=2000x ./pdkserver/pluginsrv/
+  $GO test -run '^$' -bench AccessEvent -benchtime=5000x ./pdkserver/pluginsrv/
+  echo "## (b) the handler's own cost, Kong played over net.Pipe"
+  $GO test -run '^$' -bench Access -benchtime=20000x ./plugin/guard/
   echo "## (c) HTTP load through the front door"
   $GO test -run '^$' -bench GatewayLoad -benchtime=20000x ./pdkserver/e2e/
   echo "## (d) plugin-server memory after 100k and 1M events"

@@ -13,54 +13,119 @@ import (
 	"github.com/client-ip-guard/client-ip-guard/plugin/procstats"
 )
 
+// accessRounds interleaves the plugins of BenchmarkAccessEvent: each
+// runs its events in this many slices, in turn with the others, so that
+// drift on a shared machine falls on all of them alike.
+const accessRounds = 10
+
 // BenchmarkAccessEvent measures one access event over the real plugin
 // socket: noop (no PDK call) against trivial (three PDK calls, as many
 // round trips as client-ip-guard's fast path) against client-ip-guard
-// itself in its default configuration, sequential and parallel, and logs
-// the ratios of this run.
+// itself in its default configuration, one caller at a time and from
+// GOMAXPROCS callers, interleaved in one run. Run it with a fixed count
+// (-benchtime=5000x: events per plugin and mode); the "interleaved" line
+// is the whole measurement, the per-plugin lines report its results and
+// "ratios" the ratios of this run. allocs are Kong's side only.
 func BenchmarkAccessEvent(b *testing.B) {
-	perEvent := map[string]float64{} // ns per event, by sub-benchmark
-	for _, name := range []string{"noop", "trivial", "client-ip-guard"} {
+	names := []string{"noop", "trivial", "client-ip-guard"}
+	servers := map[string]*Server{}
+	e := &Entity{ID: "bench"}
+	ctx := context.Background()
+	for _, name := range names {
 		s, _ := startPlugin(b, name)
-		e := &Entity{ID: "bench"}
-		ctx := context.Background()
-		req := newReq()
-		if err := s.HandleEvent(ctx, e, "access", req); err != nil {
+		if err := s.HandleEvent(ctx, e, "access", newReq()); err != nil {
 			b.Fatal(err)
 		}
-		b.Run(name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				req.Calls = nil
-				if err := s.HandleEvent(ctx, e, "access", req); err != nil {
-					b.Fatal(err)
-				}
-			}
-			perEvent[name] = float64(b.Elapsed().Nanoseconds()) / float64(b.N)
-		})
-		b.Run(name+"/parallel", func(b *testing.B) {
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
+		servers[name] = s
+	}
+	type result struct {
+		events  int
+		elapsed time.Duration
+		allocs  uint64
+	}
+	results := map[string]*result{}
+	run := func(name string, parallel bool, n int) {
+		key := name
+		if parallel {
+			key += "/parallel"
+		}
+		if results[key] == nil {
+			results[key] = &result{}
+		}
+		s := servers[name]
+		callers := 1
+		if parallel {
+			callers = runtime.GOMAXPROCS(0)
+		}
+		var ms0, ms1 runtime.MemStats
+		runtime.ReadMemStats(&ms0)
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		start := time.Now()
+		for c := 0; c < callers; c++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
 				req := newReq()
-				for pb.Next() {
+				for next.Add(1) <= int64(n) {
 					req.Calls = nil
 					if err := s.HandleEvent(ctx, e, "access", req); err != nil {
 						b.Error(err)
 						return
 					}
 				}
-			})
-			perEvent[name+"/parallel"] = float64(b.Elapsed().Nanoseconds()) / float64(b.N)
-		})
+			}()
+		}
+		wg.Wait()
+		r := results[key]
+		r.elapsed += time.Since(start)
+		runtime.ReadMemStats(&ms1)
+		r.events += n
+		r.allocs += ms1.Mallocs - ms0.Mallocs
 	}
-	// The ratios of this run, as one more result line.
+	b.Run("interleaved", func(b *testing.B) {
+		results = map[string]*result{}
+		for round := 0; round < accessRounds; round++ {
+			share := b.N / accessRounds
+			if round < b.N%accessRounds {
+				share++
+			}
+			if share == 0 {
+				continue
+			}
+			for _, parallel := range []bool{false, true} {
+				for _, name := range names {
+					run(name, parallel, share)
+				}
+			}
+		}
+	})
+	perEvent := func(key string) float64 {
+		r := results[key]
+		if r == nil || r.events == 0 {
+			return 0
+		}
+		return float64(r.elapsed.Nanoseconds()) / float64(r.events)
+	}
+	for _, name := range names {
+		for _, key := range []string{name, name + "/parallel"} {
+			b.Run(key, func(b *testing.B) {
+				r := results[key]
+				if r == nil || r.events == 0 {
+					b.Skip("not measured")
+				}
+				b.ReportMetric(perEvent(key), "ns/op")
+				b.ReportMetric(float64(r.allocs)/float64(r.events), "kong-allocs/op")
+			})
+		}
+	}
 	b.Run("ratios", func(b *testing.B) {
-		if perEvent["noop"] == 0 || perEvent["trivial"] == 0 || perEvent["trivial/parallel"] == 0 {
+		if perEvent("noop") == 0 || perEvent("trivial") == 0 || perEvent("trivial/parallel") == 0 {
 			b.Skip("a plugin did not run")
 		}
-		b.ReportMetric(perEvent["client-ip-guard"]/perEvent["trivial"], "guard/trivial")
-		b.ReportMetric(perEvent["client-ip-guard/parallel"]/perEvent["trivial/parallel"], "guard/trivial-parallel")
-		b.ReportMetric(perEvent["trivial"]/perEvent["noop"], "trivial/noop")
+		b.ReportMetric(perEvent("client-ip-guard")/perEvent("trivial"), "guard/trivial")
+		b.ReportMetric(perEvent("client-ip-guard/parallel")/perEvent("trivial/parallel"), "guard/trivial-parallel")
+		b.ReportMetric(perEvent("trivial")/perEvent("noop"), "trivial/noop")
 	})
 }
 
