@@ -42,28 +42,38 @@ var ErrMalformed = errors.New("malformed kong.request.get_headers reply")
 // does not allocate.
 func Walk(b []byte, visit func(name, value []byte)) error {
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return fmt.Errorf("%w: %v", ErrMalformed, protowire.ParseError(n))
-		}
-		b = b[n:]
-		if num != structFields || typ != protowire.BytesType {
-			if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
-				return fmt.Errorf("%w: %v", ErrMalformed, protowire.ParseError(n))
-			}
-			b = b[n:]
-			continue
-		}
-		entry, n := protowire.ConsumeBytes(b)
-		if n < 0 {
-			return fmt.Errorf("%w: %v", ErrMalformed, protowire.ParseError(n))
-		}
-		b = b[n:]
-		if err := walkEntry(entry, visit); err != nil {
+		num, v, isBytes, rest, err := next(b)
+		if err != nil {
 			return err
+		}
+		b = rest
+		if num == structFields && isBytes {
+			if err := walkEntry(v, visit); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
+}
+
+// next reads the first field of b: its number and, when it is
+// length-delimited, its bytes (isBytes); a field of another wire type is
+// skipped. rest is what follows the field.
+func next(b []byte) (num protowire.Number, v []byte, isBytes bool, rest []byte, err error) {
+	num, typ, n := protowire.ConsumeTag(b)
+	if n < 0 {
+		return 0, nil, false, nil, fmt.Errorf("%w: %v", ErrMalformed, protowire.ParseError(n))
+	}
+	b = b[n:]
+	if typ == protowire.BytesType {
+		v, n = protowire.ConsumeBytes(b)
+	} else {
+		n = protowire.ConsumeFieldValue(num, typ, b)
+	}
+	if n < 0 {
+		return 0, nil, false, nil, fmt.Errorf("%w: %v", ErrMalformed, protowire.ParseError(n))
+	}
+	return num, v, typ == protowire.BytesType, b[n:], nil
 }
 
 // walkEntry decodes one map entry: key and Value, in either order (the
@@ -72,28 +82,17 @@ func walkEntry(b []byte, visit func(name, value []byte)) error {
 	var key, value []byte
 	var hasValue bool
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return fmt.Errorf("%w: %v", ErrMalformed, protowire.ParseError(n))
+		num, v, isBytes, rest, err := next(b)
+		if err != nil {
+			return err
 		}
-		b = b[n:]
-		if (num == entryKey || num == entryValue) && typ == protowire.BytesType {
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return fmt.Errorf("%w: %v", ErrMalformed, protowire.ParseError(n))
-			}
-			b = b[n:]
-			if num == entryKey {
-				key = v
-			} else {
-				value, hasValue = v, true
-			}
-			continue
+		b = rest
+		switch {
+		case num == entryKey && isBytes:
+			key = v
+		case num == entryValue && isBytes:
+			value, hasValue = v, true
 		}
-		if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
-			return fmt.Errorf("%w: %v", ErrMalformed, protowire.ParseError(n))
-		}
-		b = b[n:]
 	}
 	if !hasValue {
 		visit(key, nil)
@@ -103,40 +102,30 @@ func walkEntry(b []byte, visit func(name, value []byte)) error {
 }
 
 // walkValue visits a Value: a string is one line, a list one line per
-// element; anything else is an empty line.
+// element; anything else is an empty line. The last oneof case on the
+// wire wins, as in protobuf.
 func walkValue(key, b []byte, depth int, visit func(name, value []byte)) error {
+	var last protowire.Number // the oneof case seen last (0: neither string nor list)
 	var str, list []byte
-	kind := 0 // the oneof case seen last: 0 other, valueString, valueList
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return fmt.Errorf("%w: %v", ErrMalformed, protowire.ParseError(n))
+		num, v, isBytes, rest, err := next(b)
+		if err != nil {
+			return err
 		}
-		b = b[n:]
-		if (num == valueString || num == valueList) && typ == protowire.BytesType {
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return fmt.Errorf("%w: %v", ErrMalformed, protowire.ParseError(n))
-			}
-			b = b[n:]
-			kind = int(num)
-			if num == valueString {
-				str = v
-			} else {
-				list = v
-			}
-			continue
+		b = rest
+		switch {
+		case num == valueString && isBytes:
+			last, str = num, v
+		case num == valueList && isBytes:
+			last, list = num, v
+		default:
+			last = 0
 		}
-		if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
-			return fmt.Errorf("%w: %v", ErrMalformed, protowire.ParseError(n))
-		}
-		b = b[n:]
-		kind = 0
 	}
 	switch {
-	case kind == valueString:
+	case last == valueString:
 		visit(key, str)
-	case kind == valueList && depth < maxListNesting:
+	case last == valueList && depth < maxListNesting:
 		return walkList(key, list, depth+1, visit)
 	default:
 		visit(key, nil)
@@ -147,25 +136,15 @@ func walkValue(key, b []byte, depth int, visit func(name, value []byte)) error {
 // walkList visits each Value of a ListValue.
 func walkList(key, b []byte, depth int, visit func(name, value []byte)) error {
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return fmt.Errorf("%w: %v", ErrMalformed, protowire.ParseError(n))
-		}
-		b = b[n:]
-		if num != listValues || typ != protowire.BytesType {
-			if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
-				return fmt.Errorf("%w: %v", ErrMalformed, protowire.ParseError(n))
-			}
-			b = b[n:]
-			continue
-		}
-		v, n := protowire.ConsumeBytes(b)
-		if n < 0 {
-			return fmt.Errorf("%w: %v", ErrMalformed, protowire.ParseError(n))
-		}
-		b = b[n:]
-		if err := walkValue(key, v, depth, visit); err != nil {
+		num, v, isBytes, rest, err := next(b)
+		if err != nil {
 			return err
+		}
+		b = rest
+		if num == listValues && isBytes {
+			if err := walkValue(key, v, depth, visit); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
