@@ -89,7 +89,7 @@ func Send(from, addr string, proxy *Proxy, certPEM []byte, method, path string, 
 		pool.AppendCertsFromPEM(certPEM)
 		tc := tls.Client(c, &tls.Config{RootCAs: pool, ServerName: "localhost"})
 		if err := tc.Handshake(); err != nil {
-			if isClosed(err) {
+			if Dropped(err) {
 				return &Response{Closed: true}, nil
 			}
 			return nil, fmt.Errorf("TLS handshake: %w", err)
@@ -105,14 +105,14 @@ func Send(from, addr string, proxy *Proxy, certPEM []byte, method, path string, 
 		req.Header.Add(h[0], h[1])
 	}
 	if err := req.Write(conn); err != nil {
-		if isClosed(err) {
+		if Dropped(err) {
 			return &Response{Closed: true}, nil
 		}
 		return nil, fmt.Errorf("writing the request: %w", err)
 	}
 	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
 	if err != nil {
-		if isClosed(err) {
+		if Dropped(err) {
 			return &Response{Closed: true}, nil
 		}
 		return nil, fmt.Errorf("reading the response: %w", err)
@@ -125,8 +125,9 @@ func Send(from, addr string, proxy *Proxy, certPEM []byte, method, path string, 
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: body}, nil
 }
 
-// isClosed tells a connection the server dropped from other failures.
-func isClosed(err error) bool {
+// Dropped tells a connection the server dropped (EOF, reset) from other
+// failures; a timeout is not a drop: the server left the client waiting.
+func Dropped(err error) bool {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return true
 	}

@@ -163,7 +163,7 @@ func viaProxy(raw []byte, halfClose bool) func(s *stack) outcome {
 		}
 		resp, rerr := http.ReadResponse(bufio.NewReader(c), nil)
 		if rerr != nil {
-			if isDrop(rerr) {
+			if demo.Dropped(rerr) {
 				o.Closed = true
 				return o
 			}
@@ -183,27 +183,6 @@ func viaProxy(raw []byte, halfClose bool) func(s *stack) outcome {
 		}
 		return o
 	}
-}
-
-// isDrop tells a connection the server closed (EOF, reset) from a
-// timeout, which would mean the server left the client hanging.
-func isDrop(err error) bool {
-	if err == io.EOF || err == io.ErrUnexpectedEOF {
-		return true
-	}
-	var ne net.Error
-	if ok := asNetError(err, &ne); ok && ne.Timeout() {
-		return false
-	}
-	return strings.Contains(err.Error(), "connection reset") || strings.Contains(err.Error(), "broken pipe")
-}
-
-func asNetError(err error, target *net.Error) bool {
-	ne, ok := err.(net.Error)
-	if ok {
-		*target = ne
-	}
-	return ok
 }
 
 // chain returns n X-Forwarded-For entries, ending with last, split into
@@ -424,7 +403,6 @@ func TestSoak(t *testing.T) {
 				}()
 			}
 		})
-		var hostileSent atomic.Int64
 		var hwg sync.WaitGroup
 		hwg.Add(2)
 		go func() { // hostile requests, round robin, two at a time
@@ -442,7 +420,6 @@ func TestSoak(t *testing.T) {
 						}
 						hc := cases[i%len(cases)]
 						o := hc.send(s)
-						hostileSent.Add(1)
 						if hc.want.match(o) {
 							results <- "ok " + hc.name
 							continue
@@ -490,7 +467,7 @@ func TestSoak(t *testing.T) {
 					_ = c.SetReadDeadline(start.Add(proxyHeaderTimeout + 5*time.Second))
 					_, err = c.Read(make([]byte, 1))
 					switch {
-					case err != nil && isDrop(err):
+					case err != nil && demo.Dropped(err):
 						d := time.Since(start)
 						for old := slowestCut.Load(); int64(d) > old && !slowestCut.CompareAndSwap(old, int64(d)); old = slowestCut.Load() {
 						}
@@ -501,7 +478,7 @@ func TestSoak(t *testing.T) {
 				}()
 			}
 		}()
-		return l, func() { hwg.Wait(); _ = hostileSent.Load() }
+		return l, hwg.Wait
 	}
 
 	// Warm up with the full mix (no faults) and take the baseline.

@@ -129,7 +129,7 @@ func BenchmarkAccessEvent(b *testing.B) {
 	})
 }
 
-// memoryReqs are the requests of the memory benchmark: every verdict the
+// memoryReq is the i-th request of the memory benchmark: every verdict the
 // default configuration gives behind a trusted load balancer, with the
 // client address varying, so that per-address state (there should be
 // none) would show.
