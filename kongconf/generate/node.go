@@ -2,7 +2,6 @@ package generate
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/client-ip-guard/client-ip-guard/kongconf/topology"
@@ -117,22 +116,4 @@ func PluginServerEnv(prefix string) string {
 		fmt.Fprintf(&b, "%s=%s\n", EnvName(s.Key), s.Value)
 	}
 	return b.String()
-}
-
-// SettingsMap returns every node setting generate emits for r, keyed by kong.conf name.
-func SettingsMap(r *topology.Resolved, prefix string) map[string]string {
-	m := map[string]string{}
-	for _, s := range append(ClientIPSettings(r), PluginServerSettings(prefix)...) {
-		m[s.Key] = s.Value
-	}
-	return m
-}
-
-func sortedKeys[M ~map[string]V, V any](m M) []string {
-	k := make([]string, 0, len(m))
-	for x := range m {
-		k = append(k, x)
-	}
-	sort.Strings(k)
-	return k
 }
