@@ -12,7 +12,7 @@ import (
 	"sort"
 	"strings"
 
-	"sigs.k8s.io/yaml"
+	"github.com/client-ip-guard/client-ip-guard/internal/yamljson"
 
 	"github.com/client-ip-guard/client-ip-guard/kongconf/presets"
 )
@@ -195,7 +195,7 @@ func Parse(b []byte, name string) (Topology, error) {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return t, fmt.Errorf("%s: empty topology", name)
 	}
-	if err := yaml.UnmarshalStrict(b, &t); err != nil {
+	if err := yamljson.UnmarshalStrict(b, &t); err != nil {
 		return t, fmt.Errorf("%s: %w", name, err)
 	}
 	return t, nil
