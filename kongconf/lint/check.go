@@ -1,7 +1,9 @@
 package lint
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -13,6 +15,7 @@ import (
 
 // Check runs every rule over set and returns the findings.
 func Check(set *Set) []Finding {
+	set.resolveWorkloads()
 	var s sink
 	for _, n := range set.Nodes {
 		checkNode(&s, n, hasPluginInDir(set, n.File))
@@ -52,9 +55,14 @@ func Check(set *Set) []Finding {
 	sort.Strings(dirs)
 	for _, d := range dirs {
 		g := groups[d]
+		hasIngress := false
+		for _, f := range set.ingresses {
+			hasIngress = hasIngress || filepath.Dir(f) == d
+		}
 		for _, n := range crossNodes(g.Nodes) {
 			for _, sv := range g.Services {
 				checkNodeService(&s, n, sv)
+				checkTopology(&s, n, sv, hasIngress)
 			}
 			for _, p := range g.Plugins {
 				checkNodePlugin(&s, n, p)
@@ -117,7 +125,11 @@ func Files(paths []string) *Report {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			var s sink
-			s.add(ruleUnreadable, p, 0, "", err.Error())
+			if errors.Is(err, fs.ErrNotExist) {
+				s.addFix(ruleUnreadable, p, 0, "", "no such file", "check the path (relative paths start from the current directory) or drop the argument")
+			} else {
+				s.add(ruleUnreadable, p, 0, "", err.Error())
+			}
 			set.Files = append(set.Files, p)
 			parse = append(parse, s.findings...)
 			continue
@@ -145,9 +157,16 @@ func expand(paths []string) []string {
 		}
 		var files []string
 		for _, e := range entries {
+			if e.IsDir() {
+				continue
+			}
 			switch strings.ToLower(filepath.Ext(e.Name())) {
 			case ".conf", ".env", ".yaml", ".yml", ".json":
-				if !e.IsDir() && e.Name() != "topology.yaml" {
+				if e.Name() != "topology.yaml" {
+					files = append(files, filepath.Join(p, e.Name()))
+				}
+			default:
+				if isDockerfile(e.Name()) || e.Name() == ".env" {
 					files = append(files, filepath.Join(p, e.Name()))
 				}
 			}
@@ -206,10 +225,19 @@ func checkNode(s *sink, n *Node, setHasPlugin bool) {
 			}
 		}
 	}
+	for _, v := range n.Order {
+		if v.InlineComment != "" {
+			s.add(ruleInlineComment, v.File, v.Line, v.Orig, fmt.Sprintf("%s = %q: %q is part of the value", v.Orig, v.Value, v.InlineComment))
+		}
+	}
 	trusted, tv := n.TrustedIPs()
 	for _, e := range trusted {
 		if !validTrustedEntry(e) {
-			s.add(ruleBadTrustedIP, tv.file(n.File), tv.line(), "trusted_ips", fmt.Sprintf("trusted_ips entry %q", e))
+			msg := fmt.Sprintf("trusted_ips entry %q", e)
+			if tv.InlineComment != "" {
+				msg += " (the env file's inline # comment became part of the value)"
+			}
+			s.add(ruleBadTrustedIP, tv.file(n.File), tv.line(), "trusted_ips", msg)
 		}
 	}
 	header, hv := n.RealIPHeader()
@@ -223,7 +251,16 @@ func checkNode(s *sink, n *Node, setHasPlugin bool) {
 		s.add(ruleListenFlagMissing, hv.file(n.File), line, hv.origOr("real_ip_header"), "real_ip_header is proxy_protocol but no proxy listener has the proxy_protocol flag")
 	}
 	if !isPP && n.UsesPP() {
-		s.add(ruleListenFlagUnused, n.File, n.ListenLine, "proxy_listen", fmt.Sprintf("proxy listeners accept PROXY protocol but real_ip_header is %s", header))
+		if len(trusted) > 0 && hv != nil {
+			// The header still applies for trusted peers; only the PROXY address is lost.
+			s.addFix(ruleListenFlagUnused, n.File, n.ListenLine, "proxy_listen", "", "set real_ip_header = proxy_protocol if the load balancer in front is L4; keep "+header+" only if a proxy behind the PROXY hop sets it")
+			s.findings[len(s.findings)-1].Message = fmt.Sprintf("proxy listeners accept PROXY protocol but real_ip_header is %s: the address in the PROXY header is dropped, and the client address comes from %s sent by peers in trusted_ips", header, header)
+		} else {
+			s.add(ruleListenFlagUnused, n.File, n.ListenLine, "proxy_listen", fmt.Sprintf("proxy listeners accept PROXY protocol but real_ip_header is %s", header))
+		}
+	}
+	if len(trusted) > 0 && hv == nil && !n.UsesPP() && n.Format != "admin" && !isTrustAll(trusted) {
+		s.add(ruleDefaultHeader, tv.file(n.File), tv.line(), tv.origOr("trusted_ips"), fmt.Sprintf("trusted_ips = %s but real_ip_header is not set (default X-Real-IP)", strings.Join(trusted, ",")))
 	}
 	if isTrustAll(trusted) {
 		if isPP {
@@ -432,8 +469,8 @@ func snatPossible(set *Set, sv *Service) bool {
 	for _, n := range crossNodes(nodes) {
 		h, _ := n.RealIPHeader()
 		t, _ := n.TrustedIPs()
-		if n.UsesPP() || len(t) > 0 && !strings.EqualFold(h, "X-Real-IP") {
-			return false
+		if n.UsesPP() || len(t) > 0 && (!strings.EqualFold(h, "X-Real-IP") || trustedNodeNetwork(t) != "") {
+			return false // KC115 reports a trusted node network instead
 		}
 	}
 	return true
@@ -470,6 +507,9 @@ func checkService(s *sink, sv *Service, snat bool) {
 		case (hc == "tcp" || hc == "") && onTraffic && strings.HasPrefix(pp, "service.beta.kubernetes.io/aws-"):
 			s.add(ruleHealthCheckTCPNoise, sv.File, sv.annLine(pp), pp, "")
 		}
+	}
+	if classicELB(sv) {
+		s.add(ruleClassicELBLocal, sv.File, lineOr(sv.ETPLine, sv.Line), "externalTrafficPolicy", fmt.Sprintf("Service %s: Classic ELB (no aws-load-balancer-type), backend protocol %s, externalTrafficPolicy Local, no PROXY annotation", sv.Name, orDefault(sv.Annotations[annAWSBackend], "tcp (default)")))
 	}
 	awsIP := false
 	if t, _ := sv.ann(annAWSType); t == "nlb-ip" {
@@ -536,8 +576,11 @@ func checkNodeService(s *sink, n *Node, sv *Service) {
 }
 
 func nodeName(n *Node) string {
-	if n.File == "" {
+	switch {
+	case n.File == "":
 		return "Kong"
+	case n.Where != "":
+		return n.File + " (" + n.Where + ")"
 	}
 	return n.File
 }

@@ -173,6 +173,12 @@ func (s *sink) add(id, file string, line int, key, msg string) {
 	s.addSev(id, "", file, line, key, msg)
 }
 
+// addFix records a hit of rule id with a fix specific to this case.
+func (s *sink) addFix(id, file string, line int, key, msg, fix string) {
+	s.add(id, file, line, key, msg)
+	s.findings[len(s.findings)-1].Fix = fix
+}
+
 func (s *sink) addSev(id string, sev Severity, file string, line int, key, msg string) {
 	r, ok := rules[id]
 	if !ok {

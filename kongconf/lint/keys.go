@@ -9,20 +9,28 @@ import (
 //go:embed kongkeys.txt
 var kongKeysTxt string
 
+//go:embed kongkeys_ee.txt
+var kongKeysEETxt string
+
+// knownKeys holds Kong's OSS properties and the Kong Gateway Enterprise ones:
+// both are valid settings, so neither may be reported or "corrected".
 var knownKeys = func() map[string]bool {
 	m := map[string]bool{}
-	sc := bufio.NewScanner(strings.NewReader(kongKeysTxt))
-	for sc.Scan() {
-		t := strings.TrimSpace(sc.Text())
-		if t != "" && !strings.HasPrefix(t, "#") {
-			m[t] = true
+	for _, txt := range []string{kongKeysTxt, kongKeysEETxt} {
+		sc := bufio.NewScanner(strings.NewReader(txt))
+		for sc.Scan() {
+			t := strings.TrimSpace(sc.Text())
+			if t != "" && !strings.HasPrefix(t, "#") {
+				m[t] = true
+			}
 		}
 	}
 	return m
 }()
 
-// KnownKey reports whether key is a Kong property (listed in kong_defaults
-// or one of the dynamic families nginx_*, vault_*, pluginserver_<name>_*).
+// KnownKey reports whether key is a Kong property (OSS or Enterprise, see
+// kongkeys.txt and kongkeys_ee.txt, or one of the dynamic families nginx_*,
+// vault_*, pluginserver_<name>_*).
 func KnownKey(key string) bool {
 	if knownKeys[key] {
 		return true

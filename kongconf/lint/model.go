@@ -20,8 +20,11 @@ type Value struct {
 	// YAMLBool is set when a Helm value was an unquoted YAML 1.1 boolean
 	// (on/off/yes/no/true/false), which Helm renders as true/false.
 	YAMLBool bool
-	// Skip marks values lint cannot see (valueFrom references).
+	// Skip marks values lint cannot see (valueFrom references, template
+	// placeholders such as {{ }}, <%= %>, ${VAR}).
 	Skip bool
+	// InlineComment is the " # ..." tail an env file kept in the value.
+	InlineComment string
 }
 
 // Node is the node-level Kong configuration found in one file (kong.conf,
@@ -29,6 +32,8 @@ type Value struct {
 type Node struct {
 	// File is the source ("" for a live node).
 	File string
+	// Where names the object inside File (a container, a compose service).
+	Where string
 	// Format is kong.conf, env, helm or admin.
 	Format string
 	// Values maps property name to its last occurrence.
@@ -296,4 +301,10 @@ type Set struct {
 	Services []*Service
 	// Plugins found.
 	Plugins []*PluginUse
+
+	// containers and envSources wait for resolution (resolveWorkloads).
+	containers []container
+	envSources []*envSource
+	// ingresses lists the files that define an Ingress.
+	ingresses []string
 }

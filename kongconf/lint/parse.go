@@ -37,11 +37,17 @@ func ParseKongConf(r io.Reader, file string) (*Node, []Finding) {
 		}
 		k, v, ok := strings.Cut(t, "=")
 		if !ok {
-			s.add(ruleNoEquals, file, at, "", fmt.Sprintf("line %q has no '='", t))
+			if !templated(t) { // a template directive line, not a setting
+				s.add(ruleNoEquals, file, at, "", fmt.Sprintf("line %q has no '='", t))
+			}
 			return
 		}
 		k = strings.TrimSpace(k)
-		n.Set(&Value{Key: strings.ToLower(normalizeKey(k)), Orig: k, Value: strings.TrimSpace(v), Line: at})
+		if templated(k) {
+			return
+		}
+		v = strings.TrimSpace(v)
+		n.Set(&Value{Key: strings.ToLower(normalizeKey(k)), Orig: k, Value: v, Line: at, Skip: templated(v)})
 	}
 	for sc.Scan() {
 		line++
@@ -120,11 +126,18 @@ func ParseEnv(r io.Reader, file string) (*Node, []Finding) {
 			continue
 		}
 		k = strings.TrimSpace(k)
-		v = unquote(strings.TrimSpace(v))
+		raw := strings.TrimSpace(v)
+		v = unquote(raw)
 		if !strings.HasPrefix(strings.ToUpper(k), "KONG_") {
 			continue
 		}
-		n.Set(&Value{Key: strings.ToLower(k[len("KONG_"):]), Orig: k, Value: v, Line: line})
+		val := &Value{Key: strings.ToLower(k[len("KONG_"):]), Orig: k, Value: v, Line: line, Skip: templated(v)}
+		if v == raw {
+			if i := strings.Index(v, " #"); i >= 0 {
+				val.InlineComment = v[i+1:]
+			}
+		}
+		n.Set(val)
 	}
 	if err := sc.Err(); err != nil {
 		s.add(ruleUnreadable, file, 0, "", err.Error())
@@ -159,7 +172,22 @@ func Load(set *Set, file string, data []byte) []Finding {
 	set.Files = append(set.Files, file)
 	kind := sniff(file, data)
 	switch kind {
+	case "dockerfile":
+		n, f := ParseDockerfile(data, file)
+		if n != nil {
+			set.Nodes = append(set.Nodes, n)
+		} else if len(f) == 0 {
+			var s sink
+			s.add(ruleUnknownFile, file, 0, "", "Dockerfile without KONG_* ENV lines, nothing to check")
+			f = s.findings
+		}
+		return f
 	case "kong.conf":
+		if what := notKongConf(data); what != "" {
+			var s sink
+			s.add(ruleUnknownFile, file, 0, "", "not kong.conf ("+what+"); not checked")
+			return s.findings
+		}
 		n, f := ParseKongConf(bytes.NewReader(data), file)
 		set.Nodes = append(set.Nodes, n)
 		// Kong's own loader rules (modelled by nodeconf) catch what the
@@ -186,8 +214,51 @@ func Load(set *Set, file string, data []byte) []Finding {
 var envLine = regexp.MustCompile(`(?m)^\s*(export\s+)?KONG_[A-Z0-9_]+=`)
 var confLine = regexp.MustCompile(`(?m)^\s*[a-z_0-9]+\s*=`)
 
+// isDockerfile reports whether a file name is a Dockerfile's.
+func isDockerfile(base string) bool {
+	base = strings.ToLower(base)
+	return base == "dockerfile" || base == "containerfile" || strings.HasPrefix(base, "dockerfile.") ||
+		strings.HasSuffix(base, ".dockerfile") || strings.HasPrefix(base, "containerfile.")
+}
+
+var confSetting = regexp.MustCompile(`^[A-Za-z0-9_.\-]+\s*=`)
+
+// notKongConf says why a .conf file is not kong.conf syntax (an nginx or
+// logrotate file: blocks, directives ending in ';', "key value" lines), or
+// "" when most of its lines are key = value.
+func notKongConf(data []byte) string {
+	settings, other, blocks := 0, 0, 0
+	for _, l := range strings.Split(string(data), "\n") {
+		t := strings.TrimSpace(l)
+		if t == "" || t[0] == '#' || t[0] == ';' || templated(t) {
+			continue
+		}
+		switch {
+		case confSetting.MatchString(t):
+			settings++
+		default:
+			other++
+			if strings.HasSuffix(t, "{") || strings.HasSuffix(t, "}") || strings.HasSuffix(t, ";") {
+				blocks++
+			}
+		}
+	}
+	switch {
+	case settings > 0 && settings >= other:
+		return ""
+	case blocks > 0:
+		return "nginx or logrotate syntax: blocks or directives ending in ';'"
+	case other > 0:
+		return "no key = value lines"
+	}
+	return ""
+}
+
 func sniff(file string, data []byte) string {
 	base := strings.ToLower(filepath.Base(file))
+	if isDockerfile(base) {
+		return "dockerfile"
+	}
 	switch ext := filepath.Ext(base); {
 	case ext == ".conf":
 		return "kong.conf"
@@ -209,6 +280,7 @@ func loadYAML(set *Set, file string, data []byte) []Finding {
 	var s sink
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	docs := 0
+	var skipped kindTally
 	for {
 		var doc yaml.Node
 		err := dec.Decode(&doc)
@@ -227,22 +299,21 @@ func loadYAML(set *Set, file string, data []byte) []Finding {
 			continue
 		}
 		docs++
-		loadDoc(set, &s, file, root)
+		loadDoc(set, &s, file, root, &skipped)
 	}
+	skipped.report(&s, file)
 	if docs == 0 {
 		s.add(ruleUnknownFile, file, 0, "", "no YAML mapping found")
 	}
 	return s.findings
 }
 
-// mapGet returns the key and value nodes for key in a mapping node.
+// mapGet returns the key and value nodes for key in a mapping node,
+// following aliases and YAML merge keys (<<: *anchor).
 func mapGet(n *yaml.Node, key string) (*yaml.Node, *yaml.Node) {
-	if n == nil || n.Kind != yaml.MappingNode {
-		return nil, nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i], n.Content[i+1]
+	for _, kv := range mapPairs(n) {
+		if kv[0].Value == key {
+			return kv[0], kv[1]
 		}
 	}
 	return nil, nil
@@ -259,13 +330,14 @@ func mapPath(n *yaml.Node, keys ...string) *yaml.Node {
 }
 
 func scalar(n *yaml.Node) string {
+	n = deref(n)
 	if n == nil || n.Kind != yaml.ScalarNode {
 		return ""
 	}
 	return n.Value
 }
 
-func loadDoc(set *Set, s *sink, file string, root *yaml.Node) {
+func loadDoc(set *Set, s *sink, file string, root *yaml.Node, skipped *kindTally) {
 	kind := scalar(mapPath(root, "kind"))
 	api := scalar(mapPath(root, "apiVersion"))
 	switch {
@@ -278,15 +350,79 @@ func loadDoc(set *Set, s *sink, file string, root *yaml.Node) {
 		if err := strictDecode(root, &ing); err != nil {
 			s.add(ruleBadStrict, file, root.Line, "Ingress", "Ingress: "+err.Error())
 		}
+		set.ingresses = append(set.ingresses, file)
+	case (kind == "ConfigMap" || kind == "Secret") && api == "v1":
+		loadEnvSource(set, s, file, kind, root)
+	case kind == "Application" && strings.HasPrefix(api, "argoproj.io/"):
+		loadArgoApp(set, s, file, root)
+	case kind == "HelmRelease" && strings.HasPrefix(api, "helm.toolkit.fluxcd.io/"):
+		loadWrappedValues(set, s, file, "HelmRelease "+scalar(mapPath(root, "metadata", "name")), mapPath(root, "spec", "values"), "spec.values.")
+	case kind == "HelmChart" && strings.HasPrefix(api, "helm.cattle.io/"):
+		loadHelmChartCR(set, s, file, root)
+	case (kind == "GatewayConfiguration" || kind == "DataPlane") && strings.HasPrefix(api, "gateway-operator.konghq.com/"):
+		loadOperator(set, file, kind, root)
 	case kind != "":
-		// Other Kubernetes objects are not about client IPs.
+		if !loadWorkload(set, file, kind, root) {
+			skipped.add(kind, root.Line)
+		}
+	case isCompose(root):
+		loadCompose(set, s, file, root)
 	case mapPath(root, "_format_version") != nil || mapPath(root, "services") != nil && mapPath(root, "env") == nil:
 		loadDeck(set, s, file, root)
-	case mapPath(root, "env") != nil || mapPath(root, "proxy") != nil || mapPath(root, "gateway") != nil || mapPath(root, "plugins") != nil:
-		loadHelm(set, s, file, root)
+	case isBitnami(root):
+		loadBitnami(set, s, file, root)
+	case helmLike(root):
+		loadHelm(set, s, file, root, "")
+	case helmLike(mapPath(root, "kong")):
+		loadHelm(set, s, file, mapPath(root, "kong"), "kong.")
 	default:
 		s.add(ruleUnknownFile, file, root.Line, "", "")
 	}
+}
+
+// helmLike reports whether a mapping looks like values for Kong's charts
+// (kong, or ingress with its gateway: sub-chart).
+func helmLike(n *yaml.Node) bool {
+	for _, k := range []string{"env", "proxy", "gateway", "plugins", "customEnv", "ingressController"} {
+		if mapPath(n, k) != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// kindTally collects the Kubernetes kinds of one file that lint does not
+// read, so they are reported once (KC902) instead of passed silently.
+type kindTally struct {
+	kinds []string
+	count map[string]int
+	line  int
+}
+
+func (k *kindTally) add(kind string, line int) {
+	if k.count == nil {
+		k.count = map[string]int{}
+		k.line = line
+	}
+	if k.count[kind] == 0 {
+		k.kinds = append(k.kinds, kind)
+	}
+	k.count[kind]++
+}
+
+func (k *kindTally) report(s *sink, file string) {
+	if len(k.kinds) == 0 {
+		return
+	}
+	parts := make([]string, 0, len(k.kinds))
+	for _, kind := range k.kinds {
+		if c := k.count[kind]; c > 1 {
+			parts = append(parts, fmt.Sprintf("%s (%d)", kind, c))
+		} else {
+			parts = append(parts, kind)
+		}
+	}
+	s.add(ruleUnknownFile, file, k.line, "kind", "not checked: "+strings.Join(parts, ", ")+" (no Kong settings, Service, plugin or pod template lint reads)")
 }
 
 // strictDecode converts a YAML node to JSON and decodes it into out,
@@ -389,11 +525,13 @@ func keyLines(n *yaml.Node, into map[string]int) {
 
 var yamlBools = map[string]bool{"on": true, "off": true, "yes": true, "no": true, "y": true, "n": true, "true": true, "false": true}
 
-func loadHelm(set *Set, s *sink, file string, root *yaml.Node) {
+// loadHelm reads values for Kong's kong chart, or for its ingress chart
+// (gateway: sub-key). prefix names where root sits in the file ("kong." for
+// an umbrella chart, "spec.values." for a Flux HelmRelease).
+func loadHelm(set *Set, s *sink, file string, root *yaml.Node, prefix string) *Node {
 	gw := root
-	prefix := ""
 	if g := mapPath(root, "gateway"); g != nil {
-		gw, prefix = g, "gateway."
+		gw, prefix = g, prefix+"gateway."
 	}
 	n := NewNode(file, "helm")
 	n.PrefixDefault = "/kong_prefix"
@@ -404,6 +542,7 @@ func loadHelm(set *Set, s *sink, file string, root *yaml.Node) {
 			if v.Kind == yaml.ScalarNode {
 				val.Value = v.Value
 				val.YAMLBool = v.Style == 0 && yamlBools[strings.ToLower(v.Value)]
+				val.Skip = templated(v.Value)
 			} else {
 				val.Skip = true
 			}
@@ -421,6 +560,7 @@ func loadHelm(set *Set, s *sink, file string, root *yaml.Node) {
 			if v.Kind == yaml.ScalarNode {
 				val.Value = v.Value
 				val.YAMLBool = v.Style == 0 && yamlBools[strings.ToLower(v.Value)]
+				val.Skip = templated(v.Value)
 			} else {
 				val.Skip = true
 			}
@@ -473,7 +613,7 @@ func loadHelm(set *Set, s *sink, file string, root *yaml.Node) {
 
 	// The proxy Service the chart renders.
 	if proxy == nil {
-		return
+		return n
 	}
 	svc := &Service{File: file, Line: proxy.Line, Name: "proxy", Type: "LoadBalancer", Annotations: map[string]string{}, AnnLines: map[string]int{}, FromHelm: true}
 	if t := scalar(mapPath(proxy, "type")); t != "" {
@@ -498,6 +638,7 @@ func loadHelm(set *Set, s *sink, file string, root *yaml.Node) {
 		n.TLSDisabled = true
 	}
 	set.Services = append(set.Services, svc)
+	return n
 }
 
 func seqStrings(n *yaml.Node) []string {

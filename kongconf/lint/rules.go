@@ -181,3 +181,28 @@ func Add(findings []Finding, id, file string, line int, key, msg string) []Findi
 var ruleDOHairpin = rule("KC113", Info, "DigitalOcean PROXY protocol without do-loadbalancer-hostname",
 	"kube-proxy short-circuits in-cluster requests to the LB address, so they reach Kong without a PROXY header and fail with 'broken header'",
 	"set service.beta.kubernetes.io/do-loadbalancer-hostname to a DNS name pointing at the load balancer")
+
+var ruleOtherChart = rule("KC903", Info, "values for Bitnami's kong chart",
+	"Bitnami's chart names its settings differently from Kong's (kong.extraEnvVars, service.*, no env.* or proxy.*); lint read those, and kongconf generate writes values for Kong's chart only",
+	"set KONG_* variables in kong.extraEnvVars and the load balancer in service.*, or move to Kong's chart (charts.konghq.com)")
+
+var (
+	ruleDefaultHeader = rule("KC019", Warning, "trusted_ips set while real_ip_header stays X-Real-IP",
+		"real_ip_header defaults to X-Real-IP; most L7 proxies append X-Forwarded-For and pass a client's own X-Real-IP through, so Kong either keeps the proxy's address or believes a forged X-Real-IP",
+		"set real_ip_header to the header the proxy writes (X-Forwarded-For with real_ip_recursive = on, or proxy_protocol)")
+	ruleInlineComment = rule("KC020", Warning, "inline # kept in an env-file value",
+		"env files have no inline comments for docker run --env-file, systemd and most loaders: everything after '=' (the # comment too) is the value",
+		"move the comment to its own line")
+	ruleClassicELBLocal = rule("KC114", Warning, "Classic ELB in TCP/SSL mode with externalTrafficPolicy: Local and no PROXY",
+		"a Classic ELB in TCP/SSL mode opens its own connection to the node, so Kong sees the ELB's address; Local stops kube-proxy's SNAT but not the ELB's",
+		"enable PROXY protocol (aws-load-balancer-proxy-protocol: \"*\" and proxy_protocol on Kong), or use an NLB (aws-load-balancer-type: nlb) with Local")
+	ruleTrustedNodes = rule("KC115", Warning, "trusted_ips covers the node network behind a Cluster-policy Service",
+		"kube-proxy SNATs every connection to a node address; with the nodes trusted, any client reaching the load balancer can forge the client-IP header (a warning: lint assumes private ranges hold the nodes)",
+		"set externalTrafficPolicy: Local (or use PROXY protocol) and trust only the proxy's own addresses")
+	ruleNodesUntrusted = rule("KC116", Warning, "header method behind a Cluster-policy Service without the node ranges trusted",
+		"kube-proxy SNATs every connection to a node address, which trusted_ips does not cover, so Kong ignores the header and every request resolves to a node",
+		"set externalTrafficPolicy: Local, or add the node network to trusted_ips if only the L7 proxy can reach the nodes")
+	ruleOnlyGFE = rule("KC117", Error, "GKE L7 load balancer with only the Google front-end ranges trusted",
+		"the front end appends \"<client>, <LB IP>\" to X-Forwarded-For; with the LB's own address untrusted, realip stops there and every client becomes the LB IP",
+		"add the load balancer's IP address to trusted_ips with real_ip_recursive = on (kongconf generate --provider gke-l7 --trusted-cidr <LB IP>)")
+)

@@ -1,0 +1,183 @@
+package lint
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"strings"
+)
+
+// dockerStage is one FROM stage and its ENV variables.
+type dockerStage struct {
+	name, base string
+	vars       []envVar
+}
+
+// ParseDockerfile reads the ENV instructions of a Dockerfile (ENV k=v ...
+// and the legacy ENV k v form, '\' continuation lines, comment lines inside
+// them) and returns the node of the final stage, including the ENV of the
+// stages it is built FROM. It returns nil when no KONG_* variable is set.
+func ParseDockerfile(data []byte, file string) (*Node, []Finding) {
+	var s sink
+	var stages []*dockerStage
+	cur := &dockerStage{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
+	var lines []string // physical lines of the instruction being read
+	start, line := 0, 0
+	flush := func() {
+		if len(lines) == 0 {
+			return
+		}
+		instr := strings.Join(lines, " ")
+		f := strings.Fields(instr)
+		switch strings.ToUpper(f[0]) {
+		case "FROM":
+			cur = &dockerStage{}
+			args := f[1:]
+			for len(args) > 0 && strings.HasPrefix(args[0], "--") {
+				args = args[1:]
+			}
+			if len(args) > 0 {
+				cur.base = args[0]
+			}
+			if len(args) >= 3 && strings.EqualFold(args[1], "as") {
+				cur.name = args[2]
+			}
+			stages = append(stages, cur)
+		case "ENV":
+			rest := strings.TrimSpace(instr[len(f[0]):])
+			vars, err := dockerEnv(rest)
+			if err != nil {
+				s.add(ruleUnreadable, file, start, "ENV", fmt.Sprintf("ENV %s: %v", rest, err))
+			}
+			for _, v := range vars {
+				v.File, v.Line = file, start+lineOf(lines, v.Name+"=")
+				cur.vars = append(cur.vars, v)
+			}
+		}
+		lines = nil
+	}
+	for sc.Scan() {
+		line++
+		l := strings.TrimRight(strings.TrimSuffix(sc.Text(), "\r"), " \t")
+		t := strings.TrimSpace(l)
+		if strings.HasPrefix(t, "#") || t == "" && len(lines) > 0 {
+			continue // comments and blank lines inside a continuation are dropped
+		}
+		if t == "" {
+			continue
+		}
+		if len(lines) == 0 {
+			start = line
+		}
+		if strings.HasSuffix(l, "\\") {
+			lines = append(lines, strings.TrimSuffix(l, "\\"))
+			continue
+		}
+		lines = append(lines, l)
+		flush()
+	}
+	flush()
+	if len(stages) == 0 {
+		stages = append(stages, cur)
+	}
+	n := envNode(file, "env", stageVars(stages, len(stages)-1, 0))
+	if n != nil {
+		n.Where = "Dockerfile ENV"
+	}
+	return n, s.findings
+}
+
+// stageVars returns the ENV of stage i after those of the stage it is
+// built FROM, when that is an earlier stage of the same file.
+func stageVars(stages []*dockerStage, i, depth int) []envVar {
+	st := stages[i]
+	var out []envVar
+	for j := 0; j < i && depth < 16; j++ {
+		if stages[j].name != "" && stages[j].name == st.base {
+			out = append(out, stageVars(stages, j, depth+1)...)
+			break
+		}
+	}
+	return append(out, st.vars...)
+}
+
+// lineOf returns the offset of the first physical line containing sub.
+func lineOf(lines []string, sub string) int {
+	for i, l := range lines {
+		if strings.Contains(l, sub) {
+			return i
+		}
+	}
+	return 0
+}
+
+// dockerEnv parses the arguments of ENV: key=value pairs with shell-style
+// quoting, or the legacy "key value" form where the rest is the value.
+func dockerEnv(rest string) ([]envVar, error) {
+	words, err := shellWords(rest)
+	if err != nil {
+		return nil, err
+	}
+	if len(words) == 0 {
+		return nil, fmt.Errorf("no variable")
+	}
+	if !strings.Contains(words[0], "=") {
+		k, v, _ := strings.Cut(rest, " ")
+		return []envVar{{Name: k, Value: strings.TrimSpace(v)}}, nil
+	}
+	var out []envVar
+	for _, w := range words {
+		k, v, ok := strings.Cut(w, "=")
+		if !ok {
+			return out, fmt.Errorf("%q is not key=value", w)
+		}
+		out = append(out, envVar{Name: k, Value: v})
+	}
+	return out, nil
+}
+
+// shellWords splits s into words, honouring "..." and '...' quoting and
+// backslash escapes as Docker's ENV parser does.
+func shellWords(s string) ([]string, error) {
+	var out []string
+	var b strings.Builder
+	in, quote := false, byte(0)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			} else if c == '\\' && quote == '"' && i+1 < len(s) {
+				i++
+				b.WriteByte(s[i])
+			} else {
+				b.WriteByte(c)
+			}
+		case c == '"' || c == '\'':
+			quote, in = c, true
+		case c == '\\' && i+1 < len(s):
+			i++
+			b.WriteByte(s[i])
+			in = true
+		case c == ' ' || c == '\t':
+			if in {
+				out = append(out, b.String())
+				b.Reset()
+				in = false
+			}
+		default:
+			b.WriteByte(c)
+			in = true
+		}
+	}
+	if quote != 0 {
+		return out, fmt.Errorf("unterminated %c quote", quote)
+	}
+	if in {
+		out = append(out, b.String())
+	}
+	return out, nil
+}

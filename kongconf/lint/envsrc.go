@@ -1,0 +1,50 @@
+package lint
+
+import (
+	"regexp"
+	"strings"
+)
+
+// envVar is one environment variable as a deployment file defines it
+// (Kubernetes container env, docker-compose environment, Dockerfile ENV).
+type envVar struct {
+	// Name is the variable name as written.
+	Name string
+	// Value is its value when known.
+	Value string
+	// File and Line locate the definition (the ConfigMap key for envFrom).
+	File string
+	Line int
+	// Skip marks values lint cannot see (valueFrom a field, an unresolved
+	// reference, a placeholder).
+	Skip bool
+}
+
+// placeholder matches template placeholders lint cannot evaluate: Helm/Go
+// {{ }}, ERB <%= %>, shell/compose ${VAR} and $VAR, Kubernetes $(VAR).
+var placeholder = regexp.MustCompile(`\{\{|<%|\$\{|\$\(|\$[A-Za-z_]`)
+
+// templated reports whether a value holds a template placeholder, so its
+// real value is only known after rendering.
+func templated(v string) bool {
+	return placeholder.MatchString(v)
+}
+
+// envNode turns variables into a node: KONG_* variables become properties,
+// in order, later ones overriding earlier ones as in a process environment.
+// It returns nil when no KONG_* variable is present.
+func envNode(file, format string, vars []envVar) *Node {
+	n := NewNode(file, format)
+	for _, ev := range vars {
+		if !strings.HasPrefix(strings.ToUpper(ev.Name), "KONG_") {
+			continue
+		}
+		n.Set(&Value{Key: strings.ToLower(ev.Name[len("KONG_"):]), Orig: ev.Name, Value: ev.Value,
+			File: ev.File, Line: ev.Line, Skip: ev.Skip || templated(ev.Value)})
+	}
+	if len(n.Order) == 0 {
+		return nil
+	}
+	n.finishListeners()
+	return n
+}

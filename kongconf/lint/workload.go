@@ -1,0 +1,191 @@
+package lint
+
+import (
+	"encoding/base64"
+	"fmt"
+	"strings"
+
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// container is one Kubernetes container whose environment is resolved once
+// every file has been read (envFrom and valueFrom may name a ConfigMap or
+// Secret from another file).
+type container struct {
+	file, where string
+	line        int
+	node        *yaml.Node
+}
+
+// envSource is the data of a ConfigMap or Secret.
+type envSource struct {
+	kind, name, file string
+	line             int
+	keys             []string
+	vals             map[string]envVar
+	used             bool
+}
+
+// podSpecs returns the pod specs in a workload document: spec (Pod),
+// spec.template.spec (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job,
+// Argo Rollout, ...), spec.jobTemplate.spec.template.spec (CronJob),
+// template.spec (PodTemplate) and the Kong Gateway Operator's
+// podTemplateSpec (DataPlane, GatewayConfiguration).
+func podSpecs(kind string, root *yaml.Node) []*yaml.Node {
+	var out []*yaml.Node
+	for _, path := range [][]string{
+		{"spec"},
+		{"spec", "template", "spec"},
+		{"spec", "jobTemplate", "spec", "template", "spec"},
+		{"template", "spec"},
+		{"spec", "deployment", "podTemplateSpec", "spec"},
+		{"spec", "dataPlaneOptions", "deployment", "podTemplateSpec", "spec"},
+	} {
+		if p := mapPath(root, path...); p != nil && mapPath(p, "containers") != nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// loadWorkload records the containers of a workload for resolution.
+// It reports whether the document holds a pod spec.
+func loadWorkload(set *Set, file, kind string, root *yaml.Node) bool {
+	specs := podSpecs(kind, root)
+	name := scalar(mapPath(root, "metadata", "name"))
+	for _, spec := range specs {
+		for _, c := range seqItems(mapPath(spec, "containers")) {
+			if migrationsOnly(c) {
+				continue // kong migrations jobs serve no traffic
+			}
+			where := fmt.Sprintf("%s %s container %s", kind, name, scalar(mapPath(c, "name")))
+			set.containers = append(set.containers, container{file: file, where: where, line: c.Line, node: c})
+		}
+	}
+	return len(specs) > 0
+}
+
+func migrationsOnly(c *yaml.Node) bool {
+	for _, k := range []string{"command", "args"} {
+		for _, a := range seqItems(mapPath(c, k)) {
+			if strings.Contains(scalar(a), "migrations") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// loadEnvSource records a ConfigMap's or Secret's data. Secret data is
+// base64; stringData and ConfigMap data are plain.
+func loadEnvSource(set *Set, s *sink, file, kind string, root *yaml.Node) {
+	src := &envSource{kind: kind, name: scalar(mapPath(root, "metadata", "name")), file: file, line: root.Line, vals: map[string]envVar{}}
+	add := func(field string, b64 bool) {
+		for _, kv := range mapPairs(mapPath(root, field)) {
+			v := scalar(kv[1])
+			if b64 {
+				d, err := base64.StdEncoding.DecodeString(strings.TrimSpace(v))
+				if err != nil {
+					s.add(ruleUnreadable, file, kv[1].Line, field+"."+kv[0].Value, fmt.Sprintf("%s %s: data.%s is not base64: %v", kind, src.name, kv[0].Value, err))
+					continue
+				}
+				v = string(d)
+			}
+			if _, dup := src.vals[kv[0].Value]; !dup {
+				src.keys = append(src.keys, kv[0].Value)
+			}
+			src.vals[kv[0].Value] = envVar{Name: kv[0].Value, Value: v, File: file, Line: kv[0].Line}
+		}
+	}
+	add("data", kind == "Secret")
+	add("stringData", false)
+	set.envSources = append(set.envSources, src)
+}
+
+func (set *Set) envSource(kind, name string) *envSource {
+	for _, e := range set.envSources {
+		if e.kind == kind && e.name == name {
+			return e
+		}
+	}
+	return nil
+}
+
+// resolveWorkloads builds one node per container that sets KONG_*
+// variables, reading envFrom and valueFrom from the ConfigMaps and Secrets
+// given, and one node per ConfigMap/Secret with KONG_* keys that no
+// container uses. It runs once; later calls do nothing.
+func (set *Set) resolveWorkloads() {
+	for _, c := range set.containers {
+		if n := envNode(c.file, "env", set.containerEnv(c)); n != nil {
+			n.Where = c.where
+			set.Nodes = append(set.Nodes, n)
+		}
+	}
+	set.containers = nil
+	for _, e := range set.envSources {
+		if e.used {
+			continue
+		}
+		vars := make([]envVar, 0, len(e.keys))
+		for _, k := range e.keys {
+			vars = append(vars, e.vals[k])
+		}
+		if n := envNode(e.file, "env", vars); n != nil {
+			n.Where = e.kind + " " + e.name
+			set.Nodes = append(set.Nodes, n)
+		}
+		e.used = true
+	}
+}
+
+// containerEnv lists a container's variables in Kubernetes' order: envFrom
+// sources first, then env entries, which override them.
+func (set *Set) containerEnv(c container) []envVar {
+	var vars []envVar
+	for _, ef := range seqItems(mapPath(c.node, "envFrom")) {
+		prefix := scalar(mapPath(ef, "prefix"))
+		for _, ref := range []struct{ field, kind string }{{"configMapRef", "ConfigMap"}, {"secretRef", "Secret"}} {
+			r := mapPath(ef, ref.field)
+			if r == nil {
+				continue
+			}
+			src := set.envSource(ref.kind, scalar(mapPath(r, "name")))
+			if src == nil {
+				continue // not among the files given; nothing to check
+			}
+			src.used = true
+			for _, k := range src.keys {
+				v := src.vals[k]
+				v.Name = prefix + k
+				vars = append(vars, v)
+			}
+		}
+	}
+	for _, e := range seqItems(mapPath(c.node, "env")) {
+		k, _ := mapGet(e, "name")
+		if k == nil {
+			continue
+		}
+		ev := envVar{Name: scalar(mapPath(e, "name")), File: c.file, Line: k.Line}
+		if vf := mapPath(e, "valueFrom"); vf != nil {
+			ev.Skip = true
+			for _, ref := range []struct{ field, kind string }{{"configMapKeyRef", "ConfigMap"}, {"secretKeyRef", "Secret"}} {
+				r := mapPath(vf, ref.field)
+				if r == nil {
+					continue
+				}
+				if src := set.envSource(ref.kind, scalar(mapPath(r, "name"))); src != nil {
+					src.used = true
+					if v, ok := src.vals[scalar(mapPath(r, "key"))]; ok {
+						ev.Value, ev.File, ev.Line, ev.Skip = v.Value, v.File, v.Line, false
+					}
+				}
+			}
+		} else {
+			ev.Value = scalar(mapPath(e, "value"))
+		}
+		vars = append(vars, ev)
+	}
+	return vars
+}
