@@ -104,7 +104,13 @@ func readEnvFile(s *sink, composeFile string, ref envFileRef) []envVar {
 	s.findings = append(s.findings, f...)
 	vars := make([]envVar, 0, len(n.Order))
 	for _, v := range n.Order {
-		vars = append(vars, envVar{Name: v.Orig, Value: v.Value, File: p, Line: v.Line, Skip: v.Skip})
+		val := v.Value
+		if v.InlineComment != "" {
+			// docker compose's env_file reader, unlike docker run --env-file,
+			// ends an unquoted value at " #".
+			val = strings.TrimSpace(strings.TrimSuffix(val, v.InlineComment))
+		}
+		vars = append(vars, envVar{Name: v.Orig, Value: val, File: p, Line: v.Line, Skip: v.Skip})
 	}
 	return vars
 }

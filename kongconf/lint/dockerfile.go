@@ -24,6 +24,7 @@ func ParseDockerfile(data []byte, file string) (*Node, []Finding) {
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
 	var lines []string // physical lines of the instruction being read
+	var lineNos []int  // and their line numbers
 	start, line := 0, 0
 	flush := func() {
 		if len(lines) == 0 {
@@ -52,11 +53,11 @@ func ParseDockerfile(data []byte, file string) (*Node, []Finding) {
 				s.add(ruleUnreadable, file, start, "ENV", fmt.Sprintf("ENV %s: %v", rest, err))
 			}
 			for _, v := range vars {
-				v.File, v.Line = file, start+lineOf(lines, v.Name+"=")
+				v.File, v.Line = file, lineNos[lineOf(lines, v.Name)]
 				cur.vars = append(cur.vars, v)
 			}
 		}
-		lines = nil
+		lines, lineNos = nil, nil
 	}
 	for sc.Scan() {
 		line++
@@ -71,6 +72,7 @@ func ParseDockerfile(data []byte, file string) (*Node, []Finding) {
 		if len(lines) == 0 {
 			start = line
 		}
+		lineNos = append(lineNos, line)
 		if strings.HasSuffix(l, "\\") {
 			lines = append(lines, strings.TrimSuffix(l, "\\"))
 			continue
@@ -103,7 +105,7 @@ func stageVars(stages []*dockerStage, i, depth int) []envVar {
 	return append(out, st.vars...)
 }
 
-// lineOf returns the offset of the first physical line containing sub.
+// lineOf returns the index of the first physical line containing sub.
 func lineOf(lines []string, sub string) int {
 	for i, l := range lines {
 		if strings.Contains(l, sub) {

@@ -15,6 +15,8 @@ type envVar struct {
 	// File and Line locate the definition (the ConfigMap key for envFrom).
 	File string
 	Line int
+	// InlineComment is an env file's " # ..." tail kept in Value.
+	InlineComment string
 	// Skip marks values lint cannot see (valueFrom a field, an unresolved
 	// reference, a placeholder).
 	Skip bool
@@ -40,11 +42,17 @@ func envNode(file, format string, vars []envVar) *Node {
 			continue
 		}
 		n.Set(&Value{Key: strings.ToLower(ev.Name[len("KONG_"):]), Orig: ev.Name, Value: ev.Value,
-			File: ev.File, Line: ev.Line, Skip: ev.Skip || templated(ev.Value)})
+			File: ev.File, Line: ev.Line, Skip: ev.Skip || templated(ev.Value) || neverRead(ev.Name), InlineComment: ev.InlineComment})
 	}
 	if len(n.Order) == 0 {
 		return nil
 	}
 	n.finishListeners()
 	return n
+}
+
+// neverRead reports whether Kong ignores an environment variable: it looks
+// up KONG_<KEY> in upper case only (KC017 reports the others).
+func neverRead(name string) bool {
+	return name != strings.ToUpper(name)
 }

@@ -48,11 +48,24 @@ func TestBadCorpus(t *testing.T) {
 			}
 		})
 	}
+	// testdata/cases (TestCorpus) demonstrates the rules of the input kinds
+	// and topology rules with exact findings.
+	cases, err := filepath.Glob("testdata/cases/*")
+	require.NoError(t, err)
+	for _, d := range cases {
+		b, err := os.ReadFile(filepath.Join(d, "expect"))
+		require.NoError(t, err)
+		for _, l := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(l); len(f) > 0 && !strings.HasPrefix(f[0], "#") {
+				covered[f[0]] = true
+			}
+		}
+	}
 	for _, r := range Rules() {
 		if r.ID == RuleLiveRejected || r.ID == RuleNotAvailable {
 			continue // exercised by kongconf/admin's doctor tests
 		}
-		assert.True(t, covered[r.ID], "rule %s (%s) has no case in testdata/bad", r.ID, r.Title)
+		assert.True(t, covered[r.ID], "rule %s (%s) has no case in testdata/bad or testdata/cases", r.ID, r.Title)
 	}
 }
 

@@ -131,7 +131,7 @@ func ParseEnv(r io.Reader, file string) (*Node, []Finding) {
 		if !strings.HasPrefix(strings.ToUpper(k), "KONG_") {
 			continue
 		}
-		val := &Value{Key: strings.ToLower(k[len("KONG_"):]), Orig: k, Value: v, Line: line, Skip: templated(v)}
+		val := &Value{Key: strings.ToLower(k[len("KONG_"):]), Orig: k, Value: v, Line: line, Skip: templated(v) || neverRead(k)}
 		if v == raw {
 			if i := strings.Index(v, " #"); i >= 0 {
 				val.InlineComment = v[i+1:]

@@ -136,7 +136,7 @@ var (
 		"lint cannot check what it cannot parse",
 		"fix the syntax error")
 	ruleUnknownFile = rule("KC902", Info, "unrecognised file",
-		"the file is not kong.conf, an env file, Helm values, a Service, kong.yml or a Kong plugin object",
+		"lint reads kong.conf, env files, Dockerfiles, docker-compose files, Helm values (also inside Argo CD, Flux and k3s objects), Kubernetes workloads, ConfigMaps, Secrets, Services, Kong Gateway Operator objects, kong.yml and Kong plugin objects; this is none of them",
 		"pass only Kong configuration files")
 )
 
@@ -191,7 +191,7 @@ var (
 		"real_ip_header defaults to X-Real-IP; most L7 proxies append X-Forwarded-For and pass a client's own X-Real-IP through, so Kong either keeps the proxy's address or believes a forged X-Real-IP",
 		"set real_ip_header to the header the proxy writes (X-Forwarded-For with real_ip_recursive = on, or proxy_protocol)")
 	ruleInlineComment = rule("KC020", Warning, "inline # kept in an env-file value",
-		"env files have no inline comments for docker run --env-file, systemd and most loaders: everything after '=' (the # comment too) is the value",
+		"docker run --env-file, systemd EnvironmentFile and Kubernetes take everything after '=' as the value, the # comment too (only docker compose's env_file strips it)",
 		"move the comment to its own line")
 	ruleClassicELBLocal = rule("KC114", Warning, "Classic ELB in TCP/SSL mode with externalTrafficPolicy: Local and no PROXY",
 		"a Classic ELB in TCP/SSL mode opens its own connection to the node, so Kong sees the ELB's address; Local stops kube-proxy's SNAT but not the ELB's",
