@@ -178,36 +178,7 @@ func expand(paths []string) []string {
 }
 
 func checkNode(s *sink, n *Node, setHasPlugin bool) {
-	for _, v := range n.Order {
-		upper := strings.ToUpper(v.Orig)
-		if strings.HasPrefix(upper, "KONG_KONG_") ||
-			n.Format == "helm" && strings.HasPrefix(strings.ToLower(v.Key), "kong_") {
-			s.add(ruleDoublePrefix, v.File, v.Line, v.Orig, fmt.Sprintf("%s becomes KONG_KONG_%s", v.Orig, strings.ToUpper(strings.TrimPrefix(v.Key, "kong_"))))
-			continue
-		}
-		if v.Key == "" || KnownKey(v.Key) {
-			if v.YAMLBool {
-				sev := Warning
-				if v.Key == "real_ip_recursive" || v.Key == "nginx_proxy_real_ip_recursive" {
-					sev = Error
-				}
-				s.addSev(ruleYAMLBool, sev, v.File, v.Line, v.Orig, fmt.Sprintf("%s: %s is unquoted", v.Orig, v.Value))
-			}
-			continue
-		}
-		if sug := Suggest(v.Key); sug != "" {
-			s.add(ruleNearMissKey, v.File, v.Line, v.Orig, fmt.Sprintf("%s is not a Kong property; did you mean %s?", v.Orig, sug))
-		} else {
-			s.add(ruleUnknownKey, v.File, v.Line, v.Orig, fmt.Sprintf("%s is not a Kong property", v.Orig))
-		}
-	}
-	// pluginserver_<name>_* keys must use underscores.
-	for _, v := range n.Order {
-		if strings.HasPrefix(v.Key, "pluginserver_") && strings.Contains(v.Key, "-") {
-			s.add(ruleNearMissKey, v.File, v.Line, v.Orig, fmt.Sprintf("%s is never read; Kong looks for %s, with underscores", v.Orig, strings.ReplaceAll(v.Key, "-", "_")))
-		}
-	}
-
+	checkKeys(s, n)
 	if n.Format == "env" {
 		for _, v := range n.Order {
 			if rest := v.Orig[len("KONG_"):]; rest != strings.ToUpper(rest) {
@@ -286,6 +257,41 @@ func checkNode(s *sink, n *Node, setHasPlugin bool) {
 		s.add(ruleXFFNotRecursive, hv.file(n.File), hv.line(), hv.origOr("real_ip_header"), "real_ip_header = X-Forwarded-For, real_ip_recursive = off")
 	}
 	checkPluginServer(s, n, setHasPlugin)
+}
+
+// checkKeys reports misspelled, unknown, double-prefixed and pluginserver
+// keys, and unquoted YAML booleans.
+func checkKeys(s *sink, n *Node) {
+	for _, v := range n.Order {
+		upper := strings.ToUpper(v.Orig)
+		if strings.HasPrefix(upper, "KONG_KONG_") ||
+			n.Format == "helm" && strings.HasPrefix(strings.ToLower(v.Key), "kong_") {
+			s.add(ruleDoublePrefix, v.File, v.Line, v.Orig, fmt.Sprintf("%s becomes KONG_KONG_%s", v.Orig, strings.ToUpper(strings.TrimPrefix(v.Key, "kong_"))))
+			continue
+		}
+		if v.Key == "" || KnownKey(v.Key) {
+			if v.YAMLBool {
+				sev := Warning
+				if v.Key == "real_ip_recursive" || v.Key == "nginx_proxy_real_ip_recursive" {
+					sev = Error
+				}
+				s.addSev(ruleYAMLBool, sev, v.File, v.Line, v.Orig, fmt.Sprintf("%s: %s is unquoted", v.Orig, v.Value))
+			}
+			continue
+		}
+		if sug := Suggest(v.Key); sug != "" {
+			s.add(ruleNearMissKey, v.File, v.Line, v.Orig, fmt.Sprintf("%s is not a Kong property; did you mean %s?", v.Orig, sug))
+		} else {
+			s.add(ruleUnknownKey, v.File, v.Line, v.Orig, fmt.Sprintf("%s is not a Kong property", v.Orig))
+		}
+	}
+	// pluginserver_<name>_* keys must use underscores.
+	for _, v := range n.Order {
+		if strings.HasPrefix(v.Key, "pluginserver_") && strings.Contains(v.Key, "-") {
+			s.add(ruleNearMissKey, v.File, v.Line, v.Orig, fmt.Sprintf("%s is never read; Kong looks for %s, with underscores", v.Orig, strings.ReplaceAll(v.Key, "-", "_")))
+		}
+	}
+
 }
 
 func (v *Value) origOr(def string) string {

@@ -553,23 +553,15 @@ func loadHelm(set *Set, s *sink, file string, root *yaml.Node, prefix string) *N
 	}
 	set.Nodes = append(set.Nodes, n)
 
-	// The proxy Service the chart renders.
-	if proxy == nil {
-		return n
+	if proxy != nil {
+		set.Services = append(set.Services, helmService(file, n, proxy))
 	}
-	svc := &Service{File: file, Line: proxy.Line, Name: "proxy", Type: "LoadBalancer", Annotations: map[string]string{}, AnnLines: map[string]int{}, FromHelm: true}
-	if t := scalar(mapPath(proxy, "type")); t != "" {
-		svc.Type = t
-	}
-	if k, v := mapGet(proxy, "externalTrafficPolicy"); v != nil {
-		svc.ExternalTrafficPolicy, svc.ETPLine = scalar(v), k.Line
-	}
-	if ann := mapPath(proxy, "annotations"); ann != nil && ann.Kind == yaml.MappingNode {
-		for i := 0; i+1 < len(ann.Content); i += 2 {
-			svc.Annotations[ann.Content[i].Value] = scalar(ann.Content[i+1])
-			svc.AnnLines[ann.Content[i].Value] = ann.Content[i].Line
-		}
-	}
+	return n
+}
+
+// helmService is the proxy Service the chart renders from proxy.*.
+func helmService(file string, n *Node, proxy *yaml.Node) *Service {
+	svc := serviceOptions(file, "proxy", proxy, "LoadBalancer")
 	if scalar(mapPath(proxy, "tls", "enabled")) != "false" {
 		svc.TargetsTLS = true
 		svc.TLSLine = proxy.Line
@@ -579,8 +571,7 @@ func loadHelm(set *Set, s *sink, file string, root *yaml.Node, prefix string) *N
 	} else {
 		n.TLSDisabled = true
 	}
-	set.Services = append(set.Services, svc)
-	return n
+	return svc
 }
 
 func seqStrings(n *yaml.Node) []string {
