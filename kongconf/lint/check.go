@@ -15,10 +15,10 @@ import (
 
 // Check runs every rule over set and returns the findings.
 func Check(set *Set) []Finding {
-	set.resolveWorkloads()
 	var s sink
+	s.findings = set.resolveWorkloads()
 	for _, n := range set.Nodes {
-		checkNode(&s, n, hasPluginInDir(set, n.File))
+		checkNode(&s, n, hasPluginInGroup(set, n.File))
 	}
 	for _, sv := range set.Services {
 		checkService(&s, sv, snatPossible(set, sv))
@@ -26,11 +26,11 @@ func Check(set *Set) []Finding {
 	for _, p := range set.Plugins {
 		checkPlugin(&s, p)
 	}
-	// Files in one directory describe one deployment; cross-file rules
-	// compare only within a directory.
+	// The files of one deployment (one directory, or the files named on the
+	// command line) form one node; cross-file rules compare within it.
 	groups := map[string]*Set{}
 	group := func(file string) *Set {
-		d := filepath.Dir(file)
+		d := set.group(file)
 		if groups[d] == nil {
 			groups[d] = &Set{}
 		}
@@ -57,7 +57,7 @@ func Check(set *Set) []Finding {
 		g := groups[d]
 		hasIngress := false
 		for _, f := range set.ingresses {
-			hasIngress = hasIngress || filepath.Dir(f) == d
+			hasIngress = hasIngress || set.group(f) == d
 		}
 		for _, n := range crossNodes(g.Nodes) {
 			for _, sv := range g.Services {
@@ -77,9 +77,18 @@ func Check(set *Set) []Finding {
 	return dedupe(s.findings)
 }
 
-func hasPluginInDir(set *Set, file string) bool {
+// group names the deployment a file belongs to: the directory given on the
+// command line, all files named on it, or else the file's directory.
+func (set *Set) group(file string) string {
+	if g, ok := set.groupOf[file]; ok {
+		return g
+	}
+	return filepath.Dir(file)
+}
+
+func hasPluginInGroup(set *Set, file string) bool {
 	for _, p := range set.Plugins {
-		if filepath.Dir(p.File) == filepath.Dir(file) {
+		if set.group(p.File) == set.group(file) {
 			return true
 		}
 	}
@@ -119,9 +128,11 @@ func dedupe(in []Finding) []Finding {
 // .env, .yaml, .yml and .json files) and returns the report. A file that
 // cannot be read is reported as a KC901 finding, not an error.
 func Files(paths []string) *Report {
-	set := &Set{}
+	set := &Set{groupOf: map[string]string{}}
 	var parse []Finding
-	for _, p := range expand(paths) {
+	for _, in := range expand(paths) {
+		p := in.path
+		set.groupOf[p] = in.group
 		b, err := os.ReadFile(p)
 		if err != nil {
 			var s sink
@@ -142,17 +153,22 @@ func Files(paths []string) *Report {
 	return r
 }
 
-func expand(paths []string) []string {
-	var out []string
+// input is one file to read and the deployment it belongs to.
+type input struct{ path, group string }
+
+// expand lists the files to read: a directory's Kong files (its own group)
+// and the files named directly (one group together).
+func expand(paths []string) []input {
+	var out []input
 	for _, p := range paths {
 		st, err := os.Stat(p)
 		if err != nil || !st.IsDir() {
-			out = append(out, p)
+			out = append(out, input{p, "(files given)"})
 			continue
 		}
 		entries, err := os.ReadDir(p)
 		if err != nil {
-			out = append(out, p)
+			out = append(out, input{p, filepath.Clean(p)})
 			continue
 		}
 		var files []string
@@ -166,13 +182,15 @@ func expand(paths []string) []string {
 					files = append(files, filepath.Join(p, e.Name()))
 				}
 			default:
-				if isDockerfile(e.Name()) || e.Name() == ".env" {
+				if isDockerfile(e.Name()) {
 					files = append(files, filepath.Join(p, e.Name()))
 				}
 			}
 		}
 		sort.Strings(files)
-		out = append(out, files...)
+		for _, f := range files {
+			out = append(out, input{f, filepath.Clean(p)})
+		}
 	}
 	return out
 }
@@ -468,7 +486,7 @@ func gkeL7(sv *Service) string {
 func snatPossible(set *Set, sv *Service) bool {
 	var nodes []*Node
 	for _, n := range set.Nodes {
-		if filepath.Dir(n.File) == filepath.Dir(sv.File) {
+		if set.group(n.File) == set.group(sv.File) {
 			nodes = append(nodes, n)
 		}
 	}

@@ -14,15 +14,7 @@ import (
 // is a mapping of service name to definition (decK's services is a list).
 func isCompose(root *yaml.Node) bool {
 	svcs := deref(mapPath(root, "services"))
-	if svcs == nil || svcs.Kind != yaml.MappingNode {
-		return false
-	}
-	for _, kv := range mapPairs(svcs) {
-		if kv[1] == nil || kv[1].Kind != yaml.MappingNode {
-			return false
-		}
-	}
-	return true
+	return svcs != nil && svcs.Kind == yaml.MappingNode
 }
 
 // loadCompose builds one node per compose service that sets KONG_*

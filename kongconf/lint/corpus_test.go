@@ -134,3 +134,24 @@ func TestTemplated(t *testing.T) {
 		assert.False(t, templated(v), v)
 	}
 }
+
+// TestFilesGivenFormOneDeployment: files named on the command line are one
+// deployment even from different directories; two directories are two.
+func TestFilesGivenFormOneDeployment(t *testing.T) {
+	a, b := t.TempDir(), t.TempDir()
+	conf := filepath.Join(a, "kong.conf")
+	svc := filepath.Join(b, "service.yaml")
+	require.NoError(t, os.WriteFile(conf, []byte("trusted_ips = 10.0.0.0/8\nreal_ip_header = X-Forwarded-For\nreal_ip_recursive = on\n"), 0o644))
+	src, err := os.ReadFile("testdata/cases/topo-trusted-nodes/service.yaml")
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(svc, src, 0o644))
+	rules := func(rep *Report) []string {
+		var out []string
+		for _, f := range rep.Findings {
+			out = append(out, f.Rule)
+		}
+		return out
+	}
+	assert.Equal(t, []string{"KC115"}, rules(Files([]string{conf, svc})))
+	assert.Equal(t, []string{"KC108"}, rules(Files([]string{a, b})))
+}

@@ -307,4 +307,6 @@ type Set struct {
 	envSources []*envSource
 	// ingresses lists the files that define an Ingress.
 	ingresses []string
+	// groupOf maps an input file to its deployment (see group).
+	groupOf map[string]string
 }

@@ -285,6 +285,10 @@ func loadDoc(set *Set, s *sink, file string, root *yaml.Node, skipped *kindTally
 	switch {
 	case kind == "Service" && (api == "v1" || api == ""):
 		loadService(set, s, file, root)
+	case kind == "List" && api == "v1":
+		for _, item := range seqItems(mapPath(root, "items")) {
+			loadDoc(set, s, file, item, skipped)
+		}
 	case kind == "KongPlugin" || kind == "KongClusterPlugin":
 		loadKICPlugin(set, s, file, root, kind)
 	case kind == "Ingress":

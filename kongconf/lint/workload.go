@@ -15,6 +15,11 @@ type container struct {
 	file, where string
 	line        int
 	node        *yaml.Node
+	// workload names the object ("Deployment kong"); workloadLine locates it.
+	workload     string
+	workloadLine int
+	// migrations marks a "kong migrations" container: no proxy, not read.
+	migrations bool
 }
 
 // envSource is the data of a ConfigMap or Secret.
@@ -55,11 +60,9 @@ func loadWorkload(set *Set, file, kind string, root *yaml.Node) bool {
 	name := scalar(mapPath(root, "metadata", "name"))
 	for _, spec := range specs {
 		for _, c := range seqItems(mapPath(spec, "containers")) {
-			if migrationsOnly(c) {
-				continue // kong migrations jobs serve no traffic
-			}
 			where := fmt.Sprintf("%s %s container %s", kind, name, scalar(mapPath(c, "name")))
-			set.containers = append(set.containers, container{file: file, where: where, line: c.Line, node: c})
+			set.containers = append(set.containers, container{file: file, where: where, line: c.Line, node: c,
+				workload: kind + " " + name, workloadLine: root.Line, migrations: migrationsOnly(c)})
 		}
 	}
 	return len(specs) > 0
@@ -115,11 +118,34 @@ func (set *Set) envSource(kind, name string) *envSource {
 // variables, reading envFrom and valueFrom from the ConfigMaps and Secrets
 // given, and one node per ConfigMap/Secret with KONG_* keys that no
 // container uses. It runs once; later calls do nothing.
-func (set *Set) resolveWorkloads() {
+// A workload none of whose containers sets a KONG_* variable is reported
+// once (KC902) rather than passed silently.
+func (set *Set) resolveWorkloads() []Finding {
+	var s sink
+	kong := map[string]bool{}
+	var order []container
 	for _, c := range set.containers {
+		key := c.file + "\x00" + c.workload
+		if _, seen := kong[key]; !seen {
+			kong[key] = false
+			order = append(order, c)
+		}
+		if c.migrations {
+			continue // kong migrations containers serve no traffic
+		}
 		if n := envNode(c.file, "env", set.containerEnv(c)); n != nil {
 			n.Where = c.where
 			set.Nodes = append(set.Nodes, n)
+			kong[key] = true
+		}
+	}
+	for _, c := range order {
+		switch {
+		case kong[c.file+"\x00"+c.workload]:
+		case c.migrations:
+			s.add(ruleUnknownFile, c.file, c.workloadLine, "args", c.workload+": runs kong migrations, no proxy; not checked")
+		default:
+			s.add(ruleUnknownFile, c.file, c.workloadLine, "env", c.workload+": no container sets KONG_* variables (Kong's defaults apply if it runs Kong)")
 		}
 	}
 	set.containers = nil
@@ -137,6 +163,7 @@ func (set *Set) resolveWorkloads() {
 		}
 		e.used = true
 	}
+	return s.findings
 }
 
 // containerEnv lists a container's variables in Kubernetes' order: envFrom
