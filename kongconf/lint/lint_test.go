@@ -180,8 +180,17 @@ func TestMissingFileIsAFinding(t *testing.T) {
 func TestNeverPanicsOnOddInput(t *testing.T) {
 	for _, in := range []string{"", "---\n", "- a\n- b\n", "kind: Service\nspec: 3\n", "_format_version: \"3.0\"\nservices: 5\nplugins: [1, 2]\n",
 		"env: [1]\nproxy: x\n", "gateway:\n  env:\n    trusted_ips: {a: 1}\n", "apiVersion: configuration.konghq.com/v1\nkind: KongClusterPlugin\nplugin: client-ip-guard\nconfig: 7\n",
-		"\x00\xff", "=\n=x\n"} {
-		for _, name := range []string{"a.yaml", "a.conf", "a.env"} {
+		"\x00\xff", "=\n=x\n",
+		"services:\n  kong: 5\n  x:\n    environment: 7\n    env_file: {path: 3}\n", "services:\n  k:\n    environment: [1, {a: b}, \"=\"]\n",
+		"x: &a\n  <<: *a\nservices:\n  k:\n    environment:\n      <<: [*a, 3]\n",
+		"apiVersion: argoproj.io/v1alpha1\nkind: Application\nspec:\n  source:\n    helm:\n      values: \"a: [\"\n      parameters: [1, {name: env.x}]\n",
+		"apiVersion: helm.cattle.io/v1\nkind: HelmChart\nspec:\n  valuesContent: 5\n  set: [1]\n",
+		"apiVersion: v1\nkind: List\nitems: [1, {kind: List, apiVersion: v1, items: 3}]\n",
+		"apiVersion: v1\nkind: Secret\ndata:\n  KONG_X: '%%%'\n  KONG_Y: [1]\n",
+		"kind: Deployment\nspec:\n  template:\n    spec:\n      containers: [1, {env: [{name: KONG_A, valueFrom: {configMapKeyRef: 3}}], envFrom: [{configMapRef: {name: {}}}]}]\n",
+		"kong:\n  extraEnvVars: [1, {name: KONG_A}]\nservice: 3\n",
+		"FROM\nENV\nENV \\\nENV a=\"\nENV =\n"} {
+		for _, name := range []string{"a.yaml", "a.conf", "a.env", "Dockerfile"} {
 			set := &Set{}
 			assert.NotPanics(t, func() {
 				Load(set, name, []byte(in))

@@ -103,6 +103,41 @@ func loadEnvSource(set *Set, s *sink, file, kind string, root *yaml.Node) {
 	add("data", kind == "Secret")
 	add("stringData", false)
 	set.envSources = append(set.envSources, src)
+	if kind == "ConfigMap" {
+		loadMountedConf(set, s, file, src, mapPath(root, "data"))
+	}
+}
+
+// loadMountedConf reads kong.conf files kept in a ConfigMap (a data key
+// ending in .conf, mounted as Kong's configuration file), with lines
+// pointing into the manifest.
+func loadMountedConf(set *Set, s *sink, file string, src *envSource, data *yaml.Node) {
+	for _, kv := range mapPairs(data) {
+		v := kv[1]
+		if !strings.HasSuffix(kv[0].Value, ".conf") || v == nil || v.Kind != yaml.ScalarNode || notKongConf([]byte(v.Value)) != "" {
+			continue
+		}
+		n, f := ParseKongConf(strings.NewReader(v.Value), file)
+		delta := v.Line - 1
+		if v.Style == yaml.LiteralStyle || v.Style == yaml.FoldedStyle {
+			delta = v.Line
+		}
+		for _, x := range n.Order {
+			x.Line += delta
+		}
+		for i := range f {
+			if f[i].Line > 0 {
+				f[i].Line += delta
+			}
+		}
+		if n.ListenLine > 0 {
+			n.ListenLine += delta
+		}
+		n.Where = "ConfigMap " + src.name + " " + kv[0].Value
+		src.used = true
+		s.findings = append(s.findings, f...)
+		set.Nodes = append(set.Nodes, n)
+	}
 }
 
 func (set *Set) envSource(kind, name string) *envSource {
@@ -160,6 +195,8 @@ func (set *Set) resolveWorkloads() []Finding {
 		if n := envNode(e.file, "env", vars); n != nil {
 			n.Where = e.kind + " " + e.name
 			set.Nodes = append(set.Nodes, n)
+		} else {
+			s.add(ruleUnknownFile, e.file, e.line, "data", fmt.Sprintf("%s %s: no KONG_* keys and no container among the files uses it", e.kind, e.name))
 		}
 		e.used = true
 	}
