@@ -287,7 +287,7 @@ func checkKeys(s *sink, n *Node) {
 			s.add(ruleDoublePrefix, v.File, v.Line, v.Orig, fmt.Sprintf("%s becomes KONG_KONG_%s", v.Orig, strings.ToUpper(strings.TrimPrefix(v.Key, "kong_"))))
 			continue
 		}
-		if v.Key == "" || KnownKey(v.Key) {
+		if v.Key == "" || KnownKey(v.Key) || n.Format == "env" && imageEnvKey(v.Key) {
 			if v.YAMLBool {
 				sev := Warning
 				if v.Key == "real_ip_recursive" || v.Key == "nginx_proxy_real_ip_recursive" {

@@ -108,3 +108,16 @@ func levenshtein(a, b string) int {
 	}
 	return prev[len(b)]
 }
+
+// imageEnvKey reports whether a KONG_* variable is read by Kong's Docker
+// image rather than by Kong (Kong/docker-kong at d1ed165bfe):
+// docker-entrypoint.sh:33-41 fills KONG_<property> from KONG_<property>_FILE
+// for every property in kong_defaults.lua, and KONG_PASSWORD from
+// KONG_PASSWORD_FILE; Dockerfile.deb:5-6 sets ENV KONG_VERSION.
+func imageEnvKey(key string) bool {
+	if key == "version" {
+		return true
+	}
+	base, ok := strings.CutSuffix(key, "_file")
+	return ok && (knownKeys[base] || base == "password")
+}
