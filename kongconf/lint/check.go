@@ -288,13 +288,7 @@ func checkKeys(s *sink, n *Node) {
 			continue
 		}
 		if v.Key == "" || KnownKey(v.Key) || n.Format == "env" && imageEnvKey(v.Key) {
-			if v.YAMLBool {
-				sev := Warning
-				if v.Key == "real_ip_recursive" || v.Key == "nginx_proxy_real_ip_recursive" {
-					sev = Error
-				}
-				s.addSev(ruleYAMLBool, sev, v.File, v.Line, v.Orig, fmt.Sprintf("%s: %s is unquoted", v.Orig, v.Value))
-			}
+			checkYAMLBool(s, v)
 			continue
 		}
 		if sug := Suggest(v.Key); sug != "" {
@@ -310,6 +304,30 @@ func checkKeys(s *sink, n *Node) {
 		}
 	}
 
+}
+
+// checkYAMLBool reports an unquoted YAML 1.1 boolean in Helm values. Helm
+// renders it as true/false: nginx directives (real_ip_recursive and the
+// nginx_* keys) then fail, as do enums such as database (off) and
+// enforce_rbac (on). An unquoted true/false reaches Kong unchanged, and
+// Kong's boolean properties accept it, so only on/off/yes/no are reported
+// for other keys.
+func checkYAMLBool(s *sink, v *Value) {
+	if !v.YAMLBool {
+		return
+	}
+	rendered := "false"
+	if l := strings.ToLower(v.Value); l == "on" || l == "yes" || l == "y" || l == "true" {
+		rendered = "true"
+	}
+	if v.Key == "real_ip_recursive" || strings.HasPrefix(v.Key, "nginx_") {
+		s.addSev(ruleYAMLBool, Error, v.File, v.Line, v.Orig, fmt.Sprintf("%s: %s is unquoted; Helm renders %s, which nginx rejects (it takes on/off)", v.Orig, v.Value, rendered))
+		return
+	}
+	if strings.EqualFold(v.Value, rendered) {
+		return
+	}
+	s.addSev(ruleYAMLBool, Warning, v.File, v.Line, v.Orig, fmt.Sprintf("%s: %s is unquoted; Helm renders %s (fine for Kong's boolean properties, wrong for enums such as database or enforce_rbac)", v.Orig, v.Value, rendered))
 }
 
 func (v *Value) origOr(def string) string {

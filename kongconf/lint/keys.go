@@ -80,10 +80,44 @@ func Suggest(key string) string {
 	if len(key) <= 6 {
 		limit = 1
 	}
-	if bestD <= limit || strings.ReplaceAll(key, "_", "") == strings.ReplaceAll(best, "_", "") {
+	if strings.ReplaceAll(key, "_", "") == strings.ReplaceAll(best, "_", "") {
+		return best
+	}
+	if bestD <= limit && !otherWord(key, best) {
 		return best
 	}
 	return ""
+}
+
+// keyWords holds every word (between underscores) of the known keys.
+var keyWords = func() map[string]bool {
+	m := map[string]bool{}
+	for k := range knownKeys {
+		for _, w := range strings.Split(k, "_") {
+			m[w] = true
+		}
+	}
+	return m
+}()
+
+// otherWord reports whether key differs from a known key by one whole
+// word that is itself a word of Kong's keys (portal_gui_url against
+// portal_api_url): another setting, not a typo, so no rename is suggested.
+func otherWord(key, known string) bool {
+	a, b := strings.Split(key, "_"), strings.Split(known, "_")
+	if len(a) != len(b) {
+		return false
+	}
+	diff := -1
+	for i := range a {
+		if a[i] != b[i] {
+			if diff >= 0 {
+				return false
+			}
+			diff = i
+		}
+	}
+	return diff >= 0 && keyWords[a[diff]] && levenshtein(a[diff], b[diff]) >= 2
 }
 
 func levenshtein(a, b string) int {

@@ -135,6 +135,8 @@ func TestSuggest(t *testing.T) {
 		"pluginserver_client_ip_guard_start_cmnd": "pluginserver_client_ip_guard_start_cmd",
 		"pluginserver_name":                       "pluginserver_names",
 		"completely_unrelated_setting_name":       "",
+		"portal_gui_url":                          "", // another word of Kong's keys, not a typo of portal_api_url
+		"admin_gui_protocl":                       "",
 	} {
 		assert.Equal(t, want, Suggest(in), in)
 	}

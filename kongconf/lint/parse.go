@@ -334,7 +334,8 @@ func helmLike(n *yaml.Node) bool {
 			return true
 		}
 	}
-	return false
+	// The ingress chart's controller: sub-chart (KIC only, Kong's defaults).
+	return mapPath(n, "controller", "ingressController") != nil
 }
 
 // kindTally collects the Kubernetes kinds of one file that lint does not

@@ -45,7 +45,7 @@ var (
 		"nginx realip cannot parse RFC 7239 Forwarded; Kong keeps the peer address (only client-ip-guard understands Forwarded)",
 		"use X-Forwarded-For on Kong, or keep Forwarded in the plugin config only and accept the difference")
 	ruleYAMLBool = rule("KC012", Error, "unquoted on/off/yes/no in Helm values",
-		"YAML 1.1 (Helm) turns an unquoted on/off into true/false, so Kong receives real_ip_recursive=true and refuses to start",
+		"YAML 1.1 (Helm) turns an unquoted on/off/yes/no into true/false, so Kong receives true/false instead of the value written",
 		"quote the value: real_ip_recursive: \"on\"")
 	ruleRecursiveSingle = rule("KC013", Info, "real_ip_recursive = on with a single-address header",
 		"recursion only matters for list headers such as X-Forwarded-For",
