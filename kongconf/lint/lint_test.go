@@ -211,3 +211,14 @@ func TestHelmCustomEnvAndIngressChart(t *testing.T) {
 	}
 	assert.True(t, got["KC003"])
 }
+
+// TestParseListenersOff: Kong reads "off" only as the exact first entry and
+// then ignores the rest (nodeconf.ListenEntries); "OFF" is an address.
+func TestParseListenersOff(t *testing.T) {
+	assert.Empty(t, ParseListeners("off, 0.0.0.0:8000 proxy_protocol"))
+	assert.Empty(t, ParseListeners(" off "))
+	ls := ParseListeners("OFF, 0.0.0.0:8000 proxy_protocol ssl bogus")
+	require.Len(t, ls, 2)
+	assert.Equal(t, Listener{Raw: "OFF"}, ls[0])
+	assert.Equal(t, Listener{Raw: "0.0.0.0:8000 proxy_protocol ssl bogus", SSL: true, ProxyProtocol: true}, ls[1], "flags kept from an entry Kong refuses")
+}

@@ -3,6 +3,8 @@ package lint
 import (
 	"net/netip"
 	"strings"
+
+	"github.com/client-ip-guard/client-ip-guard/internal/kong/nodeconf"
 )
 
 // Value is one Kong property as found in a file.
@@ -167,38 +169,25 @@ func splitList(s string) []string {
 	return out
 }
 
-// ParseListeners splits a proxy_listen value into entries.
+// ParseListeners reads a proxy_listen value with Kong's rules
+// (nodeconf.ListenEntries, nodeconf.ParseListenEntry), keeping the flags of
+// entries Kong would refuse (KC015 reports those).
 func ParseListeners(s string) []Listener {
-	var out []Listener
-	s = strings.TrimSpace(s)
-	if s == "" || strings.EqualFold(s, "off") {
+	entries, off := nodeconf.ListenEntries(s)
+	if off {
 		return nil
 	}
-	for _, e := range strings.Split(s, ",") {
-		e = strings.TrimSpace(e)
-		if e == "" {
-			continue
-		}
-		l := Listener{Raw: e}
-		for i, f := range strings.Fields(e) {
-			if i == 0 {
-				continue
-			}
-			switch f {
-			case "ssl":
-				l.SSL = true
-			case "proxy_protocol":
-				l.ProxyProtocol = true
-			}
-		}
-		out = append(out, l)
+	var out []Listener
+	for _, e := range entries {
+		l, _ := nodeconf.ParseListenEntry(e)
+		out = append(out, Listener{Raw: e, SSL: l.SSL, ProxyProtocol: l.ProxyProtocol})
 	}
 	return out
 }
 
 // DefaultListeners are Kong's default proxy listeners.
 func DefaultListeners() []Listener {
-	return ParseListeners("0.0.0.0:8000 reuseport backlog=16384, 0.0.0.0:8443 http2 ssl reuseport backlog=16384")
+	return ParseListeners(nodeconf.DefaultProxyListen)
 }
 
 // isTrustAll reports whether the list trusts every IPv4 or IPv6 peer.
