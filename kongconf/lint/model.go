@@ -80,24 +80,28 @@ func (n *Node) Get(key string) (string, *Value, bool) {
 	return v.Value, v, true
 }
 
-// RealIPHeader returns the effective real_ip_header (alias-aware, default X-Real-IP).
+// RealIPHeader returns the effective real_ip_header, resolved with Kong's
+// alias rule (nodeconf.AliasKey; default nodeconf.DefaultRealIPHeader).
 func (n *Node) RealIPHeader() (string, *Value) {
-	for _, k := range []string{"real_ip_header", "nginx_proxy_real_ip_header"} {
-		if s, v, ok := n.Get(k); ok {
-			return strings.TrimSpace(s), v
-		}
+	if s, v, ok := n.Get(nodeconf.AliasKey("real_ip_header", n.isSet)); ok {
+		return strings.TrimSpace(s), v
 	}
-	return "X-Real-IP", nil
+	return nodeconf.DefaultRealIPHeader, nil
 }
 
-// RealIPRecursive returns the effective real_ip_recursive (default off).
+// RealIPRecursive returns the effective real_ip_recursive (alias-aware,
+// default off).
 func (n *Node) RealIPRecursive() (string, *Value) {
-	for _, k := range []string{"real_ip_recursive", "nginx_proxy_real_ip_recursive"} {
-		if s, v, ok := n.Get(k); ok {
-			return strings.ToLower(strings.TrimSpace(s)), v
-		}
+	if s, v, ok := n.Get(nodeconf.AliasKey("real_ip_recursive", n.isSet)); ok {
+		return strings.ToLower(strings.TrimSpace(s)), v
 	}
 	return "off", nil
+}
+
+// isSet reports whether key is set to a value Kong reads as set.
+func (n *Node) isSet(key string) bool {
+	s, _, ok := n.Get(key)
+	return ok && !nodeconf.Unset(s)
 }
 
 // TrustedIPs returns the trusted_ips entries (nil when unset or NONE).

@@ -241,6 +241,22 @@ func applyEnv(raw, src map[string]string, environ []string) {
 	}
 }
 
+// AliasKey returns the key that decides an aliased setting (real_ip_header
+// or real_ip_recursive): the nginx_proxy_<alias> directive when the user set
+// it (isSet: set, and neither empty nor NONE), otherwise the alias itself.
+func AliasKey(alias string, isSet func(key string) bool) string {
+	if k := "nginx_proxy_" + alias; isSet(k) {
+		return k
+	}
+	return alias
+}
+
+// Unset reports whether a value means "not set" to Kong: empty or NONE.
+func Unset(v string) bool {
+	v = strings.TrimSpace(v)
+	return v == "" || v == "NONE"
+}
+
 // value returns the user's setting for key, treating "NONE" and "" as
 // unset.
 func value(raw map[string]string, key string) (string, bool) {
@@ -295,22 +311,15 @@ func resolve(raw, src map[string]string, exists func(string) bool) (*Conf, error
 		}
 	}
 
-	// Alias resolution: the nginx_proxy_* directive wins when the user set
-	// it; otherwise the alias; otherwise the default.
-	hdrKey := "real_ip_header"
-	if _, ok := value(raw, "nginx_proxy_real_ip_header"); ok {
-		hdrKey = "nginx_proxy_real_ip_header"
-	}
+	isSet := func(k string) bool { _, ok := value(raw, k); return ok }
+	hdrKey := AliasKey("real_ip_header", isSet)
 	if v, ok := value(raw, hdrKey); ok {
 		if strings.ContainsAny(v, " \t;{}\"'") {
 			return nil, fmt.Errorf("%s %q is not a header name%s", hdrKey, v, where(hdrKey))
 		}
 		c.RealIPHeader = v
 	}
-	recKey := "real_ip_recursive"
-	if _, ok := value(raw, "nginx_proxy_real_ip_recursive"); ok {
-		recKey = "nginx_proxy_real_ip_recursive"
-	}
+	recKey := AliasKey("real_ip_recursive", isSet)
 	if v, ok := value(raw, recKey); ok {
 		switch v {
 		case "on":
