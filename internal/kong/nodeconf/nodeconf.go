@@ -497,14 +497,3 @@ func pluginServer(c *Conf, name string, exists func(string) bool) (PluginServer,
 	}
 	return ps, nil
 }
-
-// HasProxyProtocolListener reports whether any proxy_listen entry carries
-// the proxy_protocol flag.
-func (c *Conf) HasProxyProtocolListener() bool {
-	for _, l := range c.ProxyListen {
-		if l.ProxyProtocol {
-			return true
-		}
-	}
-	return false
-}

@@ -93,7 +93,7 @@ func TestDefaults(t *testing.T) {
 	c := Defaults()
 	if c.RealIPHeader != "X-Real-IP" || c.RealIPRecursive || len(c.TrustedIPs) != 0 ||
 		c.Prefix != "/usr/local/kong" || c.Database != "postgres" || len(c.ProxyListen) != 2 ||
-		!reflect.DeepEqual(c.Plugins, []string{"bundled"}) || c.HasProxyProtocolListener() {
+		!reflect.DeepEqual(c.Plugins, []string{"bundled"}) || c.ProxyListen[0].ProxyProtocol || c.ProxyListen[1].ProxyProtocol {
 		t.Fatalf("Defaults() = %+v", c)
 	}
 }
@@ -164,7 +164,7 @@ func TestParse(t *testing.T) {
 			name: "proxy_listen",
 			text: "proxy_listen = 0.0.0.0:8000 proxy_protocol, 0.0.0.0:8443 ssl proxy_protocol\n",
 			check: func(t *testing.T, c *Conf) {
-				if len(c.ProxyListen) != 2 || !c.HasProxyProtocolListener() || !c.ProxyListen[1].SSL {
+				if len(c.ProxyListen) != 2 || !c.ProxyListen[0].ProxyProtocol || !c.ProxyListen[1].ProxyProtocol || !c.ProxyListen[1].SSL {
 					t.Errorf("ProxyListen = %+v", c.ProxyListen)
 				}
 			},
