@@ -4,11 +4,8 @@
 // resolves them.
 //
 // Resolution rules reproduced here, each from Kong's loader:
-//   - kong.conf lines are "key = value"; lines whose first non-blank
-//     character is '#' or ';' are comments; a trailing '#' comment is cut
-//     unless written "\#", which becomes '#'; a line ending in '\' continues
-//     on the next; any byte of a key that is not a letter or digit becomes
-//     '_'.
+//   - kong.conf lines are "key = value", read as ReadLines describes
+//     (Penlight's config.read plus Kong's comment stripping).
 //   - Environment variables override the file: KONG_<KEY> with the key
 //     upper-cased. Kong looks them up by that exact name, so a variable
 //     spelled with lower-case letters is never seen.
