@@ -81,6 +81,9 @@ type Conf struct {
 	// Sources says where each Raw key came from: "file:LINE" (1-based; the
 	// first line of a continued line) or "env:KONG_X".
 	Sources map[string]string
+	// File is the kong.conf the "file:" sources refer to ("" when none was
+	// named).
+	File string
 }
 
 // HeaderBuffers is an nginx "number size" buffers value, such as
@@ -154,7 +157,7 @@ func Parse(r io.Reader, name string) (*Conf, error) {
 	if err != nil {
 		return nil, err
 	}
-	return resolve(raw, src, fileExists)
+	return resolveFile(raw, src, name)
 }
 
 // Load reads the kong.conf at path (none when path is "") and applies the
@@ -173,7 +176,28 @@ func Load(path string, environ []string) (*Conf, error) {
 		}
 	}
 	applyEnv(raw, src, environ)
-	return resolve(raw, src, fileExists)
+	return resolveFile(raw, src, path)
+}
+
+// resolveFile resolves raw and records the file it came from.
+func resolveFile(raw, src map[string]string, file string) (*Conf, error) {
+	c, err := resolve(raw, src, fileExists)
+	if err != nil {
+		return nil, err
+	}
+	c.File = file
+	return c, nil
+}
+
+// Where says where the user set key: "FILE:LINE" for kong.conf (FILE
+// "kong.conf" when unnamed), "env:KONG_X" for the environment, "" when the
+// key is not set.
+func (c *Conf) Where(key string) string {
+	s := c.Sources[key]
+	if line, ok := strings.CutPrefix(s, "file:"); ok {
+		return displayName(c.File) + ":" + line
+	}
+	return s
 }
 
 func fileExists(p string) bool {
