@@ -179,14 +179,9 @@ func Load(path string, environ []string) (*Conf, error) {
 	return resolveFile(raw, src, path)
 }
 
-// resolveFile resolves raw and records the file it came from.
+// resolveFile resolves raw, read from file.
 func resolveFile(raw, src map[string]string, file string) (*Conf, error) {
-	c, err := resolve(raw, src, fileExists)
-	if err != nil {
-		return nil, err
-	}
-	c.File = file
-	return c, nil
+	return resolve(raw, src, file, fileExists)
 }
 
 // Where says where the user set key: "FILE:LINE" for kong.conf (FILE
@@ -304,13 +299,13 @@ func splitList(v string) []string {
 	return out
 }
 
-func resolve(raw, src map[string]string, exists func(string) bool) (*Conf, error) {
+func resolve(raw, src map[string]string, file string, exists func(string) bool) (*Conf, error) {
 	c := Defaults()
-	c.Raw, c.Sources = raw, src
+	c.Raw, c.Sources, c.File = raw, src, file
 
 	where := func(key string) string {
-		if s, ok := src[key]; ok {
-			return " (" + s + ")"
+		if w := c.Where(key); w != "" {
+			return " (" + w + ")"
 		}
 		return ""
 	}
