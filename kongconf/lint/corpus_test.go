@@ -58,7 +58,7 @@ func TestCorpus(t *testing.T) {
 			assert.Equal(t, want, gotLines(t, d, rep))
 			errs := false
 			for _, w := range want {
-				r, ok := LookupRule(strings.Fields(w)[0])
+				r, ok := lookupRule(strings.Fields(w)[0])
 				require.True(t, ok, w)
 				errs = errs || r.Severity == Error
 			}
