@@ -103,7 +103,7 @@ func TestKnownKeysAreQuiet(t *testing.T) {
 }
 
 func TestDockerfileForms(t *testing.T) {
-	n, f := ParseDockerfile([]byte("FROM kong\nENV KONG_A=1 KONG_B=\"two words\" \\\n  KONG_C='3'\nENV KONG_D four  five\nENV KONG_E=a\\ b\n"), "Dockerfile")
+	n, f := ParseDockerfile([]byte("FROM kong\nENV KONG_A=1 KONG_B=\"two words\" \\\n  KONG_C='3'\nENV KONG_D four  five\nENV KONG_E=a\\ b\nENV KONG_F \"x y\"\n"), "Dockerfile")
 	require.Empty(t, f)
 	require.NotNil(t, n)
 	got := map[string]string{}
@@ -111,7 +111,7 @@ func TestDockerfileForms(t *testing.T) {
 	for _, v := range n.Order {
 		got[v.Orig], lines[v.Orig] = v.Value, v.Line
 	}
-	assert.Equal(t, map[string]string{"KONG_A": "1", "KONG_B": "two words", "KONG_C": "3", "KONG_D": "four  five", "KONG_E": "a b"}, got)
+	assert.Equal(t, map[string]string{"KONG_A": "1", "KONG_B": "two words", "KONG_C": "3", "KONG_D": "four  five", "KONG_E": "a b", "KONG_F": "x y"}, got)
 	assert.Equal(t, 3, lines["KONG_C"])
 	assert.Equal(t, 4, lines["KONG_D"])
 	_, f = ParseDockerfile([]byte("FROM kong\nENV KONG_A=\"open\n"), "Dockerfile")

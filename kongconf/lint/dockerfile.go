@@ -127,7 +127,7 @@ func dockerEnv(rest string) ([]envVar, error) {
 	}
 	if !strings.Contains(words[0], "=") {
 		k, v, _ := strings.Cut(rest, " ")
-		return []envVar{{Name: k, Value: strings.TrimSpace(v)}}, nil
+		return []envVar{{Name: k, Value: unquote(strings.TrimSpace(v))}}, nil
 	}
 	var out []envVar
 	for _, w := range words {

@@ -177,6 +177,8 @@ func TestMissingFileIsAFinding(t *testing.T) {
 	rep := Files([]string{"testdata/does-not-exist.conf"})
 	require.Len(t, rep.Findings, 1)
 	assert.Equal(t, "KC901", rep.Findings[0].Rule)
+	assert.Contains(t, rep.Findings[0].Message, "no such file")
+	assert.Contains(t, rep.Findings[0].Fix, "check the path")
 }
 
 func TestNeverPanicsOnOddInput(t *testing.T) {
