@@ -60,6 +60,9 @@ func Check(set *Set) []Finding {
 			hasIngress = hasIngress || set.group(f) == d
 		}
 		for _, n := range crossNodes(g.Nodes) {
+			if n.realIPUnknown() {
+				continue // a placeholder or reference hides the client-IP settings
+			}
 			for _, sv := range g.Services {
 				checkNodeService(&s, n, sv)
 				checkTopology(&s, n, sv, hasIngress)
@@ -229,6 +232,68 @@ func checkNode(s *sink, n *Node, setHasPlugin bool) {
 			s.add(ruleBadTrustedIP, tv.file(n.File), tv.line(), "trusted_ips", msg)
 		}
 	}
+	if !n.realIPUnknown() {
+		checkRealIP(s, n, trusted, tv)
+	}
+	checkPluginServer(s, n, setHasPlugin)
+}
+
+// checkKeys reports misspelled, unknown, double-prefixed and pluginserver
+// keys, and unquoted YAML booleans.
+func checkKeys(s *sink, n *Node) {
+	for _, v := range n.Order {
+		upper := strings.ToUpper(v.Orig)
+		if strings.HasPrefix(upper, "KONG_KONG_") ||
+			n.Format == "helm" && strings.HasPrefix(strings.ToLower(v.Key), "kong_") {
+			s.add(ruleDoublePrefix, v.File, v.Line, v.Orig, fmt.Sprintf("%s becomes KONG_KONG_%s", v.Orig, strings.ToUpper(strings.TrimPrefix(v.Key, "kong_"))))
+			continue
+		}
+		if v.Key == "" || KnownKey(v.Key) || n.Format != "kong.conf" && imageEnvKey(v.Key) {
+			checkYAMLBool(s, v)
+			continue
+		}
+		if sug := Suggest(v.Key); sug != "" {
+			s.add(ruleNearMissKey, v.File, v.Line, v.Orig, fmt.Sprintf("%s is not a Kong property; did you mean %s?", v.Orig, sug))
+		} else {
+			s.add(ruleUnknownKey, v.File, v.Line, v.Orig, fmt.Sprintf("%s is not a Kong property", v.Orig))
+		}
+	}
+	// pluginserver_<name>_* keys must use underscores.
+	for _, v := range n.Order {
+		if strings.HasPrefix(v.Key, "pluginserver_") && strings.Contains(v.Key, "-") {
+			s.add(ruleNearMissKey, v.File, v.Line, v.Orig, fmt.Sprintf("%s is never read; Kong looks for %s, with underscores", v.Orig, strings.ReplaceAll(v.Key, "-", "_")))
+		}
+	}
+
+}
+
+// checkYAMLBool reports an unquoted YAML 1.1 boolean in Helm values. Helm
+// renders it as true/false: nginx directives (real_ip_recursive and the
+// nginx_* keys) then fail, as do enums such as database (off) and
+// enforce_rbac (on). An unquoted true/false reaches Kong unchanged, and
+// Kong's boolean properties accept it, so only on/off/yes/no are reported
+// for other keys.
+func checkYAMLBool(s *sink, v *Value) {
+	if !v.YAMLBool {
+		return
+	}
+	rendered := "false"
+	if l := strings.ToLower(v.Value); l == "on" || l == "yes" || l == "y" || l == "true" {
+		rendered = "true"
+	}
+	if v.Key == "real_ip_recursive" || strings.HasPrefix(v.Key, "nginx_") {
+		s.addSev(ruleYAMLBool, Error, v.File, v.Line, v.Orig, fmt.Sprintf("%s: %s is unquoted; Helm renders %s, which nginx rejects (it takes on/off)", v.Orig, v.Value, rendered))
+		return
+	}
+	if strings.EqualFold(v.Value, rendered) {
+		return
+	}
+	s.addSev(ruleYAMLBool, Warning, v.File, v.Line, v.Orig, fmt.Sprintf("%s: %s is unquoted; Helm renders %s (fine for Kong's boolean properties, wrong for enums such as database or enforce_rbac)", v.Orig, v.Value, rendered))
+}
+
+// checkRealIP runs the rules on trusted_ips, real_ip_header,
+// real_ip_recursive and the proxy listeners.
+func checkRealIP(s *sink, n *Node, trusted []string, tv *Value) {
 	header, hv := n.RealIPHeader()
 	rec, rv := n.RealIPRecursive()
 	if rv != nil && rec != "on" && rec != "off" && !rv.YAMLBool {
@@ -274,60 +339,6 @@ func checkNode(s *sink, n *Node, setHasPlugin bool) {
 	if strings.EqualFold(header, "X-Forwarded-For") && rec != "on" && len(trusted) > 1 {
 		s.add(ruleXFFNotRecursive, hv.file(n.File), hv.line(), hv.origOr("real_ip_header"), "real_ip_header = X-Forwarded-For, real_ip_recursive = off")
 	}
-	checkPluginServer(s, n, setHasPlugin)
-}
-
-// checkKeys reports misspelled, unknown, double-prefixed and pluginserver
-// keys, and unquoted YAML booleans.
-func checkKeys(s *sink, n *Node) {
-	for _, v := range n.Order {
-		upper := strings.ToUpper(v.Orig)
-		if strings.HasPrefix(upper, "KONG_KONG_") ||
-			n.Format == "helm" && strings.HasPrefix(strings.ToLower(v.Key), "kong_") {
-			s.add(ruleDoublePrefix, v.File, v.Line, v.Orig, fmt.Sprintf("%s becomes KONG_KONG_%s", v.Orig, strings.ToUpper(strings.TrimPrefix(v.Key, "kong_"))))
-			continue
-		}
-		if v.Key == "" || KnownKey(v.Key) || n.Format == "env" && imageEnvKey(v.Key) {
-			checkYAMLBool(s, v)
-			continue
-		}
-		if sug := Suggest(v.Key); sug != "" {
-			s.add(ruleNearMissKey, v.File, v.Line, v.Orig, fmt.Sprintf("%s is not a Kong property; did you mean %s?", v.Orig, sug))
-		} else {
-			s.add(ruleUnknownKey, v.File, v.Line, v.Orig, fmt.Sprintf("%s is not a Kong property", v.Orig))
-		}
-	}
-	// pluginserver_<name>_* keys must use underscores.
-	for _, v := range n.Order {
-		if strings.HasPrefix(v.Key, "pluginserver_") && strings.Contains(v.Key, "-") {
-			s.add(ruleNearMissKey, v.File, v.Line, v.Orig, fmt.Sprintf("%s is never read; Kong looks for %s, with underscores", v.Orig, strings.ReplaceAll(v.Key, "-", "_")))
-		}
-	}
-
-}
-
-// checkYAMLBool reports an unquoted YAML 1.1 boolean in Helm values. Helm
-// renders it as true/false: nginx directives (real_ip_recursive and the
-// nginx_* keys) then fail, as do enums such as database (off) and
-// enforce_rbac (on). An unquoted true/false reaches Kong unchanged, and
-// Kong's boolean properties accept it, so only on/off/yes/no are reported
-// for other keys.
-func checkYAMLBool(s *sink, v *Value) {
-	if !v.YAMLBool {
-		return
-	}
-	rendered := "false"
-	if l := strings.ToLower(v.Value); l == "on" || l == "yes" || l == "y" || l == "true" {
-		rendered = "true"
-	}
-	if v.Key == "real_ip_recursive" || strings.HasPrefix(v.Key, "nginx_") {
-		s.addSev(ruleYAMLBool, Error, v.File, v.Line, v.Orig, fmt.Sprintf("%s: %s is unquoted; Helm renders %s, which nginx rejects (it takes on/off)", v.Orig, v.Value, rendered))
-		return
-	}
-	if strings.EqualFold(v.Value, rendered) {
-		return
-	}
-	s.addSev(ruleYAMLBool, Warning, v.File, v.Line, v.Orig, fmt.Sprintf("%s: %s is unquoted; Helm renders %s (fine for Kong's boolean properties, wrong for enums such as database or enforce_rbac)", v.Orig, v.Value, rendered))
 }
 
 func (v *Value) origOr(def string) string {
@@ -509,6 +520,9 @@ func snatPossible(set *Set, sv *Service) bool {
 		}
 	}
 	for _, n := range crossNodes(nodes) {
+		if n.realIPUnknown() {
+			return false
+		}
 		h, _ := n.RealIPHeader()
 		t, _ := n.TrustedIPs()
 		if n.UsesPP() || len(t) > 0 && (!strings.EqualFold(h, "X-Real-IP") || trustedNodeNetwork(t) != "") {

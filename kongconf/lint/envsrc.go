@@ -56,3 +56,16 @@ func envNode(file, format string, vars []envVar) *Node {
 func neverRead(name string) bool {
 	return name != strings.ToUpper(name)
 }
+
+// realIPUnknown reports whether a client-IP setting of the node is set to
+// a value lint cannot see (a template placeholder, a valueFrom reference):
+// the rules on those settings would judge a guess, so they are skipped.
+func (n *Node) realIPUnknown() bool {
+	for _, k := range []string{"trusted_ips", "real_ip_header", "real_ip_recursive", "proxy_listen",
+		"nginx_proxy_real_ip_header", "nginx_proxy_real_ip_recursive"} {
+		if v, ok := n.Values[k]; ok && v.Skip && !(n.Format == "env" && neverRead(v.Orig)) {
+			return true
+		}
+	}
+	return false
+}
