@@ -153,7 +153,8 @@ func loadBitnami(set *Set, s *sink, file string, root *yaml.Node) *Node {
 		set.Nodes = append(set.Nodes, n)
 	}
 	if svc := mapPath(root, "service"); svc != nil {
-		set.Services = append(set.Services, serviceOptions(file, "Bitnami service", svc, "LoadBalancer"))
+		// service.type defaults to ClusterIP in Bitnami's chart (bitnami/kong/values.yaml).
+		set.Services = append(set.Services, serviceOptions(file, "Bitnami service", svc, "ClusterIP"))
 	}
 	return n
 }
