@@ -131,32 +131,36 @@ func isBitnami(n *yaml.Node) bool {
 // name/value variables) and the service.* block, with a notice (KC903)
 // that these are not the keys of Kong's own chart.
 func loadBitnami(set *Set, s *sink, file string, root *yaml.Node) *Node {
-	k, _ := mapGet(mapPath(root, "kong"), "extraEnvVars")
+	kong := mapPath(root, "kong")
+	k, _ := mapGet(kong, "extraEnvVars")
 	line := root.Line
 	if k != nil {
 		line = k.Line
 	}
 	s.add(ruleOtherChart, file, line, "kong.extraEnvVars", "")
-	var vars []envVar
-	for _, e := range seqItems(mapPath(root, "kong", "extraEnvVars")) {
-		nk, _ := mapGet(e, "name")
-		if nk == nil {
-			continue
+	// The chart puts extraEnvVars in the container's env and
+	// extraEnvVarsCM/extraEnvVarsSecret in its envFrom: read it as that
+	// container, so the ConfigMap and Secret resolve like any workload's.
+	str := func(v string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Value: v, Line: line} }
+	c := &yaml.Node{Kind: yaml.MappingNode, Line: line}
+	if ev := mapPath(kong, "extraEnvVars"); ev != nil {
+		c.Content = append(c.Content, str("env"), ev)
+	}
+	from := &yaml.Node{Kind: yaml.SequenceNode, Line: line}
+	for _, ref := range [][2]string{{"extraEnvVarsCM", "configMapRef"}, {"extraEnvVarsSecret", "secretRef"}} {
+		if name := scalar(mapPath(kong, ref[0])); name != "" && !templated(name) {
+			named := &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{str("name"), str(name)}}
+			from.Content = append(from.Content, &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{str(ref[1]), named}})
 		}
-		ev := envVar{Name: scalar(mapPath(e, "name")), Value: scalar(mapPath(e, "value")), File: file, Line: nk.Line}
-		ev.Skip = mapPath(e, "valueFrom") != nil
-		vars = append(vars, ev)
 	}
-	n := envNode(file, "env", vars)
-	if n != nil {
-		n.Where = "Bitnami kong.extraEnvVars"
-		set.Nodes = append(set.Nodes, n)
-	}
+	c.Content = append(c.Content, str("envFrom"), from)
+	set.containers = append(set.containers, container{file: file, where: "Bitnami kong container", line: line, node: c,
+		workload: "Bitnami kong values", workloadLine: line})
 	if svc := mapPath(root, "service"); svc != nil {
 		// service.type defaults to ClusterIP in Bitnami's chart (bitnami/kong/values.yaml).
 		set.Services = append(set.Services, serviceOptions(file, "Bitnami service", svc, "ClusterIP"))
 	}
-	return n
+	return nil
 }
 
 // serviceOptions builds a Service from a chart's or operator's service
