@@ -58,6 +58,10 @@ func loadArgoApp(set *Set, s *sink, file string, root *yaml.Node) {
 			}
 			n = loadWrappedValues(set, s, file, where, doc, "")
 		}
+		if mapPath(helm, "valuesObject") == nil && mapPath(helm, "values") == nil && mapPath(helm, "parameters") == nil {
+			s.add(ruleUnknownFile, file, helm.Line, paths[i]+".helm", where+": no inline values or parameters (valueFiles live in the chart's repository), nothing to check")
+			continue
+		}
 		var params [][2]*yaml.Node
 		for _, p := range seqItems(mapPath(helm, "parameters")) {
 			k, _ := mapGet(p, "name")
