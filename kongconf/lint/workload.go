@@ -36,7 +36,7 @@ type envSource struct {
 // Argo Rollout, ...), spec.jobTemplate.spec.template.spec (CronJob),
 // template.spec (PodTemplate) and the Kong Gateway Operator's
 // podTemplateSpec (DataPlane, GatewayConfiguration).
-func podSpecs(kind string, root *yaml.Node) []*yaml.Node {
+func podSpecs(root *yaml.Node) []*yaml.Node {
 	var out []*yaml.Node
 	for _, path := range [][]string{
 		{"spec"},
@@ -54,18 +54,18 @@ func podSpecs(kind string, root *yaml.Node) []*yaml.Node {
 }
 
 // loadWorkload records the containers of a workload for resolution.
-// It reports whether the document holds a pod spec.
+// It reports whether the document holds a pod spec with containers.
 func loadWorkload(set *Set, file, kind string, root *yaml.Node) bool {
-	specs := podSpecs(kind, root)
+	before := len(set.containers)
 	name := scalar(mapPath(root, "metadata", "name"))
-	for _, spec := range specs {
+	for _, spec := range podSpecs(root) {
 		for _, c := range seqItems(mapPath(spec, "containers")) {
 			where := fmt.Sprintf("%s %s container %s", kind, name, scalar(mapPath(c, "name")))
 			set.containers = append(set.containers, container{file: file, where: where, line: c.Line, node: c,
 				workload: kind + " " + name, workloadLine: root.Line, migrations: migrationsOnly(c)})
 		}
 	}
-	return len(specs) > 0
+	return len(set.containers) > before
 }
 
 func migrationsOnly(c *yaml.Node) bool {
