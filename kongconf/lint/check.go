@@ -314,7 +314,7 @@ func checkRealIP(s *sink, n *Node, trusted []string, tv *Value) {
 		}
 	}
 	if len(trusted) > 0 && hv == nil && !n.UsesPP() && n.Format != "admin" && !isTrustAll(trusted) {
-		s.add(ruleDefaultHeader, tv.file(n.File), tv.line(), tv.origOr("trusted_ips"), fmt.Sprintf("trusted_ips = %s but real_ip_header is not set (default X-Real-IP)", strings.Join(trusted, ",")))
+		s.add(ruleDefaultHeader, tv.file(n.File), tv.line(), tv.origOr("trusted_ips"), fmt.Sprintf("trusted_ips = %s but real_ip_header is not set (default %s)", strings.Join(trusted, ","), nodeconf.DefaultRealIPHeader))
 	}
 	if isTrustAll(trusted) {
 		if isPP {
@@ -525,7 +525,7 @@ func snatPossible(set *Set, sv *Service) bool {
 		}
 		h, _ := n.RealIPHeader()
 		t, _ := n.TrustedIPs()
-		if n.UsesPP() || len(t) > 0 && (!strings.EqualFold(h, "X-Real-IP") || trustedNodeNetwork(t) != "") {
+		if n.UsesPP() || len(t) > 0 && (!strings.EqualFold(h, nodeconf.DefaultRealIPHeader) || trustedNodeNetwork(t) != "") {
 			return false // KC115 reports a trusted node network instead
 		}
 	}

@@ -109,7 +109,7 @@ func applyHelmSets(set *Set, file string, n *Node, pairs [][2]*yaml.Node, origPr
 		}
 		if n == nil {
 			n = NewNode(file, "helm")
-			n.PrefixDefault = "/kong_prefix"
+			n.PrefixDefault = helmPrefix
 			n.Listeners = DefaultListeners()
 			set.Nodes = append(set.Nodes, n)
 		}

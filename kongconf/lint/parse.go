@@ -21,6 +21,9 @@ import (
 
 const pluginName = "client-ip-guard"
 
+// helmPrefix is Kong's prefix in the Helm charts' containers.
+const helmPrefix = "/kong_prefix"
+
 // ParseKongConf reads kong.conf with Kong's reader rules (nodeconf.ReadLines),
 // keeping each key's line for findings.
 func ParseKongConf(r io.Reader, file string) (*Node, []Finding) {
@@ -481,7 +484,7 @@ func loadHelm(set *Set, s *sink, file string, root *yaml.Node, prefix string) *N
 		gw, prefix = g, prefix+"gateway."
 	}
 	n := NewNode(file, "helm")
-	n.PrefixDefault = "/kong_prefix"
+	n.PrefixDefault = helmPrefix
 	if env := mapPath(gw, "env"); env != nil && env.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(env.Content); i += 2 {
 			k, v := env.Content[i], env.Content[i+1]

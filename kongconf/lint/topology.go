@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+
+	"github.com/client-ip-guard/client-ip-guard/internal/kong/nodeconf"
 )
 
 // privateRanges are where cluster nodes and pods get their addresses
@@ -127,7 +129,7 @@ func checkTopology(s *sink, n *Node, sv *Service, hasIngress bool) {
 			s.add(ruleTrustedNodes, tv.file(n.File), tv.line(), tv.origOr("trusted_ips"),
 				fmt.Sprintf("Service %s (%s, externalTrafficPolicy %s) SNATs every client to a node address, and trusted_ips entry %s covers the node/pod network, so Kong takes %s from anyone",
 					sv.Name, sv.Type, orDefault(sv.ExternalTrafficPolicy, "Cluster"), net, header))
-		case !trustsPrivate(trusted) && !strings.EqualFold(header, "X-Real-IP"):
+		case !trustsPrivate(trusted) && !strings.EqualFold(header, nodeconf.DefaultRealIPHeader):
 			s.add(ruleNodesUntrusted, tv.file(n.File), tv.line(), tv.origOr("trusted_ips"),
 				fmt.Sprintf("Service %s (%s, externalTrafficPolicy %s) makes a node the peer of every request, and trusted_ips %q has no private (node) range",
 					sv.Name, sv.Type, orDefault(sv.ExternalTrafficPolicy, "Cluster"), strings.Join(trusted, ",")))
