@@ -16,7 +16,8 @@ import (
 // Check runs every rule over set and returns the findings.
 func Check(set *Set) []Finding {
 	var s sink
-	s.findings = set.resolveWorkloads()
+	set.resolveValuesFrom(&s)
+	s.findings = append(s.findings, set.resolveWorkloads()...)
 	for _, n := range set.Nodes {
 		checkNode(&s, n, hasPluginInGroup(set, n.File))
 	}

@@ -196,3 +196,60 @@ func loadOperator(set *Set, file, kind string, root *yaml.Node) {
 		}
 	}
 }
+
+// valuesRef is a Flux valuesFrom entry, resolved once every file is read.
+type valuesRef struct {
+	file, where, kind, name, key string
+	line                         int
+}
+
+// loadHelmRelease reads a Flux HelmRelease: spec.values, and each
+// spec.valuesFrom ConfigMap or Secret among the files given (resolved in
+// resolveValuesFrom).
+func loadHelmRelease(set *Set, s *sink, file string, root *yaml.Node) {
+	where := "HelmRelease " + scalar(mapPath(root, "metadata", "name"))
+	refs := seqItems(mapPath(root, "spec", "valuesFrom"))
+	if vals := mapPath(root, "spec", "values"); vals != nil || len(refs) == 0 {
+		loadWrappedValues(set, s, file, where, vals, "spec.values.")
+	}
+	for _, r := range refs {
+		key := scalar(mapPath(r, "valuesKey"))
+		if key == "" {
+			key = "values.yaml" // Flux's default valuesKey
+		}
+		set.valuesFrom = append(set.valuesFrom, valuesRef{file: file, where: where, kind: scalar(mapPath(r, "kind")),
+			name: scalar(mapPath(r, "name")), key: key, line: r.Line})
+	}
+}
+
+// resolveValuesFrom reads the values files Flux HelmReleases take from
+// ConfigMaps and Secrets, with lines pointing into the ConfigMap; one not
+// among the files given is reported (KC902).
+func (set *Set) resolveValuesFrom(s *sink) {
+	for _, r := range set.valuesFrom {
+		src := set.envSource(r.kind, r.name)
+		if src == nil {
+			s.add(ruleUnknownFile, r.file, r.line, "spec.valuesFrom", fmt.Sprintf("%s: values from %s %s, not among the files given", r.where, r.kind, r.name))
+			continue
+		}
+		src.used = true
+		v, ok := src.nodes[r.key]
+		if !ok {
+			if ev, found := src.vals[r.key]; found { // a Secret's decoded value
+				v = &yaml.Node{Kind: yaml.ScalarNode, Value: ev.Value, Line: ev.Line - 1}
+				ok = true
+			}
+		}
+		if !ok {
+			s.add(ruleUnknownFile, r.file, r.line, "spec.valuesFrom", fmt.Sprintf("%s: %s %s has no key %s", r.where, r.kind, r.name, r.key))
+			continue
+		}
+		doc, err := embeddedYAML(v)
+		if err != nil {
+			s.add(ruleUnreadable, src.file, v.Line, r.key, fmt.Sprintf("%s %s: %s is not YAML: %v", r.kind, r.name, r.key, err))
+			continue
+		}
+		loadWrappedValues(set, s, src.file, r.where+" valuesFrom "+r.kind+" "+r.name, doc, "")
+	}
+	set.valuesFrom = nil
+}

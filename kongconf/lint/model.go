@@ -298,6 +298,8 @@ type Set struct {
 	// containers and envSources wait for resolution (resolveWorkloads).
 	containers []container
 	envSources []*envSource
+	// valuesFrom waits for resolution (resolveValuesFrom).
+	valuesFrom []valuesRef
 	// ingresses lists the files that define an Ingress.
 	ingresses []string
 	// groupOf maps an input file to its deployment (see group).

@@ -305,7 +305,7 @@ func loadDoc(set *Set, s *sink, file string, root *yaml.Node, skipped *kindTally
 	case kind == "Application" && strings.HasPrefix(api, "argoproj.io/"):
 		loadArgoApp(set, s, file, root)
 	case kind == "HelmRelease" && strings.HasPrefix(api, "helm.toolkit.fluxcd.io/"):
-		loadWrappedValues(set, s, file, "HelmRelease "+scalar(mapPath(root, "metadata", "name")), mapPath(root, "spec", "values"), "spec.values.")
+		loadHelmRelease(set, s, file, root)
 	case kind == "HelmChart" && strings.HasPrefix(api, "helm.cattle.io/"):
 		loadHelmChartCR(set, s, file, root)
 	case (kind == "GatewayConfiguration" || kind == "DataPlane") && strings.HasPrefix(api, "gateway-operator.konghq.com/"):

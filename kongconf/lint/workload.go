@@ -28,7 +28,10 @@ type envSource struct {
 	line             int
 	keys             []string
 	vals             map[string]envVar
-	used             bool
+	// nodes holds the YAML value of each plain (not base64) key, for
+	// values files kept in a ConfigMap (Flux valuesFrom).
+	nodes map[string]*yaml.Node
+	used  bool
 }
 
 // podSpecs returns the pod specs in a workload document: spec (Pod),
@@ -82,7 +85,8 @@ func migrationsOnly(c *yaml.Node) bool {
 // loadEnvSource records a ConfigMap's or Secret's data. Secret data is
 // base64; stringData and ConfigMap data are plain.
 func loadEnvSource(set *Set, s *sink, file, kind string, root *yaml.Node) {
-	src := &envSource{kind: kind, name: scalar(mapPath(root, "metadata", "name")), file: file, line: root.Line, vals: map[string]envVar{}}
+	src := &envSource{kind: kind, name: scalar(mapPath(root, "metadata", "name")), file: file, line: root.Line,
+		vals: map[string]envVar{}, nodes: map[string]*yaml.Node{}}
 	add := func(field string, b64 bool) {
 		for _, kv := range mapPairs(mapPath(root, field)) {
 			v := scalar(kv[1])
@@ -93,6 +97,8 @@ func loadEnvSource(set *Set, s *sink, file, kind string, root *yaml.Node) {
 					continue
 				}
 				v = string(d)
+			} else {
+				src.nodes[kv[0].Value] = kv[1]
 			}
 			if _, dup := src.vals[kv[0].Value]; !dup {
 				src.keys = append(src.keys, kv[0].Value)
