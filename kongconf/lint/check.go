@@ -360,8 +360,9 @@ func checkPluginServer(s *sink, n *Node, setHasPlugin bool) {
 	if !mentions || n.Format == "admin" {
 		return
 	}
+	hidden := func(v *Value) bool { return v != nil && v.Skip } // a placeholder: not judged
 	plugins, pv, _ := n.Get("plugins")
-	if !contains(splitList(plugins), pluginName) {
+	if !contains(splitList(plugins), pluginName) && !hidden(pv) {
 		msg := "plugins does not list client-ip-guard"
 		if pv == nil {
 			msg = "plugins is unset (defaults to bundled)"
@@ -369,8 +370,11 @@ func checkPluginServer(s *sink, n *Node, setHasPlugin bool) {
 		s.add(rulePluginNotLoaded, pv.file(n.File), pv.line(), pv.origOr("plugins"), msg)
 	}
 	names, nv, _ := n.Get("pluginserver_names")
-	if !contains(splitList(names), pluginName) {
+	if !contains(splitList(names), pluginName) && !hidden(nv) {
 		s.add(rulePluginServerMissing, nv.file(n.File), nv.line(), nv.origOr("pluginserver_names"), "pluginserver_names does not list client-ip-guard")
+	}
+	if hidden(n.Values["prefix"]) || hidden(n.Values[ps+"socket"]) || hidden(n.Values[ps+"start_cmd"]) {
+		return
 	}
 	prefix := n.Prefix()
 	socket, sv, ok := n.Get(ps + "socket")

@@ -138,7 +138,7 @@ func Load(set *Set, file string, data []byte) []Finding {
 		// Kong's own loader rules (modelled by nodeconf) catch what the
 		// line-level rules do not; trusted_ips and proxy_listen problems
 		// already have their own rules.
-		if _, err := nodeconf.Parse(bytes.NewReader(data), file); err != nil && !coveredByRule(err) {
+		if _, err := nodeconf.Parse(bytes.NewReader(untemplated(data)), file); err != nil && !coveredByRule(err) {
 			var s sink
 			s.add(ruleNodeRejected, file, 0, "", err.Error())
 			f = append(f, s.findings...)
@@ -158,6 +158,18 @@ func Load(set *Set, file string, data []byte) []Finding {
 
 var envLine = regexp.MustCompile(`(?m)^\s*(export\s+)?KONG_[A-Z0-9_]+=`)
 var confLine = regexp.MustCompile(`(?m)^\s*[a-z_0-9]+\s*=`)
+
+// untemplated blanks the lines holding template placeholders, so Kong's
+// loader model judges only the settings lint can see (line numbers kept).
+func untemplated(data []byte) []byte {
+	lines := strings.Split(string(data), "\n")
+	for i, l := range lines {
+		if templated(l) {
+			lines[i] = ""
+		}
+	}
+	return []byte(strings.Join(lines, "\n"))
+}
 
 // isDockerfile reports whether a file name is a Dockerfile's.
 func isDockerfile(base string) bool {
