@@ -146,6 +146,11 @@ func Load(set *Set, file string, data []byte) []Finding {
 		return f
 	case "env":
 		n, f := ParseEnv(bytes.NewReader(data), file)
+		if len(n.Order) == 0 && len(f) == 0 {
+			var s sink
+			s.add(ruleUnknownFile, file, 0, "", "env file without KONG_* variables, nothing to check")
+			return s.findings
+		}
 		set.Nodes = append(set.Nodes, n)
 		return f
 	case "yaml":
