@@ -265,7 +265,6 @@ func checkKeys(s *sink, n *Node) {
 			s.add(ruleNearMissKey, v.File, v.Line, v.Orig, fmt.Sprintf("%s is never read; Kong looks for %s, with underscores", v.Orig, strings.ReplaceAll(v.Key, "-", "_")))
 		}
 	}
-
 }
 
 // checkYAMLBool reports an unquoted YAML 1.1 boolean in Helm values. Helm
