@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	yaml "go.yaml.in/yaml/v3"
 )
 
 // readExpect reads a case's expect file: one "RULE FILE[:LINE]" per line,
@@ -154,4 +155,19 @@ func TestFilesGivenFormOneDeployment(t *testing.T) {
 	}
 	assert.Equal(t, []string{"KC115"}, rules(Files([]string{conf, svc})))
 	assert.Equal(t, []string{"KC108"}, rules(Files([]string{a, b})))
+}
+
+func TestMergeKeysAndEmbeddedLines(t *testing.T) {
+	var doc yaml.Node
+	require.NoError(t, yaml.Unmarshal([]byte("base: &b\n  a: 1\n  b: 2\nover:\n  <<: *b\n  b: 3\nvals: |\n  env:\n    x: y\n"), &doc))
+	got := map[string]string{}
+	for _, kv := range mapPairs(mapPath(doc.Content[0], "over")) {
+		got[kv[0].Value] = kv[1].Value
+	}
+	assert.Equal(t, map[string]string{"a": "1", "b": "3"}, got, "explicit keys win over merged ones")
+	inner, err := embeddedYAML(mapPath(doc.Content[0], "vals"))
+	require.NoError(t, err)
+	k, _ := mapGet(mapPath(inner, "env"), "x")
+	require.NotNil(t, k)
+	assert.Equal(t, 9, k.Line, "lines point into the outer file")
 }
