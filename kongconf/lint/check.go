@@ -18,11 +18,21 @@ func Check(set *Set) []Finding {
 	var s sink
 	set.resolveValuesFrom(&s)
 	s.findings = append(s.findings, set.resolveWorkloads()...)
+	set.linkLayers()
 	for _, n := range set.Nodes {
-		checkNode(&s, n, hasPluginInGroup(set, n.File))
+		checkSource(&s, n)
+	}
+	// The node rules judge what Kong runs: each source over the sources it
+	// reads (kong.conf under the environment, an image under a container).
+	deploy := set.deployments()
+	for _, n := range deploy {
+		if !n.realIPUnknown() {
+			checkRealIP(&s, n)
+		}
+		checkPluginServer(&s, n, hasPluginInGroup(set, n.File))
 	}
 	for _, sv := range set.Services {
-		checkService(&s, sv, snatPossible(set, sv))
+		checkService(&s, sv, snatPossible(set, deploy, sv))
 	}
 	for _, p := range set.Plugins {
 		checkPlugin(&s, p)
@@ -37,7 +47,7 @@ func Check(set *Set) []Finding {
 		}
 		return groups[d]
 	}
-	for _, n := range set.Nodes {
+	for _, n := range deploy {
 		g := group(n.File)
 		g.Nodes = append(g.Nodes, n)
 	}
@@ -199,7 +209,9 @@ func expand(paths []string) []input {
 	return out
 }
 
-func checkNode(s *sink, n *Node, setHasPlugin bool) {
+// checkSource runs the rules on one source's own lines: keys, variable
+// names, listener syntax, env-file comments and trusted_ips entries.
+func checkSource(s *sink, n *Node) {
 	checkKeys(s, n)
 	if n.Format == "env" {
 		for _, v := range n.Order {
@@ -233,10 +245,6 @@ func checkNode(s *sink, n *Node, setHasPlugin bool) {
 			s.add(ruleBadTrustedIP, tv.file(n.File), tv.line(), "trusted_ips", msg)
 		}
 	}
-	if !n.realIPUnknown() {
-		checkRealIP(s, n, trusted, tv)
-	}
-	checkPluginServer(s, n, setHasPlugin)
 }
 
 // checkKeys reports misspelled, unknown, double-prefixed and pluginserver
@@ -293,7 +301,8 @@ func checkYAMLBool(s *sink, v *Value) {
 
 // checkRealIP runs the rules on trusted_ips, real_ip_header,
 // real_ip_recursive and the proxy listeners.
-func checkRealIP(s *sink, n *Node, trusted []string, tv *Value) {
+func checkRealIP(s *sink, n *Node) {
+	trusted, tv := n.TrustedIPs()
 	header, hv := n.RealIPHeader()
 	rec, rv := n.RealIPRecursive()
 	if rv != nil && rec != "on" && rec != "off" && !rv.YAMLBool {
@@ -516,9 +525,9 @@ func gkeL7(sv *Service) string {
 // directory) would still lose the client behind a Cluster-policy Service:
 // true when there are none, or when none reads PROXY protocol or a header
 // from trusted peers.
-func snatPossible(set *Set, sv *Service) bool {
+func snatPossible(set *Set, deploy []*Node, sv *Service) bool {
 	var nodes []*Node
-	for _, n := range set.Nodes {
+	for _, n := range deploy {
 		if set.group(n.File) == set.group(sv.File) {
 			nodes = append(nodes, n)
 		}

@@ -41,11 +41,47 @@ func loadCompose(set *Set, s *sink, file string, root *yaml.Node) {
 				vars = append(vars, envVar{Name: p[0].Value, Value: scalar(v), File: file, Line: p[0].Line, Skip: v == nil || v.Tag == "!!null"})
 			}
 		}
-		if n := envNode(file, "env", vars); n != nil {
-			n.Where = "service " + kv[0].Value
+		refs := composeRefs(file, svc)
+		n := envNode(file, "env", vars)
+		if n == nil && len(refs) > 0 {
+			n = NewNode(file, "env") // no KONG_* variables, but an image or kong.conf
+			n.finishListeners()
+		}
+		if n != nil {
+			n.Where, n.refs = "service "+kv[0].Value, refs
 			set.Nodes = append(set.Nodes, n)
 		}
 	}
+}
+
+// composeRefs returns the files a compose service runs on: the Dockerfile
+// of its build context and the .conf files it bind-mounts, relative to the
+// compose file.
+func composeRefs(file string, svc *yaml.Node) []string {
+	dir := filepath.Dir(file)
+	var out []string
+	if b := deref(mapPath(svc, "build")); b != nil {
+		ctx, df := scalar(b), "Dockerfile"
+		if b.Kind == yaml.MappingNode {
+			ctx = scalar(mapPath(b, "context"))
+			if d := scalar(mapPath(b, "dockerfile")); d != "" {
+				df = d
+			}
+		}
+		if ctx != "" && !templated(ctx) && !strings.Contains(ctx, "://") {
+			out = append(out, filepath.Clean(filepath.Join(dir, ctx, df)))
+		}
+	}
+	for _, v := range seqItems(mapPath(svc, "volumes")) {
+		src := scalar(mapPath(v, "source"))
+		if v.Kind == yaml.ScalarNode {
+			src, _, _ = strings.Cut(v.Value, ":")
+		}
+		if strings.HasSuffix(src, ".conf") && !templated(src) {
+			out = append(out, filepath.Clean(filepath.Join(dir, src)))
+		}
+	}
+	return out
 }
 
 type envFileRef struct {

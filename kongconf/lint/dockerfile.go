@@ -4,13 +4,19 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"path/filepath"
 	"strings"
 )
 
-// dockerStage is one FROM stage and its ENV variables.
+// dockerfileWhere names a Dockerfile's node.
+const dockerfileWhere = "Dockerfile ENV"
+
+// dockerStage is one FROM stage, its ENV variables and the .conf files it
+// copies into the image.
 type dockerStage struct {
 	name, base string
 	vars       []envVar
+	confs      []string
 }
 
 // ParseDockerfile reads the ENV instructions of a Dockerfile (ENV k=v ...
@@ -46,6 +52,8 @@ func ParseDockerfile(data []byte, file string) (*Node, []Finding) {
 				cur.name = args[2]
 			}
 			stages = append(stages, cur)
+		case "COPY", "ADD":
+			cur.confs = append(cur.confs, copiedConfs(file, f[1:])...)
 		case "ENV":
 			rest := strings.TrimSpace(instr[len(f[0]):])
 			vars, err := dockerEnv(rest)
@@ -84,25 +92,52 @@ func ParseDockerfile(data []byte, file string) (*Node, []Finding) {
 	if len(stages) == 0 {
 		stages = append(stages, cur)
 	}
-	n := envNode(file, "env", stageVars(stages, len(stages)-1, 0))
+	vars, confs := stageVars(stages, len(stages)-1, 0)
+	n := envNode(file, "env", vars)
+	if n == nil && len(confs) > 0 {
+		n = NewNode(file, "env") // no ENV, but the image's kong.conf
+		n.finishListeners()
+	}
 	if n != nil {
-		n.Where = "Dockerfile ENV"
+		n.Where, n.refs = dockerfileWhere, confs
 	}
 	return n, s.findings
 }
 
-// stageVars returns the ENV of stage i after those of the stage it is
-// built FROM, when that is an earlier stage of the same file.
-func stageVars(stages []*dockerStage, i, depth int) []envVar {
+// copiedConfs returns the .conf sources of a COPY/ADD instruction (not
+// --from another stage or image), relative to the Dockerfile's directory.
+func copiedConfs(file string, args []string) []string {
+	var srcs []string
+	for _, a := range args {
+		if strings.HasPrefix(a, "--from") {
+			return nil
+		}
+		if !strings.HasPrefix(a, "--") {
+			srcs = append(srcs, a)
+		}
+	}
+	var out []string
+	for i, src := range srcs {
+		if i < len(srcs)-1 && strings.HasSuffix(src, ".conf") && !templated(src) {
+			out = append(out, filepath.Clean(filepath.Join(filepath.Dir(file), src)))
+		}
+	}
+	return out
+}
+
+// stageVars returns the ENV and copied .conf files of stage i after those
+// of the stage it is built FROM, when that is an earlier stage of the file.
+func stageVars(stages []*dockerStage, i, depth int) ([]envVar, []string) {
 	st := stages[i]
-	var out []envVar
+	var vars []envVar
+	var confs []string
 	for j := 0; j < i && depth < 16; j++ {
 		if stages[j].name != "" && stages[j].name == st.base {
-			out = append(out, stageVars(stages, j, depth+1)...)
+			vars, confs = stageVars(stages, j, depth+1)
 			break
 		}
 	}
-	return append(out, st.vars...)
+	return append(vars, st.vars...), append(confs, st.confs...)
 }
 
 // lineOf returns the index of the first physical line containing sub.

@@ -50,6 +50,9 @@ type Node struct {
 	PrefixDefault string
 	// TLSDisabled is true when Helm values switch off the TLS proxy port.
 	TLSDisabled bool
+
+	// layers links a node to the settings Kong reads under it (see layers.go).
+	layers
 }
 
 // Listener is one proxy_listen entry.
@@ -304,4 +307,6 @@ type Set struct {
 	ingresses []string
 	// groupOf maps an input file to its deployment (see group).
 	groupOf map[string]string
+	// linked is set once linkLayers ran.
+	linked bool
 }

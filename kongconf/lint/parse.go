@@ -151,6 +151,7 @@ func Load(set *Set, file string, data []byte) []Finding {
 			s.add(ruleUnknownFile, file, 0, "", "env file without KONG_* variables, nothing to check")
 			return s.findings
 		}
+		n.envFile = true
 		set.Nodes = append(set.Nodes, n)
 		return f
 	case "yaml":

@@ -20,6 +20,8 @@ type container struct {
 	workloadLine int
 	// migrations marks a "kong migrations" container: no proxy, not read.
 	migrations bool
+	// configMaps are the ConfigMaps its volumeMounts mount.
+	configMaps []string
 }
 
 // envSource is the data of a ConfigMap or Secret.
@@ -65,10 +67,28 @@ func loadWorkload(set *Set, file, kind string, root *yaml.Node) bool {
 		for _, c := range seqItems(mapPath(spec, "containers")) {
 			where := fmt.Sprintf("%s %s container %s", kind, name, scalar(mapPath(c, "name")))
 			set.containers = append(set.containers, container{file: file, where: where, line: c.Line, node: c,
-				workload: kind + " " + name, workloadLine: root.Line, migrations: migrationsOnly(c)})
+				workload: kind + " " + name, workloadLine: root.Line, migrations: migrationsOnly(c), configMaps: mountedConfigMaps(spec, c)})
 		}
 	}
 	return len(set.containers) > before
+}
+
+// mountedConfigMaps returns the ConfigMaps a container mounts (volumeMounts
+// naming a configMap volume of the pod).
+func mountedConfigMaps(spec, c *yaml.Node) []string {
+	vols := map[string]string{}
+	for _, v := range seqItems(mapPath(spec, "volumes")) {
+		if cm := scalar(mapPath(v, "configMap", "name")); cm != "" {
+			vols[scalar(mapPath(v, "name"))] = cm
+		}
+	}
+	var out []string
+	for _, m := range seqItems(mapPath(c, "volumeMounts")) {
+		if cm, ok := vols[scalar(mapPath(m, "name"))]; ok {
+			out = append(out, cm)
+		}
+	}
+	return out
 }
 
 func migrationsOnly(c *yaml.Node) bool {
@@ -139,11 +159,23 @@ func loadMountedConf(set *Set, s *sink, file string, src *envSource, data *yaml.
 		if n.ListenLine > 0 {
 			n.ListenLine += delta
 		}
-		n.Where = "ConfigMap " + src.name + " " + kv[0].Value
+		n.Where, n.configMap = "ConfigMap "+src.name+" "+kv[0].Value, src.name
 		src.used = true
 		s.findings = append(s.findings, f...)
 		set.Nodes = append(set.Nodes, n)
 	}
+}
+
+// mountsKongConf reports whether one of the ConfigMaps holds a kong.conf.
+func (set *Set) mountsKongConf(cms []string) bool {
+	for _, n := range set.Nodes {
+		for _, cm := range cms {
+			if n.configMap == cm {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (set *Set) envSource(kind, name string) *envSource {
@@ -174,8 +206,13 @@ func (set *Set) resolveWorkloads() []Finding {
 		if c.migrations {
 			continue // kong migrations containers serve no traffic
 		}
-		if n := envNode(c.file, "env", set.containerEnv(c)); n != nil {
-			n.Where = c.where
+		n := envNode(c.file, "env", set.containerEnv(c))
+		if n == nil && set.mountsKongConf(c.configMaps) {
+			n = NewNode(c.file, "env") // no KONG_* variables, but a mounted kong.conf
+			n.finishListeners()
+		}
+		if n != nil {
+			n.Where, n.configMaps = c.where, c.configMaps
 			set.Nodes = append(set.Nodes, n)
 			kong[key] = true
 		}
