@@ -136,8 +136,8 @@ var (
 		"lint cannot check what it cannot parse",
 		"fix the syntax error")
 	ruleUnknownFile = rule("KC902", Info, "unrecognised file",
-		"lint reads kong.conf, env files, Dockerfiles, docker-compose files, Helm values (also inside Argo CD, Flux and k3s objects), Kubernetes workloads, ConfigMaps, Secrets, Services, Kong Gateway Operator objects, kong.yml and Kong plugin objects; this is none of them",
-		"pass only Kong configuration files")
+		"lint reads kong.conf, env files, Dockerfiles, docker-compose files, Helm values (also inside Argo CD, Flux and k3s objects), Kubernetes workloads, ConfigMaps, Secrets, Services, Kong Gateway Operator objects, kong.yml and Kong plugin objects; nothing here is one of them or sets Kong's settings",
+		"nothing to do if this is not about Kong; otherwise see \"What lint reads\" in kongconf/README.md")
 )
 
 var ruleDeckStructure = rule("KC210", Error, "kong.yml structure problem",
