@@ -135,7 +135,9 @@ func readEnvFile(s *sink, composeFile string, ref envFileRef) []envVar {
 		val := v.Value
 		if v.InlineComment != "" {
 			// docker compose's env_file reader, unlike docker run --env-file,
-			// ends an unquoted value at " #".
+			// ends an unquoted value at '#' (compose-spec/compose-go
+			// dotenv/parser.go extractVarValue, at 0421734829); lint cuts
+			// only a " #" tail, the form that is surely a comment.
 			val = strings.TrimSpace(strings.TrimSuffix(val, v.InlineComment))
 		}
 		vars = append(vars, envVar{Name: v.Orig, Value: val, File: p, Line: v.Line, Skip: v.Skip})
