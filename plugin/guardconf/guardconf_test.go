@@ -30,7 +30,8 @@ func TestDefaults(t *testing.T) {
 	assert.False(t, p.RequirePeer)
 	assert.Equal(t, 403, p.Status)
 	assert.Equal(t, guardconf.DefaultMessage, p.Message)
-	assert.Equal(t, verdict.NewSet(verdict.SpoofAttempt, verdict.Malformed, verdict.ConfigDrift, verdict.Denied), p.Reject)
+	assert.Equal(t, verdict.NewSet(verdict.Smuggled, verdict.Malformed, verdict.ConfigDrift, verdict.Denied), p.Reject)
+	assert.False(t, p.Reject.Has(verdict.SpoofAttempt), "clients behind forward proxies send X-Forwarded-For")
 	assert.False(t, p.Reject.Has(verdict.LBIPLeak), "health checks from the LB are not rejected by default")
 	assert.False(t, p.Reject.Has(verdict.Direct))
 	assert.Empty(t, p.UpstreamHdr)
@@ -101,7 +102,6 @@ func TestCompileValid(t *testing.T) {
 			func(t *testing.T, p *guardconf.Policy) {
 				assert.True(t, p.RequirePeer)
 				assert.True(t, p.Reject.Has(verdict.Direct))
-				assert.True(t, p.Reject.Has(verdict.SpoofAttempt))
 			}},
 		{"require_trusted_peer with a custom list", &guardconf.Config{RequireTrustedPeer: true, Reject: []string{"denied"}},
 			func(t *testing.T, p *guardconf.Policy) {
@@ -366,7 +366,7 @@ func TestSchemaDump(t *testing.T) {
 	pl := info.Plugins[0]
 	assert.Equal(t, "client-ip-guard", pl.Name)
 	assert.Equal(t, "client-ip-guard", pl.Schema.Name)
-	assert.Equal(t, []string{"access"}, pl.Phases)
+	assert.Equal(t, []string{"rewrite", "access"}, pl.Phases)
 	assert.Equal(t, 1000, pl.Priority)
 	assert.NotEmpty(t, pl.Version)
 
