@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/client-ip-guard/client-ip-guard/kongconf/explain"
 	"github.com/client-ip-guard/client-ip-guard/plugin/evaluate"
 	"github.com/client-ip-guard/client-ip-guard/plugin/guardconf"
 	"github.com/client-ip-guard/client-ip-guard/plugin/realip"
@@ -338,6 +339,55 @@ func TestSpoofTableThroughHandler(t *testing.T) {
 			cv.finish(t)
 		})
 	}
+}
+
+// TestSpoofTableThroughExplain: kongconf explain, given the row's request
+// as raw header lines and the row's config as both the node's settings and
+// the plugin's, gives nginx's address, the plugin's client address and the
+// verdict of the row. Rows it cannot express are skipped: values holding
+// CR, LF or NUL (not one header line), and config drift, which needs node
+// settings that differ from the plugin's.
+func TestSpoofTableThroughExplain(t *testing.T) {
+	for _, row := range spoofRows {
+		if strings.ContainsAny(joinValues(row.headers), "\r\n\x00") || strings.HasPrefix(row.name, "drift") {
+			continue
+		}
+		t.Run(row.name, func(t *testing.T) {
+			c := spoofConfigs[row.conf]
+			plugin, err := json.Marshal(c)
+			require.NoError(t, err)
+			in := explain.Input{
+				TrustedIPs: c.TrustedIPs, RealIPHeader: c.RealIPHeader, RealIPRecursive: c.RealIPRecursive,
+				Plugin: string(plugin), Peer: row.peer,
+			}
+			if row.peer != "unix:" {
+				in.Peer = netip.AddrPortFrom(netip.MustParseAddr(row.peer), peerPort).String()
+			}
+			if row.proxy != nil {
+				in.ProxyProtocol = netip.AddrPortFrom(netip.MustParseAddr(row.proxy.SrcAddr), row.proxy.SrcPort).String()
+			}
+			for _, h := range row.headers {
+				in.Headers = append(in.Headers, h.Name+": "+h.Value)
+			}
+			rep, err := explain.Run(in)
+			require.NoError(t, err)
+			kong := row.kong
+			if kong == "" {
+				kong = row.addr
+			}
+			assert.Equal(t, kong, rep.RemoteAddr, "nginx's $remote_addr")
+			assert.Equal(t, row.addr, rep.ClientIP, "the plugin's client address")
+			assert.Equal(t, row.want.String(), rep.Verdict, "verdict (reasons %v)", rep.Reasons)
+		})
+	}
+}
+
+func joinValues(hs []realip.Header) string {
+	var b strings.Builder
+	for _, h := range hs {
+		b.WriteString(h.Value)
+	}
+	return b.String()
 }
 
 // withLogAll renders c as Kong would send it, with log_when=all.
