@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/client-ip-guard/client-ip-guard/plugin/guardconf"
 	"github.com/client-ip-guard/client-ip-guard/plugin/realip"
@@ -97,8 +98,9 @@ func (f *Facts) SetKong(addr string) {
 
 // AddHeader takes one request header line. name is matched without regard
 // to ASCII case (Kong's get_headers lowercases it); source is the policy's
-// lowercase source header name ("" for PROXY protocol). Only the source's
-// lines are copied.
+// lowercase source header name ("" for PROXY protocol). The source's
+// values are kept without a copy: value must stay unchanged until f is
+// Reset (the guard's get_headers reply lives as long as its Facts).
 func (f *Facts) AddHeader(source string, name, value []byte) {
 	f.Lines++
 	if f.Lines >= MaxHeaders {
@@ -113,7 +115,7 @@ func (f *Facts) AddHeader(source string, name, value []byte) {
 	}
 	if source != "" && equalFold(name, source) {
 		f.SourceLines++
-		f.Req.Headers = append(f.Req.Headers, realip.Header{Name: source, Value: string(value)})
+		f.Req.Headers = append(f.Req.Headers, realip.Header{Name: source, Value: unsafe.String(unsafe.SliceData(value), len(value))})
 	}
 }
 

@@ -658,3 +658,36 @@ func TestAccessConcurrent(t *testing.T) {
 		assert.Same(t, p0, policies[i], "compiled once, shared by every event")
 	}
 }
+
+// TestPhases: Kong runs the rewrite phase for global instances only, and
+// access for every instance that applies (kong/init.lua:1169 and 1203 at
+// 3.9.3). A global instance judges in rewrite, before Kong copies the
+// request's X-Forwarded-For upstream, so strip can remove a forged one;
+// its access event then makes no call. A scoped instance judges in access.
+func TestPhases(t *testing.T) {
+	conf := `{"strip_untrusted_forwarding":true,"log_when":"off"}`
+	forged := steps(gather(direct, hs{"x-forwarded-for": {"1.2.3.4"}}, direct), clearHeader("x-forwarded-for"))
+
+	global := globalConfig(t, conf)
+	c := script(forged...)
+	global.Rewrite(c.pdk())
+	assert.Equal(t, 4, c.finish(t), "a global instance judges in rewrite")
+	c = script()
+	global.Access(c.pdk())
+	assert.Equal(t, 0, c.finish(t), "and does nothing in access")
+
+	scoped := config(t, conf)
+	c = script()
+	scoped.Rewrite(c.pdk())
+	assert.Equal(t, 0, c.finish(t), "Kong never runs rewrite for a scoped instance; if asked, it does nothing")
+	assert.Equal(t, 4, run(t, scoped, forged...), "a scoped instance judges in access")
+}
+
+// TestUnderscoreStrip: an underscore spelling is cleared under the name
+// Kong's get_headers gave, behind a trusted peer too.
+func TestUnderscoreStrip(t *testing.T) {
+	conf := confXFF + `,"strip_untrusted_forwarding":true,"log_when":"off"}`
+	run(t, config(t, conf), steps(
+		gather(lb, hs{"x_forwarded_for": {"6.6.6.6"}, "x-forwarded-for": {client}}, client),
+		clearHeader("x_forwarded_for"))...)
+}

@@ -184,3 +184,26 @@ func TestChainWithResolver(t *testing.T) {
 	assert.Equal(t, []string{"203.0.113.1", "198.51.100.7", "10.0.0.2"}, got)
 	assert.Equal(t, "X-Forwarded-For", record.Source(&res, r.Kind(), "X-Forwarded-For"))
 }
+
+// TestFit: through the kong sink a record stays within nginx's error-line
+// budget, keeps the entries nearest Kong and says how many it dropped.
+func TestFit(t *testing.T) {
+	many := make([]string, record.MaxChainEntries)
+	for i := range many {
+		many[i] = strings.Repeat("x", record.MaxEntryBytes-4) + fmt.Sprintf("%04d", i)
+	}
+	r := &record.Record{Verdict: "malformed", Action: "rejected", Reasons: []string{}, Chain: many}
+	b := r.Fit(record.MaxKongLogBytes)
+	assert.LessOrEqual(t, len(b), record.MaxKongLogBytes)
+	assert.True(t, json.Valid(b))
+	var got record.Record
+	require.NoError(t, json.Unmarshal(b, &got))
+	require.NotEmpty(t, got.Chain)
+	assert.Equal(t, many[len(many)-1], got.Chain[len(got.Chain)-1], "the entry nearest Kong is kept")
+	assert.Equal(t, len(many)-len(got.Chain), got.Omitted)
+	assert.True(t, got.Truncated)
+	assert.True(t, strings.HasPrefix(string(b), `{"verdict":"malformed","action":"rejected"`), "verdict and action first: %.60s", b)
+
+	small := &record.Record{Verdict: "ok", Chain: []string{"1.2.3.4"}}
+	assert.Equal(t, small.JSON(), small.Fit(record.MaxKongLogBytes), "a record that fits is unchanged")
+}
