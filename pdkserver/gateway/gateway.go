@@ -28,8 +28,8 @@ import (
 )
 
 // KongVersion is the Kong release the gateway stands in for, as shown in
-// the Via and Server headers.
-const KongVersion = "3.9.1"
+// the Via and Server headers: the tag whose source pdkserver models.
+const KongVersion = "3.9.3"
 
 // Listener is one proxy_listen entry.
 type Listener struct {
@@ -68,6 +68,9 @@ type Node struct {
 	// whose head would not fit them are refused with Kong's 400 or 414
 	// before any phase. The zero value is nginx's default (1k; 4 8k).
 	HeaderBuffers HeaderBuffers
+	// LuaMaxReqHeaders is kong.conf's lua_max_req_headers: how many request
+	// lines ngx.req.get_headers() reads in Kong (0: Kong's default, 100).
+	LuaMaxReqHeaders int
 }
 
 // Entity is a plugin entity as handed to a plugin server.
@@ -129,6 +132,7 @@ type Exchange struct {
 	// FileLog holds the records the emulated file-log plugin wrote.
 	FileLog []map[string]any
 
+	kong  kongVars  // $upstream_* as access.before set them
 	size  int       // response body bytes sent
 	start time.Time // request start
 }

@@ -75,6 +75,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.finish(x, plugins)
 		return
 	}
+	x.kong = g.accessBefore(req, route)
 	for _, p := range plugins {
 		if p.ext == nil || !p.has("access") {
 			continue
@@ -288,41 +289,7 @@ func headerLines(r *http.Request) []pluginsrv.Header {
 	return out
 }
 
-// firstHeader returns the first value of a header in lines, matching
-// case-insensitively and with '_' equal to '-', as Kong's get_header.
-func firstHeader(lines []pluginsrv.Header, name string) (string, bool) {
-	for _, h := range lines {
-		if headerNameEq(h.Name, name) {
-			return h.Value, true
-		}
-	}
-	return "", false
-}
-
-func headerNameEq(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		if foldHeaderByte(a[i]) != foldHeaderByte(b[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-// foldHeaderByte lower-cases ASCII letters and maps '_' to '-'.
-func foldHeaderByte(c byte) byte {
-	switch {
-	case c >= 'A' && c <= 'Z':
-		return c + ('a' - 'A')
-	case c == '_':
-		return '-'
-	}
-	return c
-}
-
-// hopByHop headers are not forwarded by a proxy.
+// hopByHop response headers are not copied back to the client.
 var hopByHop = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade", "Host", "Content-Length"}
 
 // proxy forwards the request to the route's service with Kong's upstream
@@ -364,16 +331,12 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, x *Exchange, rou
 		g.respond(w, x, http.StatusBadGateway, "error", bodyBadGateway, "application/json; charset=utf-8")
 		return
 	}
-	for _, h := range req.Headers {
-		if slices.ContainsFunc(hopByHop, func(n string) bool { return headerNameEq(n, h.Name) }) {
-			continue
-		}
-		up.Header.Add(h.Name, h.Value)
+	for _, h := range upstreamHeaderLines(req, x.kong, x.ID) {
+		up.Header.Add(h[0], h[1])
 	}
-	for k, v := range upstreamHeaders(req, route, path) {
-		up.Header[k] = []string{v}
+	if _, ok := up.Header["User-Agent"]; !ok {
+		up.Header["User-Agent"] = []string{""} // nginx adds none; keeps Go's out
 	}
-	up.Header.Set("X-Kong-Request-Id", x.ID)
 	switch {
 	case req.UpstreamHost != "": // kong.service.request.set_header("host", ...)
 		up.Host = req.UpstreamHost
@@ -465,47 +428,6 @@ func upstreamPath(path string, route *kongyml.Route, svc *kongyml.Service) strin
 		return base + "/" + rest
 	}
 	return base + rest
-}
-
-// upstreamHeaders are the headers Kong's proxy sets towards the service
-// (kong/runloop/handler.lua and the nginx template): X-Real-IP is the
-// resolved address; X-Forwarded-For appends the TCP peer to the first
-// incoming line, or is the resolved address when there is none;
-// X-Forwarded-Proto/Host/Port/Path/Prefix are passed through only from a
-// trusted peer and are otherwise Kong's own values. They are read after the
-// plugins ran, so a plugin's set_header or clear_header counts.
-func upstreamHeaders(req *pluginsrv.Request, route *kongyml.Route, upstreamPath string) map[string]string {
-	v := req.Vars
-	h := map[string]string{"X-Real-Ip": v.RemoteAddr}
-	if xff, ok := firstHeader(req.Headers, "X-Forwarded-For"); ok {
-		h["X-Forwarded-For"] = xff + ", " + v.RealIPRemoteAddr
-	} else {
-		h["X-Forwarded-For"] = v.RemoteAddr
-	}
-	peer, _ := realip.ParseAddr(v.RealIPRemoteAddr)
-	trusted := req.Trusted != nil && peer.IsValid() && req.Trusted(peer)
-	pass := func(name, own string) {
-		if trusted {
-			if in, ok := firstHeader(req.Headers, name); ok {
-				h[name] = in
-				return
-			}
-		}
-		if own != "" {
-			h[name] = own
-		}
-	}
-	pass("X-Forwarded-Proto", req.Scheme)
-	pass("X-Forwarded-Host", req.Host)
-	pass("X-Forwarded-Port", strconv.Itoa(req.Port))
-	pass("X-Forwarded-Path", req.Path)
-	prefix := ""
-	if route.StripPath {
-		prefix = matchedPrefix(req.Path, route)
-	}
-	pass("X-Forwarded-Prefix", prefix)
-	delete(h, "") // defensive: never emit an unnamed header
-	return h
 }
 
 // matchedPrefix is the longest of the route's paths that prefixes path.

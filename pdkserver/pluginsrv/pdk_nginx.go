@@ -140,7 +140,7 @@ func (r *Request) nginxVar(name string) (string, bool) {
 		return x, ok
 	}
 	if h, ok := strings.CutPrefix(name, "http_"); ok {
-		return joinedHeader(r.Headers, h)
+		return httpVar(r.Headers, h)
 	}
 	return "", false
 }

@@ -89,13 +89,15 @@ func requestHandlers() map[string]handler {
 			if err != nil {
 				return nil, err
 			}
-			var lines []Header
+			var v string
+			var ok bool
 			if ev.snap != nil {
-				lines = ev.snap.reqHeaders
+				// plugin.lua:87-99 (3.9.3): saved.request_headers[name], first line.
+				v, ok = LookupHeaders(ev.snap.reqHeaders, DefaultMaxReqHeaders, name)
 			} else {
-				lines = ev.req.Headers
+				v, ok = kongGetHeader(ev.req.Headers, name)
 			}
-			if v, ok := firstHeader(lines, name); ok {
+			if ok {
 				return replyString(v), nil
 			}
 			return nil, nil
@@ -157,18 +159,18 @@ func (r *Request) trustedForwarded(name string) (string, bool) {
 	if !r.isTrusted(r.clientIP()) {
 		return "", false
 	}
-	return firstHeader(r.Headers, name)
+	return kongGetHeader(r.Headers, name)
 }
 
 // forwardedPort is kong.request.get_forwarded_port without port_maps.
 func (r *Request) forwardedPort() int {
 	if r.isTrusted(r.clientIP()) {
-		if v, ok := firstHeader(r.Headers, "x-forwarded-port"); ok {
+		if v, ok := kongGetHeader(r.Headers, "x-forwarded-port"); ok {
 			if p, err := strconv.Atoi(v); err == nil && p >= 1 && p <= 65535 {
 				return p
 			}
 		}
-		if v, ok := firstHeader(r.Headers, "x-forwarded-host"); ok {
+		if v, ok := kongGetHeader(r.Headers, "x-forwarded-host"); ok {
 			if i := strings.IndexByte(v, '@'); i >= 0 {
 				v = v[i+1:]
 			}

@@ -29,10 +29,14 @@ func serviceHandlers() map[string]handler {
 			if err != nil {
 				return nil, err
 			}
-			if sameHeader(k, "host") {
+			// kong/pdk/service/request.lua:351-368 (3.9.3): the values
+			// ngx.req.get_headers()[header] finds, plus v, set under the
+			// name given with ngx.req.set_header.
+			if sameName(k, "host") {
 				ev.req.UpstreamHost = v
 			}
-			ev.req.Headers = append(ev.req.Headers, Header{Name: k, Value: v})
+			vals := append(lookupHeadersAll(ev.req.Headers, DefaultMaxReqHeaders, k), v)
+			ev.req.Headers = setHeader(ev.req.Headers, k, vals)
 			return nil, nil
 		}},
 		"kong.service.request.clear_header": {phases: accessAndRewrite, fn: func(ev *event, args []byte) (any, error) {
@@ -40,6 +44,8 @@ func serviceHandlers() map[string]handler {
 			if err != nil {
 				return nil, err
 			}
+			// kong/pdk/service/request.lua:383-391 (3.9.3): ngx.req.clear_header,
+			// case-insensitive only ("X_Foo" does not clear "X-Foo").
 			ev.req.Headers = clearHeader(ev.req.Headers, k)
 			return nil, nil
 		}},
@@ -213,8 +219,11 @@ func escapeExcept(s, keep string) string {
 
 // setRequestHeader is kong.service.request.set_header: the "host" header
 // also sets $upstream_host.
+// ngx.req.set_header (kong/pdk/service/request.lua:314-335 at 3.9.3)
+// replaces lines whose name equals name ignoring case only: "X_Foo" and
+// "X-Foo" are different headers to it.
 func (r *Request) setRequestHeader(name string, values []string) {
-	if sameHeader(name, "host") && len(values) > 0 {
+	if sameName(name, "host") && len(values) > 0 {
 		r.UpstreamHost = values[0]
 	}
 	r.Headers = setHeader(r.Headers, name, values)
