@@ -113,7 +113,7 @@ func TestLogPhaseSnapshot(t *testing.T) {
 	assert.Equal(t, float64(418), ser["response"].(map[string]any)["status"])
 	assert.Contains(t, got[11], `"uri":"\/p?a=1&a=2&flag&e="`, "cjson escapes slashes")
 	assert.Equal(t, map[string]any{"c": "ctxval"}, req.NgxCtx, "set_ctx in access reached ngx.ctx")
-	assert.True(t, logs.has("[info] [kong] pb_rpc.lua:233 [pdkprobe] in log, context: ngx.timer"), logs.all())
+	assert.True(t, logs.has("[info] [kong] pb_rpc.lua:233 in log, context: ngx.timer"), logs.all())
 
 	for _, op := range []string{"ip", "port", "path", "method", "var:remote_addr", "query:-1", "rset:X-A=1", "sreqset:X-A=1", "exit:200=x"} {
 		t.Run("live "+op, func(t *testing.T) {

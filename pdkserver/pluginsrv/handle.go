@@ -81,7 +81,9 @@ func (s *Server) runEvent(ctx context.Context, e *Entity, ev *event) error {
 			// plugin and run the event again.
 			s.insts.resetAll()
 			s.stats.retries.Add(1)
-			logf(s.opts.Logf, "[warn] [kong] pb_rpc.lua [%s] %v", s.info.Name, err)
+			// pb_rpc.lua:378 (3.9.3) logs with kong.log, which the plugins
+			// iterator namespaced for this plugin: the tag is there.
+			logf(s.opts.Logf, "[warn] [kong] pb_rpc.lua:378 [%s] %v", s.info.Name, err)
 			continue
 		}
 		s.stats.eventErrors.Add(1)

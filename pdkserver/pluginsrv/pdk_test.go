@@ -113,7 +113,7 @@ func TestPDKOutputs(t *testing.T) {
 	assert.Equal(t, []LogLine{{"notice", "hello"}, {"alert", "a1true"}}, req.Logs)
 	assert.Equal(t, map[string]any{"guard.v": "c"}, req.SerializeValue)
 	assert.Equal(t, "up.example", req.UpstreamHost)
-	assert.True(t, logs.has(`[notice] [kong] pb_rpc.lua:233 [pdkprobe] hello, client: 10.0.0.7, server: kong, request: "GET /p?a=1&a=2&flag&e= HTTP/1.1", host: "example.com"`), logs.all())
+	assert.True(t, logs.has(`[notice] [kong] pb_rpc.lua:233 hello, client: 10.0.0.7, server: kong, request: "GET /p?a=1&a=2&flag&e= HTTP/1.1", host: "example.com"`), logs.all())
 	assert.Equal(t, []string{
 		"kong.request.get_header", // X-Ops
 		"kong.response.set_header", "kong.response.add_header", "kong.response.set_header", "kong.response.clear_header",
@@ -182,4 +182,18 @@ func TestServiceRequestEdits(t *testing.T) {
 	assert.Equal(t, "/new%20path/x", req.UpstreamPath)
 	assert.Equal(t, "PATCH", req.Method)
 	assert.Equal(t, "new body", string(req.Body))
+}
+
+// TestPDKLogLines: a Go plugin's kong.log.* lines come from the root logger
+// pb_rpc.lua bound at load (no [plugin] tag; pb_rpc.lua:178-206, 388-391,
+// kong/pdk/log.lua:54-55 at 3.9.3), with nginx's level names.
+func TestPDKLogLines(t *testing.T) {
+	s, logs := startPlugin(t, "pdkprobe")
+	req := newReq()
+	_, err := runProbe(t, s, "access", "log:err=boom;log:warn=careful", req)
+	require.NoError(t, err)
+	assert.True(t, logs.has(`[error] [kong] pb_rpc.lua:233 boom, client: 10.0.0.7`), logs.all())
+	assert.True(t, logs.has(`[warn] [kong] pb_rpc.lua:233 careful, client: 10.0.0.7`), logs.all())
+	assert.False(t, logs.has(`[err]`), logs.all())
+	assert.False(t, logs.has(`[pdkprobe]`), logs.all())
 }
