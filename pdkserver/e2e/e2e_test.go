@@ -280,6 +280,27 @@ services:
 	})
 }
 
+// TestStdoutSinkHiddenAtDefaultLogLevel: Kong logs the plugin server's
+// stdout at INFO (process.lua:126 at 3.9.3) and its log_level defaults to
+// notice (kong_defaults.lua:3), so log_sink stdout writes nothing a default
+// Kong keeps.
+func TestStdoutSinkHiddenAtDefaultLogLevel(t *testing.T) {
+	s := startStack(t, stackOpts{logLevel: "default", servers: []string{"client-ip-guard"}, yml: `
+_format_version: "3.0"
+services:
+- name: echo
+  url: ECHO
+  routes:
+  - {name: stdout, paths: [/stdout], plugins: [{name: client-ip-guard, config: {trusted_ips: [127.0.0.2/32], log_sink: stdout}}]}
+`})
+	r := s.do(demo.Scenario{From: demo.DirectClient, Path: "/stdout", Headers: [][2]string{{"X-Real-IP", "9.9.9.9"}}})
+	x := exchangeOf(t, r)
+	assert.Empty(t, x.Request.Logs)
+	time.Sleep(300 * time.Millisecond) // the stdout reader is asynchronous
+	assert.Empty(t, s.logged(`"verdict"`), "no record line at log_level notice")
+	assert.NotEmpty(t, s.logged("[notice]"), "notice lines are kept")
+}
+
 // load sends requests from workers until stop is closed, counting
 // outcomes; every request is bounded by timeout.
 type load struct {
