@@ -51,10 +51,14 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		x.Service = route.Service
 		req.RouteID, req.RouteName = route.ID, route.Name
 		req.ServiceID, req.ServiceName = route.Service.ID, route.Service.Name
+		req.RouteEntity = map[string]any{"id": route.ID, "name": route.Name, "paths": route.Paths}
+		svc := route.Service
+		req.ServiceEntity = map[string]any{"id": svc.ID, "name": svc.Name, "host": svc.Host, "port": svc.Port, "protocol": svc.Protocol, "path": svc.Path}
 		if !slices.Contains(route.Protocols, req.Scheme) {
 			route = nil // Kong's router does not match a route for another protocol
 			x.Route, x.Service = nil, nil
 			req.RouteID, req.RouteName, req.ServiceID, req.ServiceName = "", "", "", ""
+			req.RouteEntity, req.ServiceEntity = nil, nil
 		}
 	}
 	plugins := g.pluginsFor(rt, route, req.Scheme)
@@ -170,7 +174,7 @@ func (g *Gateway) finish(x *Exchange, plugins []*boundPlugin) {
 	}
 	// The serializer output a log plugin receives is taken now, when the
 	// log phase starts, as kong.log.serialize() is.
-	ser := serialize(x)
+	ser := pluginsrv.SerializeJSON(x.Request, pluginsrv.DefaultWorkspaceID)
 	go func() {
 		defer g.bg.Done()
 		defer func() { <-g.logSlots }()

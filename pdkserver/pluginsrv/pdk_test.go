@@ -197,3 +197,17 @@ func TestPDKLogLines(t *testing.T) {
 	assert.False(t, logs.has(`[err]`), logs.all())
 	assert.False(t, logs.has(`[pdkprobe]`), logs.all())
 }
+
+// TestSerializeValueLists: set_serialize_value values reach Kong's log
+// plugins as plain Lua tables (pb_rpc.lua:24-60 at 3.9.3) that cjson
+// encodes, so an empty list is {} and a non-empty one stays a list.
+func TestSerializeValueLists(t *testing.T) {
+	s, _ := startPlugin(t, "pdkprobe")
+	req := newReq()
+	_, err := runProbe(t, s, "access", "ssvlist:guard.reasons=;ssvlist:guard.chain=a,b", req)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]any{"guard.reasons": []any{}, "guard.chain": []any{"a", "b"}}, req.SerializeValue)
+	out := SerializeJSON(req, DefaultWorkspaceID)
+	assert.Contains(t, out, `"guard":{"chain":["a","b"],"reasons":{}}`)
+	assert.NotContains(t, out, `[]`)
+}

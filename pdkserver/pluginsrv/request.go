@@ -65,6 +65,9 @@ type Request struct {
 	Trusted func(netip.Addr) bool
 	// RouteID, ServiceID, names: what kong.router.get_route/get_service return.
 	RouteID, RouteName, ServiceID, ServiceName string
+	// RouteEntity and ServiceEntity are the route and service tables
+	// kong.log.serialize() copies (nil: just id and name).
+	RouteEntity, ServiceEntity map[string]any
 	// Shared is kong.ctx.shared; NgxCtx is ngx.ctx (kong.nginx.get_ctx).
 	Shared map[string]any
 	NgxCtx map[string]any

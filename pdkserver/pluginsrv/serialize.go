@@ -10,11 +10,12 @@ import (
 
 // Serialize returns the table kong.log.serialize() would build for the
 // request (kong/pdk/log.lua, http subsystem), with the
-// set_serialize_value edits applied. Fields pdkserver cannot know are
-// left out or zero. The caller must not run it concurrently with an
-// event on req.
-func (s *Server) Serialize(req *Request) map[string]any {
-	reqHeaders := headerTable(req.Headers, 100)
+// set_serialize_value edits applied. It is the one serializer: what a Go
+// plugin's kong.log.serialize() returns and what the gateway's log plugins
+// (file-log) write. Fields pdkserver cannot know are left out or zero. The
+// caller must not run it concurrently with an event on req.
+func Serialize(req *Request, workspaceID string) map[string]any {
+	reqHeaders := headerTable(req.Headers, DefaultMaxReqHeaders)
 	for _, k := range []string{"authorization", "proxy-authorization"} {
 		if _, ok := reqHeaders[k]; ok {
 			reqHeaders[k] = "REDACTED"
@@ -56,13 +57,19 @@ func (s *Server) Serialize(req *Request) map[string]any {
 		"client_ip":      req.Vars.RemoteAddr,
 		"started_at":     int64(req.StartTime * 1000),
 		"source":         source,
-		"workspace":      s.opts.WorkspaceID,
+		"workspace":      workspaceID,
 		"workspace_name": "default",
 	}
-	if req.RouteID != "" {
+	switch {
+	case req.RouteEntity != nil:
+		root["route"] = req.RouteEntity
+	case req.RouteID != "":
 		root["route"] = map[string]any{"id": req.RouteID, "name": req.RouteName}
 	}
-	if req.ServiceID != "" {
+	switch {
+	case req.ServiceEntity != nil:
+		root["service"] = req.ServiceEntity
+	case req.ServiceID != "":
 		root["service"] = map[string]any{"id": req.ServiceID, "name": req.ServiceName}
 	}
 	for _, k := range sortedKeys(req.SerializeValue) {
@@ -73,15 +80,57 @@ func (s *Server) Serialize(req *Request) map[string]any {
 
 // serializeJSON is cjson.encode(kong.log.serialize()).
 func (s *Server) serializeJSON(req *Request) string {
+	return SerializeJSON(req, s.opts.WorkspaceID)
+}
+
+// SerializeJSON is cjson.encode(Serialize(req, workspaceID)), the text a log
+// plugin such as file-log writes.
+func SerializeJSON(req *Request, workspaceID string) string {
+	return EncodeCJSON(Serialize(req, workspaceID))
+}
+
+// EncodeCJSON encodes v as lua-cjson encodes the Lua table it stands for.
+// set_serialize_value values reach Lua through pb_rpc.lua's structpb
+// conversion (kong/runloop/plugin_servers/rpc/pb_rpc.lua:24-60 at 3.9.3),
+// which makes every list a plain Lua table; cjson cannot tell an empty one
+// from an empty object and writes {} (encode_empty_table_as_object, on by
+// default). lua-cjson also escapes '/' as "\/".
+func EncodeCJSON(v any) string {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(s.Serialize(req)); err != nil {
+	if err := enc.Encode(luaTables(v)); err != nil {
 		return "{}"
 	}
-	// lua-cjson escapes '/' as "\/"; '/' only occurs inside strings.
-	out := strings.ReplaceAll(strings.TrimRight(buf.String(), "\n"), "/", `\/`)
-	return out
+	// '/' only occurs inside strings.
+	return strings.ReplaceAll(strings.TrimRight(buf.String(), "\n"), "/", `\/`)
+}
+
+// luaTables copies v with every empty list turned into an empty object.
+func luaTables(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, x := range t {
+			out[k] = luaTables(x)
+		}
+		return out
+	case []any:
+		if len(t) == 0 {
+			return map[string]any{}
+		}
+		out := make([]any, len(t))
+		for i, x := range t {
+			out[i] = luaTables(x)
+		}
+		return out
+	case []string:
+		if len(t) == 0 {
+			return map[string]any{}
+		}
+		return t
+	}
+	return v
 }
 
 func atoiOr0(s string) int {

@@ -210,8 +210,8 @@ func TestWireDialogue(t *testing.T) {
 	assert.Equal(t, []int64{2, 3}, seqs, "Kong sends msg_id+1")
 	assert.Equal(t, map[string]any{
 		"a": "b", "n": float64(1), "route_id": "r1", "plugin_instance_name": "inst",
-		"__plugin_id": "pid-1", "__ws_id": defaultWorkspaceID, "__seq__": float64(1),
-		"__key__": "plugins:fake:r1::::" + defaultWorkspaceID,
+		"__plugin_id": "pid-1", "__ws_id": DefaultWorkspaceID, "__seq__": float64(1),
+		"__key__": "plugins:fake:r1::::" + DefaultWorkspaceID,
 	}, conf, "service_id/consumer_id are nil in Lua, so absent")
 	require.Len(t, replies, 6)
 	assert.Equal(t, append([]byte{0x0a, 8}, "10.0.0.7"...), replies[0], "String{v}")

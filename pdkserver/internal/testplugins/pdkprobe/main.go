@@ -129,6 +129,14 @@ func (c *Config) do(kong *pdk.PDK, name, arg string) (any, error) {
 		return "ok", logAt(kong, k, v)
 	case "ssv":
 		return "ok", kong.Log.Ask("kong.log.set_serialize_value", &kpp.KV{K: k, V: structpb.NewStringValue(v)}, nil)
+	case "ssvlist": // a list value, empty when v is ""
+		l := &structpb.ListValue{}
+		for _, e := range strings.Split(v, ",") {
+			if e != "" {
+				l.Values = append(l.Values, structpb.NewStringValue(e))
+			}
+		}
+		return "ok", kong.Log.Ask("kong.log.set_serialize_value", &kpp.KV{K: k, V: structpb.NewListValue(l)}, nil)
 	case "serialize":
 		return kong.Log.Serialize()
 	case "sset":
