@@ -443,22 +443,53 @@ func (g *Gateway) pluginsFor(rt *routing, route *kongyml.Route, scheme string) [
 	}
 	out := make([]*boundPlugin, 0, len(best))
 	for _, p := range best {
-		b := &boundPlugin{cfg: p, entity: rt.entities[p]}
-		if p.Name == fileLogName {
-			b.priority, b.phases = fileLogPriority, []string{"log"}
-		} else {
-			b.ext = g.plugins[p.Name]
-			b.priority, b.phases = b.ext.Priority(), b.ext.Phases()
-		}
-		out = append(out, b)
+		out = append(out, g.bind(rt, p))
 	}
+	sortByPriority(out)
+	return out
+}
+
+// globalRewrite lists the global plugin entities (no route, service or
+// consumer) whose plugin has a rewrite handler, by priority. Kong runs each
+// of them in the rewrite phase, before routing, whatever more specific
+// entity the access phase picks later and whatever the protocol
+// (kong/runloop/plugins_iterator.lua:569-573 and 604-614, kong/init.lua:1169
+// and 312-341 at 3.9.3).
+func (g *Gateway) globalRewrite(rt *routing) []*boundPlugin {
+	var out []*boundPlugin
+	for _, p := range rt.file.Plugins {
+		if !p.Enabled || p.Route != nil || p.Service != nil || p.Name == fileLogName { // kongyml refuses consumer scopes
+			continue
+		}
+		if b := g.bind(rt, p); b.ext != nil && b.has("rewrite") {
+			out = append(out, b)
+		}
+	}
+	sortByPriority(out)
+	return out
+}
+
+// bind pairs a plugin entity with its plugin.
+func (g *Gateway) bind(rt *routing, p *kongyml.Plugin) *boundPlugin {
+	b := &boundPlugin{cfg: p, entity: rt.entities[p]}
+	if p.Name == fileLogName {
+		b.priority, b.phases = fileLogPriority, []string{"log"}
+	} else {
+		b.ext = g.plugins[p.Name]
+		b.priority, b.phases = b.ext.Priority(), b.ext.Phases()
+	}
+	return b
+}
+
+// sortByPriority orders plugins as Kong's iterator runs them: highest
+// priority first.
+func sortByPriority(out []*boundPlugin) {
 	slices.SortFunc(out, func(a, b *boundPlugin) int {
 		if a.priority != b.priority {
 			return b.priority - a.priority
 		}
 		return strings.Compare(a.cfg.Name, b.cfg.Name)
 	})
-	return out
 }
 
 func newRequestID() string {

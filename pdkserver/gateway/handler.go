@@ -64,11 +64,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	plugins := g.pluginsFor(rt, route, req.Scheme)
 	ctx := r.Context()
 
-	// rewrite: global plugins only, as in Kong.
-	for _, p := range plugins {
-		if p.ext == nil || !p.has("rewrite") || p.cfg.Route != nil || p.cfg.Service != nil {
-			continue
-		}
+	// rewrite: every global entity, before routing decides anything
+	// (kong/init.lua:1155-1169 at 3.9.3).
+	for _, p := range g.globalRewrite(rt) {
 		if stop := g.runPhase(ctx, x, p, "rewrite", w); stop {
 			g.finish(x, plugins)
 			return

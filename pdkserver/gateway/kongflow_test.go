@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,6 +30,7 @@ func (editPlugin) Phases() []string        { return []string{"rewrite", "access"
 func (editPlugin) Schema() json.RawMessage { return nil }
 
 func (editPlugin) HandleEvent(_ context.Context, e *Entity, phase string, req *pluginsrv.Request) error {
+	req.Calls[phase] = append(req.Calls[phase], "edit:"+e.ID)
 	clear := func(name string) {
 		kept := req.Headers[:0]
 		for _, h := range req.Headers {
@@ -153,4 +155,57 @@ func rawGet(t *testing.T, addr, path string, lines []string) (int, string) {
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	return resp.StatusCode, string(b)
+}
+
+// TestGatewayRewriteRunsEveryGlobalEntity: the rewrite phase runs the
+// global entity of a plugin even where a route entity of the same plugin
+// wins the access phase, and runs before routing, so a request no route
+// matches still sees it (kong/init.lua:1155-1169,
+// kong/runloop/plugins_iterator.lua:569-573, 604-614 at 3.9.3).
+func TestGatewayRewriteRunsEveryGlobalEntity(t *testing.T) {
+	up := echo(t)
+	yml := `
+_format_version: "3.0"
+plugins:
+- {name: edit, config: {rewrite_clear: X-Forwarded-For}}
+services:
+- name: echo
+  url: ` + up.URL + `
+  routes:
+  - name: own
+    paths: [/own]
+    plugins: [{name: edit, config: {access_set: X-Seen=route}}]
+`
+	f, err := kongyml.Parse([]byte(yml))
+	require.NoError(t, err)
+	var mu sync.Mutex
+	calls := map[string][]string{}
+	gw, err := New(Options{
+		Node:   Node{Listeners: []Listener{{Addr: "127.0.0.1:0"}}, Plugins: []string{"edit"}},
+		Config: f, Plugins: []Plugin{editPlugin{}}, Logf: t.Logf, EventTimeout: 5 * time.Second,
+		Observe: func(x *Exchange) {
+			mu.Lock()
+			defer mu.Unlock()
+			calls[x.Request.Path] = append(x.Request.Calls["rewrite"], x.Request.Calls["access"]...)
+		},
+	})
+	require.NoError(t, err)
+	require.NoError(t, gw.Start())
+	t.Cleanup(func() { gw.Close() })
+	addr := gw.Listeners()[0].Addr.String()
+
+	status, body := rawGet(t, addr, "/own", []string{"X-Forwarded-For: 1.2.3.4"})
+	require.Equal(t, 200, status, body)
+	var seen seenUpstream
+	require.NoError(t, json.Unmarshal([]byte(body), &seen))
+	assert.Equal(t, "127.0.0.1", seen.Headers.Get("X-Forwarded-For"), "the global entity's rewrite cleared it before access.before")
+	assert.Equal(t, "route", seen.Headers.Get("X-Seen"), "the route entity ran in access")
+
+	status, _ = rawGet(t, addr, "/nowhere", nil)
+	assert.Equal(t, 404, status)
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(calls["/own"]) == 2 && len(calls["/nowhere"]) == 1
+	}, 3*time.Second, 10*time.Millisecond)
 }
