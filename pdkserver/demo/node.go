@@ -14,6 +14,7 @@ import (
 
 	"github.com/client-ip-guard/client-ip-guard/kongconf/nodeconf"
 	"github.com/client-ip-guard/client-ip-guard/pdkserver/gateway"
+	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongpdk"
 	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongyml"
 	"github.com/client-ip-guard/client-ip-guard/pdkserver/pluginsrv"
 )
@@ -246,7 +247,7 @@ func (e *external) Phases() []string        { return e.info.Phases }
 func (e *external) Schema() json.RawMessage { return e.info.Schema }
 
 // HandleEvent runs one phase through the plugin server.
-func (e *external) HandleEvent(ctx context.Context, ent *gateway.Entity, phase string, req *pluginsrv.Request) error {
+func (e *external) HandleEvent(ctx context.Context, ent *gateway.Entity, phase string, req *kongpdk.Request) error {
 	if e.srv == nil {
 		return errors.New("plugin server not running")
 	}

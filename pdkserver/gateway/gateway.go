@@ -22,8 +22,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongpdk"
 	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongyml"
-	"github.com/client-ip-guard/client-ip-guard/pdkserver/pluginsrv"
 	"github.com/client-ip-guard/client-ip-guard/plugin/realip"
 )
 
@@ -88,7 +88,7 @@ type Plugin interface {
 	Phases() []string
 	// Schema is the plugin's schema from -dump; nil skips config checks.
 	Schema() json.RawMessage
-	HandleEvent(ctx context.Context, e *Entity, phase string, req *pluginsrv.Request) error
+	HandleEvent(ctx context.Context, e *Entity, phase string, req *kongpdk.Request) error
 }
 
 // Options configure a Gateway.
@@ -118,7 +118,7 @@ type Exchange struct {
 	Route    *kongyml.Route
 	Service  *kongyml.Service
 	// Request is the PDK state after every phase ran.
-	Request *pluginsrv.Request
+	Request *kongpdk.Request
 	// Status is the status sent to the client; Source is Kong's
 	// kong.response.get_source: "exit", "error" or "service".
 	Status int

@@ -25,8 +25,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongpdk"
 	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongyml"
-	"github.com/client-ip-guard/client-ip-guard/pdkserver/pluginsrv"
 )
 
 // fakePlugin stands in for a plugin server: it reads what a plugin would
@@ -43,7 +43,7 @@ func (f *fakePlugin) Priority() int           { return f.priority }
 func (f *fakePlugin) Phases() []string        { return []string{"access", "log"} }
 func (f *fakePlugin) Schema() json.RawMessage { return nil }
 
-func (f *fakePlugin) HandleEvent(ctx context.Context, e *Entity, phase string, req *pluginsrv.Request) error {
+func (f *fakePlugin) HandleEvent(ctx context.Context, e *Entity, phase string, req *kongpdk.Request) error {
 	req.Calls[phase] = append(req.Calls[phase], f.name+":"+e.ID)
 	if phase != "access" {
 		return nil
@@ -55,16 +55,16 @@ func (f *fakePlugin) HandleEvent(ctx context.Context, e *Entity, phase string, r
 		return errors.New("plugin server connection closed")
 	}
 	if s, ok := e.Config["exit"].(float64); ok {
-		req.Exit = &pluginsrv.Exit{Status: int(s), Body: []byte("no"), Headers: map[string][]string{"x-why": {"test"}}}
+		req.Exit = &kongpdk.Exit{Status: int(s), Body: []byte("no"), Headers: map[string][]string{"x-why": {"test"}}}
 	}
 	if h, ok := e.Config["set_header"].(string); ok {
-		req.Headers = append(req.Headers, pluginsrv.Header{Name: h, Value: req.Vars.RemoteAddr})
+		req.Headers = append(req.Headers, kongpdk.Header{Name: h, Value: req.Vars.RemoteAddr})
 	}
 	if e.Config["rewrite"] == true { // kong.service.request.set_method/set_path/set_raw_query/set_raw_body
 		req.Method, req.UpstreamPath, req.RawQuery, req.Body = "PUT", "/other", "a=1", []byte("new body")
 	}
 	if e.Config["clear_xff"] == true {
-		var kept []pluginsrv.Header
+		var kept []kongpdk.Header
 		for _, h := range req.Headers {
 			if !strings.EqualFold(h.Name, "X-Forwarded-For") {
 				kept = append(kept, h)

@@ -15,8 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongpdk"
 	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongyml"
-	"github.com/client-ip-guard/client-ip-guard/pdkserver/pluginsrv"
 	"github.com/client-ip-guard/client-ip-guard/plugin/realip"
 )
 
@@ -166,13 +166,13 @@ func (g *Gateway) finish(x *Exchange, plugins []*boundPlugin) {
 	}
 	g.bg.Add(1)
 	// What the log phase's snapshot reads: the response as sent.
-	x.Request.Response = pluginsrv.Response{Status: x.Status, Source: x.Source, Headers: x.ResponseHeader, Size: x.size}
+	x.Request.Response = kongpdk.Response{Status: x.Status, Source: x.Source, Headers: x.ResponseHeader, Size: x.size}
 	if x.Upstream != nil {
 		x.Request.Response.UpstreamURI = x.Upstream.URL.RequestURI()
 	}
 	// The serializer output a log plugin receives is taken now, when the
 	// log phase starts, as kong.log.serialize() is.
-	ser := pluginsrv.SerializeJSON(x.Request, pluginsrv.DefaultWorkspaceID)
+	ser := kongpdk.SerializeJSON(x.Request, kongpdk.DefaultWorkspaceID)
 	go func() {
 		defer g.bg.Done()
 		defer func() { <-g.logSlots }()
@@ -200,8 +200,8 @@ func (g *Gateway) finish(x *Exchange, plugins []*boundPlugin) {
 }
 
 // newRequest fills the PDK state nginx would have for r.
-func (g *Gateway) newRequest(r *http.Request, gc *gwConn, bl BoundListener, start time.Time) *pluginsrv.Request {
-	req := &pluginsrv.Request{
+func (g *Gateway) newRequest(r *http.Request, gc *gwConn, bl BoundListener, start time.Time) *kongpdk.Request {
+	req := &kongpdk.Request{
 		Scheme:      "http",
 		Method:      r.Method,
 		Path:        r.URL.EscapedPath(),
@@ -273,10 +273,10 @@ func hostOnly(h string) string {
 // headerLines lists the request's header lines, Host first. net/http keeps
 // the order of lines of one name but not across names, so names come in
 // sorted order; nginx's realip only depends on the per-name order.
-func headerLines(r *http.Request) []pluginsrv.Header {
-	out := make([]pluginsrv.Header, 0, len(r.Header)+1)
+func headerLines(r *http.Request) []kongpdk.Header {
+	out := make([]kongpdk.Header, 0, len(r.Header)+1)
 	if r.Host != "" {
-		out = append(out, pluginsrv.Header{Name: "Host", Value: r.Host})
+		out = append(out, kongpdk.Header{Name: "Host", Value: r.Host})
 	}
 	names := make([]string, 0, len(r.Header))
 	for k := range r.Header {
@@ -285,7 +285,7 @@ func headerLines(r *http.Request) []pluginsrv.Header {
 	slices.Sort(names)
 	for _, k := range names {
 		for _, v := range r.Header[k] {
-			out = append(out, pluginsrv.Header{Name: k, Value: v})
+			out = append(out, kongpdk.Header{Name: k, Value: v})
 		}
 	}
 	return out

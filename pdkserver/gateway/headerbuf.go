@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/client-ip-guard/client-ip-guard/pdkserver/pluginsrv"
+	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongpdk"
 )
 
 // nginx's defaults for the request header buffers; Kong's template sets
@@ -133,7 +133,7 @@ func nginxHeaderStatus(requestLine int, headerLines []int, bufs HeaderBuffers) i
 // counted as "Transfer-Encoding: <codings>". A client that sends other
 // blanks, folded lines or its headers in another order can therefore be
 // judged otherwise than by nginx when its head is close to the limits.
-func headLengths(r *http.Request, lines []pluginsrv.Header) (int, []int) {
+func headLengths(r *http.Request, lines []kongpdk.Header) (int, []int) {
 	reqLine := len(r.Method) + 1 + len(r.RequestURI) + 1 + len(r.Proto) + 2
 	out := make([]int, 0, len(lines)+1)
 	for _, h := range lines {

@@ -15,8 +15,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongpdk"
 	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongyml"
-	"github.com/client-ip-guard/client-ip-guard/pdkserver/pluginsrv"
 )
 
 // editPlugin edits request headers as ngx.req.clear_header/set_header do
@@ -29,12 +29,12 @@ func (editPlugin) Priority() int           { return 900 }
 func (editPlugin) Phases() []string        { return []string{"rewrite", "access"} }
 func (editPlugin) Schema() json.RawMessage { return nil }
 
-func (editPlugin) HandleEvent(_ context.Context, e *Entity, phase string, req *pluginsrv.Request) error {
+func (editPlugin) HandleEvent(_ context.Context, e *Entity, phase string, req *kongpdk.Request) error {
 	req.Calls[phase] = append(req.Calls[phase], "edit:"+e.ID)
 	clear := func(name string) {
 		kept := req.Headers[:0]
 		for _, h := range req.Headers {
-			if !pluginsrv.SameName(h.Name, name) {
+			if !kongpdk.SameName(h.Name, name) {
 				kept = append(kept, h)
 			}
 		}
@@ -46,7 +46,7 @@ func (editPlugin) HandleEvent(_ context.Context, e *Entity, phase string, req *p
 	if kv, ok := e.Config[phase+"_set"].(string); ok {
 		k, v, _ := strings.Cut(kv, "=")
 		clear(k)
-		req.Headers = append(req.Headers, pluginsrv.Header{Name: k, Value: v})
+		req.Headers = append(req.Headers, kongpdk.Header{Name: k, Value: v})
 	}
 	return nil
 }

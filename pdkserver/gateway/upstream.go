@@ -3,8 +3,8 @@ package gateway
 import (
 	"strconv"
 
+	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongpdk"
 	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongyml"
-	"github.com/client-ip-guard/client-ip-guard/pdkserver/pluginsrv"
 	"github.com/client-ip-guard/client-ip-guard/plugin/realip"
 )
 
@@ -25,12 +25,12 @@ type kongVars struct {
 // a repeated header, a raw "x_forwarded_for" key (a line sent as
 // X_Forwarded_For, which underscores_in_headers on lets in:
 // kong/templates/nginx_kong.lua:30) before "x-forwarded-for".
-func (g *Gateway) accessBefore(req *pluginsrv.Request, route *kongyml.Route) kongVars {
+func (g *Gateway) accessBefore(req *kongpdk.Request, route *kongyml.Route) kongVars {
 	max := g.opts.Node.LuaMaxReqHeaders
 	if max <= 0 {
-		max = pluginsrv.DefaultMaxReqHeaders
+		max = kongpdk.DefaultMaxReqHeaders
 	}
-	get := func(key string) (string, bool) { return pluginsrv.LookupHeaders(req.Headers, max, key) }
+	get := func(key string) (string, bool) { return kongpdk.LookupHeaders(req.Headers, max, key) }
 	v := req.Vars
 	var kv kongVars
 	// handler.lua:1340-1347.
@@ -93,7 +93,7 @@ var proxySetHeaders = []string{
 // proxySet reports whether nginx replaces a client line of this name.
 func proxySet(name string) bool {
 	for _, n := range proxySetHeaders {
-		if pluginsrv.SameName(n, name) {
+		if kongpdk.SameName(n, name) {
 			return true
 		}
 	}
@@ -105,7 +105,7 @@ func proxySet(name string) bool {
 // minus the proxy_set_header names, then Kong's values. A proxy_set_header
 // with an empty value sends nothing. X-Real-IP is $remote_addr
 // (nginx_kong.lua:201), which no plugin can change.
-func upstreamHeaderLines(req *pluginsrv.Request, kv kongVars, requestID string) [][2]string {
+func upstreamHeaderLines(req *kongpdk.Request, kv kongVars, requestID string) [][2]string {
 	out := make([][2]string, 0, len(req.Headers)+8)
 	for _, h := range req.Headers {
 		if !proxySet(h.Name) {

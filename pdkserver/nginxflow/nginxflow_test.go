@@ -111,7 +111,7 @@ func TestUpstreamHeadersMatchNginx(t *testing.T) {
 	for i, tc := range corpus {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.joined && !nginxdiff.VersionAtLeast(version, 1, 23, 0) {
-				t.Skipf("%s does not join an unknown header's lines into $http_*; Kong's 1.25 does (pluginsrv's TestNgxHeaderLookups pins that)", version)
+				t.Skipf("%s does not join an unknown header's lines into $http_*; Kong's 1.25 does (kongpdk's TestNgxHeaderLookups pins that)", version)
 			}
 			got := map[string][][2]string{}
 			for side, addr := range map[string]string{"nginx": ngxAddr.String(), "pdkserver": pdkAddr} {

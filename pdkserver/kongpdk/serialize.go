@@ -1,4 +1,4 @@
-package pluginsrv
+package kongpdk
 
 import (
 	"bytes"
@@ -7,6 +7,9 @@ import (
 	"strings"
 	"time"
 )
+
+// DefaultWorkspaceID stands in for the id of Kong's default workspace.
+const DefaultWorkspaceID = "0dc6f45b-8f8d-40d2-a504-473544ee190b"
 
 // Serialize returns the table kong.log.serialize() would build for the
 // request (kong/pdk/log.lua, http subsystem), with the
@@ -76,11 +79,6 @@ func Serialize(req *Request, workspaceID string) map[string]any {
 		setPath(root, splitSerializeKey(k), req.SerializeValue[k])
 	}
 	return root
-}
-
-// serializeJSON is cjson.encode(kong.log.serialize()).
-func (s *Server) serializeJSON(req *Request) string {
-	return SerializeJSON(req, s.opts.WorkspaceID)
 }
 
 // SerializeJSON is cjson.encode(Serialize(req, workspaceID)), the text a log

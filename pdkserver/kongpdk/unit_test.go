@@ -1,4 +1,4 @@
-package pluginsrv
+package kongpdk
 
 import (
 	"strings"
@@ -97,11 +97,6 @@ func TestSerializeKeys(t *testing.T) {
 	root := map[string]any{"a": "scalar"}
 	setPath(root, []string{"a", "b"}, 1)
 	assert.Equal(t, map[string]any{"a": map[string]any{"b": 1}}, root)
-}
-
-func TestWithSeq(t *testing.T) {
-	assert.Equal(t, `{"__seq__":7}`, string(withSeq([]byte(`{}`), 7)))
-	assert.Equal(t, `{"a":1,"__seq__":7}`, string(withSeq([]byte(`{"a":1}`), 7)))
 }
 
 func TestNormalizePath(t *testing.T) {

@@ -1,4 +1,4 @@
-package pluginsrv
+package kongpdk
 
 import (
 	"net/netip"
@@ -46,7 +46,7 @@ type LogLine struct {
 // front door fills the inputs; HandleEvent answers PDK calls from them and
 // records what the plugin did. It is safe for one event at a time.
 type Request struct {
-	mu sync.Mutex
+	mu sync.Mutex // Lock and Unlock
 
 	// Inputs.
 	Vars        Vars
@@ -115,3 +115,9 @@ type Response struct {
 	// UpstreamURI is the URI sent to the service ("" when none was).
 	UpstreamURI string
 }
+
+// Lock and Unlock guard the request while a PDK call reads or edits it.
+func (r *Request) Lock() { r.mu.Lock() }
+
+// Unlock releases Lock.
+func (r *Request) Unlock() { r.mu.Unlock() }

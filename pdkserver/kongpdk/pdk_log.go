@@ -1,4 +1,4 @@
-package pluginsrv
+package kongpdk
 
 import (
 	"strings"
@@ -15,7 +15,7 @@ var logLevels = []string{"alert", "crit", "err", "warn", "notice", "info", "debu
 func logHandlers() map[string]handler {
 	h := map[string]handler{}
 	for _, lvl := range logLevels {
-		h["kong.log."+lvl] = handler{fn: func(ev *event, args []byte) (any, error) {
+		h["kong.log."+lvl] = handler{fn: func(ev *Event, args []byte) (any, error) {
 			var l structpb.ListValue
 			if err := decode(args, &l); err != nil {
 				return nil, err
@@ -30,7 +30,7 @@ func logHandlers() map[string]handler {
 	}
 	// Allowed where ngx.ctx is (phases_with_ctx), log timer included: it
 	// edits the restored ctx, after the serializer snapshot was taken.
-	h["kong.log.set_serialize_value"] = handler{fn: func(ev *event, args []byte) (any, error) {
+	h["kong.log.set_serialize_value"] = handler{fn: func(ev *Event, args []byte) (any, error) {
 		var kv kpp.KV
 		if err := decode(args, &kv); err != nil {
 			return nil, err
@@ -48,11 +48,11 @@ func logHandlers() map[string]handler {
 	// kong.log.serialize runs only in the log phase (check_phase
 	// PHASES_LOG); there plugin.lua returns the snapshot taken when the
 	// log timer was scheduled.
-	h["kong.log.serialize"] = handler{phases: phLog, fn: func(ev *event, _ []byte) (any, error) {
+	h["kong.log.serialize"] = handler{phases: phLog, fn: func(ev *Event, _ []byte) (any, error) {
 		if ev.snap != nil {
 			return replyString(ev.snap.serialized), nil
 		}
-		return replyString(ev.s.serializeJSON(ev.req)), nil
+		return replyString(SerializeJSON(ev.req, ev.workspaceID)), nil
 	}}
 	return h
 }
@@ -66,16 +66,16 @@ func logHandlers() map[string]handler {
 // set_namespaced_log at pb_rpc.lua:226 comes too late to matter, so a Go
 // plugin's lines carry no [plugin-name] tag. nginx names the level
 // (kong.log.err is "[error]").
-func (ev *event) log(level, msg string) {
+func (ev *Event) log(level, msg string) {
 	ev.req.Logs = append(ev.req.Logs, LogLine{Level: level, Message: msg})
-	if ev.s.opts.Logf != nil {
+	if ev.logf != nil {
 		lvl := nginxLevel(level)
 		if ev.snap != nil {
 			// The log timer has no request: nginx names the context instead.
-			ev.s.opts.Logf("[%s] [kong] pb_rpc.lua:%d %s, context: ngx.timer", lvl, callPDKLine, msg)
+			ev.logf("[%s] [kong] pb_rpc.lua:%d %s, context: ngx.timer", lvl, callPDKLine, msg)
 			return
 		}
-		ev.s.opts.Logf("[%s] [kong] pb_rpc.lua:%d %s, client: %s, server: kong, request: \"%s %s %s\", host: \"%s\"",
+		ev.logf("[%s] [kong] pb_rpc.lua:%d %s, client: %s, server: kong, request: \"%s %s %s\", host: \"%s\"",
 			lvl, callPDKLine, msg, ev.req.Vars.RemoteAddr, ev.req.Method,
 			ev.req.pathWithQuery(), httpProtocol(ev.req.HTTPVersion), ev.req.Host)
 	}
