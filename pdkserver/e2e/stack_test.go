@@ -212,14 +212,6 @@ func (s *stack) writeYML(yml string) {
 	require.NoError(s.t, os.WriteFile(s.ymlPath, []byte(yml), 0o644))
 }
 
-// reload swaps in a new kong.yml while traffic flows.
-func (s *stack) reload(yml string) {
-	s.t.Helper()
-	s.writeYML(yml)
-	require.NoError(s.t, s.alb.Reload())
-	require.NoError(s.t, s.nlb.Reload())
-}
-
 // do runs a scenario against the stack.
 func (s *stack) do(sc demo.Scenario) demo.Result {
 	n := s.alb

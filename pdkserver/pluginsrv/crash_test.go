@@ -154,7 +154,7 @@ func TestKillUnderLoad(t *testing.T) {
 	assert.Less(t, time.Duration(res.maxLatency.Load()), timeout+200*time.Millisecond, "an event outlived its timeout")
 	assert.NotEqual(t, pid, s.Pid())
 	assert.EqualValues(t, 2, s.Stats().Spawns)
-	assert.True(t, logs.has(fmt.Sprintf("[notice] external pluginserver 'trivial' terminated: signal: killed")), logs.all())
+	assert.True(t, logs.has("[notice] external pluginserver 'trivial' terminated: signal: killed"), logs.all())
 
 	g, f := settle(t, s, baseG, baseF)
 	t.Logf("goroutines %d (baseline %d), fds without idle pool %d (baseline %d)", g, baseG, f, baseF)
