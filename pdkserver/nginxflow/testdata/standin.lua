@@ -38,11 +38,29 @@ local function request_header(name)
   return v
 end
 
+-- add_header is kong.service.request.add_header (kong/pdk/service/
+-- request.lua:351-368): the values the request header table holds under
+-- name, plus value, set under name.
+local function add_header(name, value)
+  local old = ngx.req.get_headers()[name]
+  local values = {}
+  if type(old) == "table" then
+    for i = 1, #old do
+      values[i] = old[i]
+    end
+  elseif old ~= nil then
+    values[1] = old
+  end
+  values[#values + 1] = value
+  ngx.req.set_header(name, values)
+end
+
 -- run plays a plugin's script of PDK calls, read from a request header, in
--- the subset pdkprobe understands: sreqclear:Name, sreqset:Name=value
--- (kong.service.request.clear_header/set_header are ngx.req.clear_header
--- and ngx.req.set_header: kong/pdk/service/request.lua:334, 390) and
--- probehdr:Name (kong.request.get_header into X-Probe-Name).
+-- the subset pdkprobe understands: sreqclear:Name, sreqset:Name=value,
+-- sreqadd:Name=value (kong.service.request.clear_header/set_header are
+-- ngx.req.clear_header and ngx.req.set_header:
+-- kong/pdk/service/request.lua:334, 390) and probehdr:Name
+-- (kong.request.get_header into X-Probe-Name).
 function M.run(script_header)
   local script = ngx.var["http_" .. script_header]
   if script == nil or script == "" then
@@ -55,6 +73,8 @@ function M.run(script_header)
       ngx.req.clear_header(arg)
     elseif name == "sreqset" then
       ngx.req.set_header(k, v)
+    elseif name == "sreqadd" then
+      add_header(k, v)
     elseif name == "probehdr" then
       local got = request_header(arg)
       if got == nil or got == "" then
