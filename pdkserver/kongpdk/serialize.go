@@ -90,7 +90,9 @@ func SerializeJSON(req *Request, workspaceID string) string {
 // EncodeCJSON encodes v as lua-cjson encodes the Lua table it stands for.
 // set_serialize_value values reach Lua through pb_rpc.lua's structpb
 // conversion (kong/runloop/plugin_servers/rpc/pb_rpc.lua:24-60 at 3.9.3),
-// which makes every list a plain Lua table; cjson cannot tell an empty one
+// which copies every list into a new plain Lua table (pb_rpc.lua:40-48), so
+// the cjson.empty_array_mt lua-protobuf gives decoded arrays
+// (kong/globalpatches.lua:25-28) is lost: cjson cannot tell an empty list
 // from an empty object and writes {} (encode_empty_table_as_object, on by
 // default). lua-cjson also escapes '/' as "\/".
 func EncodeCJSON(v any) string {
