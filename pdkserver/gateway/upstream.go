@@ -78,11 +78,12 @@ func (g *Gateway) accessBefore(req *kongpdk.Request, route *kongyml.Route) kongV
 
 // proxySetHeaders are the names Kong's proxy location sets with
 // proxy_set_header (kong/templates/nginx_kong.lua:190-203 at 3.9.3) and
-// those nginx's proxy module sets itself (ngx_http_proxy_headers:
+// those nginx's proxy module sets itself (ngx_http_proxy_headers,
+// src/http/modules/ngx_http_proxy_module.c:822-830 in nginx 1.25.3:
 // Content-Length, Transfer-Encoding, Keep-Alive, Expect). nginx forwards no
-// client line whose name equals one of them ignoring case; a line whose
-// name differs only by '_' (X_Forwarded_For) is another header and is
-// forwarded as sent.
+// client line whose lower-cased name is one of them (the hash lookup at
+// ngx_http_proxy_module.c:1386); a line whose name differs only by '_'
+// (X_Forwarded_For) is another header and is forwarded as sent.
 var proxySetHeaders = []string{
 	"TE", "Via", "Host", "Upgrade", "Connection",
 	"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Forwarded-Port",
