@@ -109,14 +109,36 @@ func Start(bin, dir string, confs []*nodeconf.Conf, opts nginxconf.Options) (*Ng
 	if err != nil {
 		return nil, err
 	}
+	opts.Dir = dir
+	var addrs []netip.AddrPort
+	for _, c := range confs {
+		for _, l := range c.ProxyListen {
+			ap, err := listenerAddr(l)
+			if err != nil {
+				return nil, err
+			}
+			addrs = append(addrs, ap)
+		}
+	}
+	return StartConf(bin, dir, nginxconf.Config(opts, confs...), addrs)
+}
+
+// StartConf writes conf as dir/nginx.conf and starts nginx on it in the
+// foreground, with dir as its prefix (temp paths under it must be named in
+// conf or left to nginx's defaults relative to the prefix). It returns once
+// every address in addrs accepts connections.
+func StartConf(bin, dir, conf string, addrs []netip.AddrPort) (*Nginx, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
 	for _, sub := range []string{"client_body", "proxy", "fastcgi", "uwsgi", "scgi", "logs"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
 			return nil, err
 		}
 	}
-	opts.Dir = dir
 	confPath := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(confPath, []byte(nginxconf.Config(opts, confs...)), 0o644); err != nil {
+	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		return nil, err
 	}
 	errLog := filepath.Join(dir, "error.log")
@@ -132,17 +154,6 @@ func Start(bin, dir string, confs []*nodeconf.Conf, opts nginxconf.Options) (*Ng
 	}
 	go func() { n.err = n.cmd.Wait(); close(n.done) }()
 
-	var addrs []netip.AddrPort
-	for _, c := range confs {
-		for _, l := range c.ProxyListen {
-			ap, err := listenerAddr(l)
-			if err != nil {
-				n.Stop()
-				return nil, err
-			}
-			addrs = append(addrs, ap)
-		}
-	}
 	deadline := time.Now().Add(10 * time.Second)
 	for _, ap := range addrs {
 		for {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/client-ip-guard/client-ip-guard/kongconf/nodeconf"
 	"github.com/client-ip-guard/client-ip-guard/pdkserver/gateway"
+	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongpdk"
 	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongyml"
 	"github.com/client-ip-guard/client-ip-guard/pdkserver/pluginsrv"
 )
@@ -67,6 +68,18 @@ func StartNode(ctx context.Context, spec NodeSpec) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Kong's error log for this node: nginx writes only lines at kong.conf's
+	// log_level or above.
+	kongLog, err := gateway.LevelFilter(conf.Raw["log_level"], func(format string, args ...any) {
+		logf("["+spec.Name+"] "+format, args...)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", spec.ConfPath, err)
+	}
+	maxReqHeaders, err := luaMaxReqHeaders(conf.Raw["lua_max_req_headers"])
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", spec.ConfPath, err)
+	}
 	n := &Node{Name: spec.Name, Conf: conf, YMLPath: spec.YMLPath, logf: logf}
 	if n.YMLPath == "" {
 		n.YMLPath = conf.DeclarativeConfig
@@ -82,10 +95,11 @@ func StartNode(ctx context.Context, spec NodeSpec) (*Node, error) {
 		return nil, err
 	}
 	node := gateway.Node{
-		TrustedIPs:      conf.TrustedIPs,
-		RealIPHeader:    conf.RealIPHeader,
-		RealIPRecursive: conf.RealIPRecursive,
-		Plugins:         conf.Plugins,
+		TrustedIPs:       conf.TrustedIPs,
+		RealIPHeader:     conf.RealIPHeader,
+		RealIPRecursive:  conf.RealIPRecursive,
+		Plugins:          conf.Plugins,
+		LuaMaxReqHeaders: maxReqHeaders,
 		HeaderBuffers: gateway.HeaderBuffers{
 			ClientSize: conf.ClientHeaderBufferSize,
 			LargeNum:   conf.LargeClientHeaderBuffers.Num,
@@ -108,7 +122,7 @@ func StartNode(ctx context.Context, spec NodeSpec) (*Node, error) {
 	for _, ps := range servers {
 		srv, err := pluginsrv.Start(ctx, pluginsrv.Options{
 			Name: ps.Name, StartCmd: ps.StartCmd, QueryCmd: ps.QueryCmd, Socket: ps.Socket,
-			Logf: func(format string, args ...any) { logf("["+spec.Name+"] "+format, args...) },
+			Logf: kongLog,
 		})
 		if err != nil {
 			n.Close()
@@ -132,7 +146,7 @@ func StartNode(ctx context.Context, spec NodeSpec) (*Node, error) {
 	n.plugins = plugins
 	gw, err := gateway.New(gateway.Options{
 		Node: node, Config: yml, Plugins: plugins,
-		Logf:         func(format string, args ...any) { logf("["+spec.Name+"] "+format, args...) },
+		Logf:         kongLog,
 		EventTimeout: spec.EventTimeout,
 		Observe:      spec.Observe,
 	})
@@ -233,7 +247,7 @@ func (e *external) Phases() []string        { return e.info.Phases }
 func (e *external) Schema() json.RawMessage { return e.info.Schema }
 
 // HandleEvent runs one phase through the plugin server.
-func (e *external) HandleEvent(ctx context.Context, ent *gateway.Entity, phase string, req *pluginsrv.Request) error {
+func (e *external) HandleEvent(ctx context.Context, ent *gateway.Entity, phase string, req *kongpdk.Request) error {
 	if e.srv == nil {
 		return errors.New("plugin server not running")
 	}
@@ -272,4 +286,18 @@ func waitSocket(ctx context.Context, path string, timeout time.Duration) error {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+}
+
+// luaMaxReqHeaders reads kong.conf's lua_max_req_headers: an integer from 1
+// to 1000 (kong/conf_loader/parse.lua:843-846 at 3.9.3); "" is Kong's
+// default (0 here).
+func luaMaxReqHeaders(v string) (int, error) {
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < 1 || n > 1000 {
+		return 0, fmt.Errorf("lua_max_req_headers must be an integer between 1 and 1000, got %q", v)
+	}
+	return n, nil
 }

@@ -13,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongpdk"
 )
 
 func countFDs(t *testing.T) int {
@@ -152,7 +154,7 @@ func TestKillUnderLoad(t *testing.T) {
 	assert.Less(t, time.Duration(res.maxLatency.Load()), timeout+200*time.Millisecond, "an event outlived its timeout")
 	assert.NotEqual(t, pid, s.Pid())
 	assert.EqualValues(t, 2, s.Stats().Spawns)
-	assert.True(t, logs.has(fmt.Sprintf("[notice] external pluginserver 'trivial' terminated: signal: killed")), logs.all())
+	assert.True(t, logs.has("[notice] external pluginserver 'trivial' terminated: signal: killed"), logs.all())
 
 	g, f := settle(t, s, baseG, baseF)
 	t.Logf("goroutines %d (baseline %d), fds without idle pool %d (baseline %d)", g, baseG, f, baseF)
@@ -169,7 +171,7 @@ func TestPanicRespawns(t *testing.T) {
 	pid := s.Pid()
 
 	req := newReq()
-	req.Headers = append(req.Headers, Header{"X-Panic", "1"})
+	req.Headers = append(req.Headers, kongpdk.Header{Name: "X-Panic", Value: "1"})
 	err := s.HandleEvent(ctx5s(t), e, "access", req)
 	require.Error(t, err)
 

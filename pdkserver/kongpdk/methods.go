@@ -1,4 +1,4 @@
-package pluginsrv
+package kongpdk
 
 import (
 	"regexp"
@@ -47,7 +47,7 @@ func phaseBits(phase string) phaseMask {
 // pdkFunc answers one PDK call. args is the raw input message. The reply
 // is nil (zero-length frame, Lua nil), a proto.Message, or []byte sent
 // verbatim. A non-nil error is a Lua error inside Kong: the event aborts.
-type pdkFunc func(ev *event, args []byte) (any, error)
+type pdkFunc func(ev *Event, args []byte) (any, error)
 
 // method is one entry of Kong's PDK method table.
 type method struct {
@@ -89,7 +89,7 @@ func methodName(rpc string, opts proto.Message) string {
 func buildMethods() map[string]*method {
 	svc := kpp.File_server_kong_plugin_protocol_pluginsocket_proto.Services().ByName("Kong")
 	if svc == nil {
-		panic("pluginsrv: go-pdk's pluginsocket.proto has no Kong service")
+		panic("kongpdk: go-pdk's pluginsocket.proto has no Kong service")
 	}
 	out := make(map[string]*method, svc.Methods().Len())
 	for i := 0; i < svc.Methods().Len(); i++ {
@@ -140,6 +140,16 @@ func handlers() map[string]handler {
 		}
 	}
 	return all
+}
+
+// InternName returns name as a string without allocating when it is a
+// method of the table (its own copy of the name); an unknown name is
+// copied.
+func InternName(name []byte) string {
+	if m := methods[string(name)]; m != nil {
+		return m.name
+	}
+	return string(name)
 }
 
 // MethodNames lists every PDK method name of the protocol, emulated or

@@ -1,4 +1,4 @@
-package pluginsrv
+package kongpdk
 
 import (
 	"os"
@@ -14,7 +14,7 @@ const routerPhases = phAccess | phResponse | phLog
 func miscHandlers() map[string]handler {
 	return map[string]handler{
 		// ngx.ctx.route / ngx.ctx.service: restored in the log timer too.
-		"kong.router.get_route": {phases: routerPhases, fn: func(ev *event, _ []byte) (any, error) {
+		"kong.router.get_route": {phases: routerPhases, fn: func(ev *Event, _ []byte) (any, error) {
 			if ev.req.RouteID == "" {
 				return nil, nil
 			}
@@ -24,18 +24,18 @@ func miscHandlers() map[string]handler {
 			}
 			return r, nil
 		}},
-		"kong.router.get_service": {phases: routerPhases, fn: func(ev *event, _ []byte) (any, error) {
+		"kong.router.get_service": {phases: routerPhases, fn: func(ev *Event, _ []byte) (any, error) {
 			if ev.req.ServiceID == "" {
 				return nil, nil
 			}
 			return &kpp.Service{Id: ev.req.ServiceID, Name: ev.req.ServiceName}, nil
 		}},
-		"kong.node.get_id": {fn: func(ev *event, _ []byte) (any, error) {
-			return replyString(ev.s.nodeID), nil
+		"kong.node.get_id": {fn: func(ev *Event, _ []byte) (any, error) {
+			return replyString(ev.nodeID), nil
 		}},
 		// Kong always fills both shared dicts (go-pdk dereferences them
 		// unchecked); sizes are kong.conf's defaults, the worker is us.
-		"kong.node.get_memory_stats": {fn: func(*event, []byte) (any, error) {
+		"kong.node.get_memory_stats": {fn: func(*Event, []byte) (any, error) {
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
 			type dict = kpp.MemoryStats_LuaSharedDicts_DictStats

@@ -1,4 +1,4 @@
-package pluginsrv
+package kongpdk
 
 import (
 	"strings"
@@ -41,22 +41,26 @@ func TestMethodTable(t *testing.T) {
 
 func TestHeaderHelpers(t *testing.T) {
 	lines := []Header{{"Host", "h"}, {"X-A", "1"}, {"Cookie", "a=1"}, {"x_a", "2"}, {"Cookie", "b=2"}}
-	v, ok := firstHeader(lines, "X_A")
+	// kong.request.get_header: $http_x_a joins both spellings ("1, 2"), so
+	// the get_headers() table decides: "X_A" is not a raw key (keys are
+	// lower case), its __index form "x-a" is.
+	v, ok := kongGetHeader(lines, "X_A")
 	assert.True(t, ok)
 	assert.Equal(t, "1", v)
-	_, ok = firstHeader(lines, "x-b")
+	_, ok = kongGetHeader(lines, "x-b")
 	assert.False(t, ok)
-	j, _ := joinedHeader(lines, "x-a")
+	j, _ := httpVar(lines, "x_a")
 	assert.Equal(t, "1, 2", j)
-	j, _ = joinedHeader(lines, "cookie")
+	j, _ = httpVar(lines, "cookie")
 	assert.Equal(t, "a=1; b=2", j)
 	assert.Equal(t, map[string]any{"host": "h", "x-a": "1"}, headerTable(lines, 2))
 
 	got := setHeader(append([]Header(nil), lines...), "x-a", []string{"n1", "n2"})
-	assert.Equal(t, []Header{{"Host", "h"}, {"x-a", "n1"}, {"x-a", "n2"}, {"Cookie", "a=1"}, {"Cookie", "b=2"}}, got)
+	assert.Equal(t, []Header{{"Host", "h"}, {"x-a", "n1"}, {"x-a", "n2"}, {"Cookie", "a=1"}, {"x_a", "2"}, {"Cookie", "b=2"}}, got)
 	got = setHeader(append([]Header(nil), lines...), "New", []string{"v"})
 	assert.Equal(t, Header{"New", "v"}, got[len(got)-1])
-	assert.Equal(t, []Header{{"Host", "h"}, {"Cookie", "a=1"}, {"Cookie", "b=2"}}, clearHeader(append([]Header(nil), lines...), "X-A"))
+	// ngx.req.clear_header: case-insensitive only, x_a survives X-A.
+	assert.Equal(t, []Header{{"Host", "h"}, {"Cookie", "a=1"}, {"x_a", "2"}, {"Cookie", "b=2"}}, clearHeader(append([]Header(nil), lines...), "X-A"))
 	assert.True(t, sameHeader("X_Forwarded_For", "x-forwarded-for"))
 	assert.False(t, sameHeader("X-Forwarded-For", "x-forwarded-fo"))
 }
@@ -95,11 +99,6 @@ func TestSerializeKeys(t *testing.T) {
 	assert.Equal(t, map[string]any{"a": map[string]any{"b": 1}}, root)
 }
 
-func TestWithSeq(t *testing.T) {
-	assert.Equal(t, `{"__seq__":7}`, string(withSeq([]byte(`{}`), 7)))
-	assert.Equal(t, `{"a":1,"__seq__":7}`, string(withSeq([]byte(`{"a":1}`), 7)))
-}
-
 func TestNormalizePath(t *testing.T) {
 	for in, want := range map[string]string{
 		"":             "",
@@ -127,5 +126,50 @@ func TestHeaderStructMatchesTable(t *testing.T) {
 		var got structpb.Struct
 		assert.NoError(t, proto.Unmarshal(headerReply(lines, max)(nil), &got))
 		assert.True(t, proto.Equal(wrapStruct(headerTable(lines, max)), &got), "max %d: %v", max, &got)
+	}
+}
+
+// TestNgxHeaderLookups pins the three lookups Kong makes on request headers:
+// the get_headers() table (kong/tools/http.lua:545-565 with ctx, and
+// plugin.lua's saved headers), $http_<name> then the table
+// (kong.request.get_header), and their line cap.
+func TestNgxHeaderLookups(t *testing.T) {
+	under := []Header{{"X-Forwarded-For", "1.1.1.1"}, {"X_Forwarded_For", "6.6.6.6"}, {"X-Forwarded-For", "2.2.2.2"}}
+	many := make([]Header, 0, DefaultMaxReqHeaders+1)
+	for i := 0; i < DefaultMaxReqHeaders; i++ {
+		many = append(many, Header{"X-Pad", "p"})
+	}
+	many = append(many, Header{"X-Forwarded-For", "9.9.9.9"})
+	tests := []struct {
+		name     string
+		lines    []Header
+		key      string
+		table    string // LookupHeaders
+		tableOK  bool
+		getHdr   string // kongGetHeader: $http_*, the table when it holds ", "
+		getHdrOK bool
+	}{
+		{"raw underscore key wins", under, "x_forwarded_for", "6.6.6.6", true, "6.6.6.6", true},
+		{"dash key never finds the underscore line", under, "x-forwarded-for", "1.1.1.1", true, "1.1.1.1", true},
+		{"underscore line alone", []Header{{"X_Forwarded_For", "6.6.6.6"}}, "x_forwarded_for", "6.6.6.6", true, "", false},
+		{"dash only, first line", []Header{{"x-forwarded-for", "a, b"}, {"X-Forwarded-For", "c"}}, "x_forwarded_for", "a, b", true, "a, b", true},
+		{"mixed spelling is another header", []Header{{"X-Forwarded_For", "m"}}, "x_forwarded_for", "", false, "", false},
+		{"mixed-case key misses raw, hits normalized", []Header{{"X-Real-IP", "r"}}, "X_Real_IP", "r", true, "r", true},
+		{"unknown header var joins both spellings", []Header{{"X_Real_IP", "u"}, {"X-Real-IP", "d"}}, "x-real-ip", "d", true, "d", true},
+		{"unknown header var, underscore alone", []Header{{"X_Real_IP", "u"}}, "x-real-ip", "", false, "u", true},
+		{"line 101 is past the table's cap", many, "x_forwarded_for", "", false, "9.9.9.9", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v, ok := LookupHeaders(tc.lines, DefaultMaxReqHeaders, tc.key)
+			assert.Equal(t, tc.tableOK, ok)
+			assert.Equal(t, tc.table, v)
+			if tc.name == "mixed-case key misses raw, hits normalized" || tc.name == "line 101 is past the table's cap" {
+				return // kong.request.get_header("x_forwarded_for") reads $http_x_forwarded_for; covered above
+			}
+			v, ok = kongGetHeader(tc.lines, tc.key)
+			assert.Equal(t, tc.getHdrOK, ok, "get_header")
+			assert.Equal(t, tc.getHdr, v, "get_header")
+		})
 	}
 }

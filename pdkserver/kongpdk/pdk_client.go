@@ -1,4 +1,4 @@
-package pluginsrv
+package kongpdk
 
 import (
 	"net/netip"
@@ -15,15 +15,15 @@ const authAndLater = phAccess | phResponse | phLog
 func clientHandlers() map[string]handler {
 	return map[string]handler{
 		// $realip_remote_addr or $remote_addr: the TCP peer.
-		"kong.client.get_ip": {live: true, fn: func(ev *event, _ []byte) (any, error) {
+		"kong.client.get_ip": {live: true, fn: func(ev *Event, _ []byte) (any, error) {
 			return replyString(ev.req.clientIP()), nil
 		}},
 		// $remote_addr, as rewritten by nginx's realip module.
-		"kong.client.get_forwarded_ip": {live: true, fn: func(ev *event, _ []byte) (any, error) {
+		"kong.client.get_forwarded_ip": {live: true, fn: func(ev *Event, _ []byte) (any, error) {
 			return replyString(ev.req.Vars.RemoteAddr), nil
 		}},
 		// tonumber($realip_remote_port or $remote_port).
-		"kong.client.get_port": {live: true, fn: func(ev *event, _ []byte) (any, error) {
+		"kong.client.get_port": {live: true, fn: func(ev *Event, _ []byte) (any, error) {
 			p := ev.req.Vars.RealIPRemotePort
 			if ev.req.Vars.RealIPRemoteAddr == "" && p == "" {
 				p = ev.req.Vars.RemotePort
@@ -32,17 +32,17 @@ func clientHandlers() map[string]handler {
 		}},
 		// tonumber($remote_port): nil (an empty frame, 0 in Go) when
 		// realip took an address without a port.
-		"kong.client.get_forwarded_port": {live: true, fn: func(ev *event, _ []byte) (any, error) {
+		"kong.client.get_forwarded_port": {live: true, fn: func(ev *Event, _ []byte) (any, error) {
 			return luaToNumberInt(ev.req.Vars.RemotePort), nil
 		}},
 		// ngx.ctx values pdkserver never sets: nil.
 		"kong.client.get_consumer":   {phases: authAndLater, fn: nilReply},
 		"kong.client.get_credential": {phases: authAndLater, fn: nilReply},
 		"kong.client.load_consumer":  {phases: authAndLater, fn: nilReply},
-		"kong.client.get_protocol": {phases: authAndLater, live: true, fn: func(ev *event, _ []byte) (any, error) {
+		"kong.client.get_protocol": {phases: authAndLater, live: true, fn: func(ev *Event, _ []byte) (any, error) {
 			return replyString(ev.req.Scheme), nil
 		}},
-		"kong.ip.is_trusted": {fn: func(ev *event, args []byte) (any, error) {
+		"kong.ip.is_trusted": {fn: func(ev *Event, args []byte) (any, error) {
 			s, err := argString(args)
 			if err != nil {
 				return nil, err
@@ -52,7 +52,7 @@ func clientHandlers() map[string]handler {
 	}
 }
 
-func nilReply(*event, []byte) (any, error) { return nil, nil }
+func nilReply(*Event, []byte) (any, error) { return nil, nil }
 
 // clientIP is kong.client.get_ip's value.
 func (r *Request) clientIP() string {

@@ -1,4 +1,4 @@
-package pluginsrv
+package kongpdk
 
 import (
 	"net/url"
@@ -11,7 +11,7 @@ import (
 // nginxHandlers: kong.nginx.* as plugin.lua's exposed_api overrides them.
 func nginxHandlers() map[string]handler {
 	return map[string]handler{
-		"kong.nginx.get_var": {live: true, fn: func(ev *event, args []byte) (any, error) {
+		"kong.nginx.get_var": {live: true, fn: func(ev *Event, args []byte) (any, error) {
 			name, err := argString(args)
 			if err != nil {
 				return nil, err
@@ -21,7 +21,7 @@ func nginxHandlers() map[string]handler {
 			}
 			return nil, nil
 		}},
-		"kong.nginx.get_ctx": {fn: func(ev *event, args []byte) (any, error) {
+		"kong.nginx.get_ctx": {fn: func(ev *Event, args []byte) (any, error) {
 			k, err := argString(args)
 			if err != nil {
 				return nil, err
@@ -32,7 +32,7 @@ func nginxHandlers() map[string]handler {
 			}
 			return wrapValue(v), nil
 		}},
-		"kong.nginx.set_ctx": {fn: func(ev *event, args []byte) (any, error) {
+		"kong.nginx.set_ctx": {fn: func(ev *Event, args []byte) (any, error) {
 			var kv kpp.KV
 			if err := decode(args, &kv); err != nil {
 				return nil, err
@@ -40,16 +40,16 @@ func nginxHandlers() map[string]handler {
 			setOrDelete(ev.ngxCtx(true), kv.K, unwrapValue(kv.V))
 			return nil, nil
 		}},
-		"kong.nginx.req_start_time": {fn: func(ev *event, _ []byte) (any, error) {
+		"kong.nginx.req_start_time": {fn: func(ev *Event, _ []byte) (any, error) {
 			if ev.snap != nil {
 				return replyNumber(ev.snap.startTime), nil
 			}
 			return replyNumber(ev.req.StartTime), nil
 		}},
-		"kong.nginx.get_subsystem": {fn: func(*event, []byte) (any, error) {
+		"kong.nginx.get_subsystem": {fn: func(*Event, []byte) (any, error) {
 			return replyString("http"), nil
 		}},
-		"kong.nginx.get_tls1_version_str": {live: true, fn: func(ev *event, _ []byte) (any, error) {
+		"kong.nginx.get_tls1_version_str": {live: true, fn: func(ev *Event, _ []byte) (any, error) {
 			if v, ok := ev.req.NginxVars["ssl_protocol"]; ok && ev.req.Scheme == "https" {
 				return replyString(v), nil
 			}
@@ -60,7 +60,7 @@ func nginxHandlers() map[string]handler {
 
 // ngxCtx is the ngx.ctx the call sees: the live one, or the log timer's
 // shallow copy.
-func (ev *event) ngxCtx(create bool) map[string]any {
+func (ev *Event) ngxCtx(create bool) map[string]any {
 	if ev.snap != nil {
 		return ev.snap.ngxCtx
 	}
@@ -140,7 +140,7 @@ func (r *Request) nginxVar(name string) (string, bool) {
 		return x, ok
 	}
 	if h, ok := strings.CutPrefix(name, "http_"); ok {
-		return joinedHeader(r.Headers, h)
+		return httpVar(r.Headers, h)
 	}
 	return "", false
 }

@@ -1,4 +1,4 @@
-package pluginsrv
+package kongpdk
 
 import kpp "github.com/Kong/go-pdk/server/kong_plugin_protocol"
 
@@ -6,7 +6,7 @@ import kpp "github.com/Kong/go-pdk/server/kong_plugin_protocol"
 // is the request's own kong.ctx.shared (plugin.lua does not copy it).
 func ctxHandlers() map[string]handler {
 	return map[string]handler{
-		"kong.ctx.shared.get": {fn: func(ev *event, args []byte) (any, error) {
+		"kong.ctx.shared.get": {fn: func(ev *Event, args []byte) (any, error) {
 			k, err := argString(args)
 			if err != nil {
 				return nil, err
@@ -17,7 +17,7 @@ func ctxHandlers() map[string]handler {
 			}
 			return wrapValue(v), nil
 		}},
-		"kong.ctx.shared.set": {fn: func(ev *event, args []byte) (any, error) {
+		"kong.ctx.shared.set": {fn: func(ev *Event, args []byte) (any, error) {
 			var kv kpp.KV
 			if err := decode(args, &kv); err != nil {
 				return nil, err

@@ -1,4 +1,4 @@
-package pluginsrv
+package kongpdk
 
 import (
 	"strings"
@@ -6,15 +6,15 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
-// appendReply is a reply a handler encodes itself, straight into the
+// AppendReply is a reply a handler encodes itself, straight into the
 // connection's frame buffer.
-type appendReply func(b []byte) []byte
+type AppendReply func(b []byte) []byte
 
 // headerReply is kong.request.get_headers' reply: a google.protobuf.Struct
 // of the first max lines, keys lower-cased, one string value or a list of
 // them per name. It is encoded by hand because it is on client-ip-guard's
 // hot path; TestHeaderStructMatchesTable holds it to structpb's encoding.
-func headerReply(lines []Header, max int) appendReply {
+func headerReply(lines []Header, max int) AppendReply {
 	if len(lines) > max {
 		lines = lines[:max]
 	}

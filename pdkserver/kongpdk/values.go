@@ -1,4 +1,4 @@
-package pluginsrv
+package kongpdk
 
 import (
 	"math"

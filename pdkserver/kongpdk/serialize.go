@@ -1,4 +1,4 @@
-package pluginsrv
+package kongpdk
 
 import (
 	"bytes"
@@ -8,13 +8,17 @@ import (
 	"time"
 )
 
+// DefaultWorkspaceID stands in for the id of Kong's default workspace.
+const DefaultWorkspaceID = "0dc6f45b-8f8d-40d2-a504-473544ee190b"
+
 // Serialize returns the table kong.log.serialize() would build for the
 // request (kong/pdk/log.lua, http subsystem), with the
-// set_serialize_value edits applied. Fields pdkserver cannot know are
-// left out or zero. The caller must not run it concurrently with an
-// event on req.
-func (s *Server) Serialize(req *Request) map[string]any {
-	reqHeaders := headerTable(req.Headers, 100)
+// set_serialize_value edits applied. It is the one serializer: what a Go
+// plugin's kong.log.serialize() returns and what the gateway's log plugins
+// (file-log) write. Fields pdkserver cannot know are left out or zero. The
+// caller must not run it concurrently with an event on req.
+func Serialize(req *Request, workspaceID string) map[string]any {
+	reqHeaders := headerTable(req.Headers, DefaultMaxReqHeaders)
 	for _, k := range []string{"authorization", "proxy-authorization"} {
 		if _, ok := reqHeaders[k]; ok {
 			reqHeaders[k] = "REDACTED"
@@ -56,13 +60,19 @@ func (s *Server) Serialize(req *Request) map[string]any {
 		"client_ip":      req.Vars.RemoteAddr,
 		"started_at":     int64(req.StartTime * 1000),
 		"source":         source,
-		"workspace":      s.opts.WorkspaceID,
+		"workspace":      workspaceID,
 		"workspace_name": "default",
 	}
-	if req.RouteID != "" {
+	switch {
+	case req.RouteEntity != nil:
+		root["route"] = req.RouteEntity
+	case req.RouteID != "":
 		root["route"] = map[string]any{"id": req.RouteID, "name": req.RouteName}
 	}
-	if req.ServiceID != "" {
+	switch {
+	case req.ServiceEntity != nil:
+		root["service"] = req.ServiceEntity
+	case req.ServiceID != "":
 		root["service"] = map[string]any{"id": req.ServiceID, "name": req.ServiceName}
 	}
 	for _, k := range sortedKeys(req.SerializeValue) {
@@ -71,17 +81,56 @@ func (s *Server) Serialize(req *Request) map[string]any {
 	return root
 }
 
-// serializeJSON is cjson.encode(kong.log.serialize()).
-func (s *Server) serializeJSON(req *Request) string {
+// SerializeJSON is cjson.encode(Serialize(req, workspaceID)), the text a log
+// plugin such as file-log writes.
+func SerializeJSON(req *Request, workspaceID string) string {
+	return EncodeCJSON(Serialize(req, workspaceID))
+}
+
+// EncodeCJSON encodes v as lua-cjson encodes the Lua table it stands for.
+// set_serialize_value values reach Lua through pb_rpc.lua's structpb
+// conversion (kong/runloop/plugin_servers/rpc/pb_rpc.lua:24-60 at 3.9.3),
+// which copies every list into a new plain Lua table (pb_rpc.lua:40-48), so
+// the cjson.empty_array_mt lua-protobuf gives decoded arrays
+// (kong/globalpatches.lua:25-28) is lost: cjson cannot tell an empty list
+// from an empty object and writes {} (encode_empty_table_as_object, on by
+// default). lua-cjson also escapes '/' as "\/".
+func EncodeCJSON(v any) string {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(s.Serialize(req)); err != nil {
+	if err := enc.Encode(luaTables(v)); err != nil {
 		return "{}"
 	}
-	// lua-cjson escapes '/' as "\/"; '/' only occurs inside strings.
-	out := strings.ReplaceAll(strings.TrimRight(buf.String(), "\n"), "/", `\/`)
-	return out
+	// '/' only occurs inside strings.
+	return strings.ReplaceAll(strings.TrimRight(buf.String(), "\n"), "/", `\/`)
+}
+
+// luaTables copies v with every empty list turned into an empty object.
+func luaTables(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, x := range t {
+			out[k] = luaTables(x)
+		}
+		return out
+	case []any:
+		if len(t) == 0 {
+			return map[string]any{}
+		}
+		out := make([]any, len(t))
+		for i, x := range t {
+			out[i] = luaTables(x)
+		}
+		return out
+	case []string:
+		if len(t) == 0 {
+			return map[string]any{}
+		}
+		return t
+	}
+	return v
 }
 
 func atoiOr0(s string) int {

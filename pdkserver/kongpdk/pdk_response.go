@@ -1,4 +1,4 @@
-package pluginsrv
+package kongpdk
 
 import (
 	"net/http"
@@ -18,13 +18,13 @@ const (
 // plugin.lua's log-timer overrides).
 func responseHandlers() map[string]handler {
 	return map[string]handler{
-		"kong.response.get_status": {phases: headerBodyLog, fn: func(ev *event, _ []byte) (any, error) {
+		"kong.response.get_status": {phases: headerBodyLog, fn: func(ev *Event, _ []byte) (any, error) {
 			if ev.snap != nil {
 				return replyInt(ev.snap.status), nil
 			}
 			return replyInt(ev.req.responseStatus()), nil
 		}},
-		"kong.response.get_header": {phases: headerBodyLog, fn: func(ev *event, args []byte) (any, error) {
+		"kong.response.get_header": {phases: headerBodyLog, fn: func(ev *Event, args []byte) (any, error) {
 			name, err := argString(args)
 			if err != nil {
 				return nil, err
@@ -37,7 +37,7 @@ func responseHandlers() map[string]handler {
 			}
 			return nil, nil
 		}},
-		"kong.response.get_headers": {phases: headerBodyLog, fn: func(ev *event, args []byte) (any, error) {
+		"kong.response.get_headers": {phases: headerBodyLog, fn: func(ev *Event, args []byte) (any, error) {
 			max := 100
 			if ev.snap == nil {
 				var err error
@@ -47,13 +47,13 @@ func responseHandlers() map[string]handler {
 			}
 			return responseHeaderStruct(ev.respHeaders(), max), nil
 		}},
-		"kong.response.get_source": {phases: headerBodyLog, fn: func(ev *event, _ []byte) (any, error) {
+		"kong.response.get_source": {phases: headerBodyLog, fn: func(ev *Event, _ []byte) (any, error) {
 			if ev.snap != nil {
 				return replyString(ev.snap.source), nil
 			}
 			return replyString(ev.req.responseSource()), nil
 		}},
-		"kong.response.set_status": {phases: rewriteAccessHeader, fn: func(ev *event, args []byte) (any, error) {
+		"kong.response.set_status": {phases: rewriteAccessHeader, fn: func(ev *Event, args []byte) (any, error) {
 			var in kpp.Int
 			if err := decode(args, &in); err != nil {
 				return nil, err
@@ -64,7 +64,7 @@ func responseHandlers() map[string]handler {
 			ev.req.Response.Status = int(in.V)
 			return nil, nil
 		}},
-		"kong.response.set_header": {phases: rewriteAccessHeader, fn: func(ev *event, args []byte) (any, error) {
+		"kong.response.set_header": {phases: rewriteAccessHeader, fn: func(ev *Event, args []byte) (any, error) {
 			k, v, err := headerKV(args)
 			if err != nil {
 				return nil, err
@@ -72,7 +72,7 @@ func responseHandlers() map[string]handler {
 			ev.req.respHeaderMap()[http.CanonicalHeaderKey(k)] = []string{v}
 			return nil, nil
 		}},
-		"kong.response.add_header": {phases: rewriteAccessHeader, fn: func(ev *event, args []byte) (any, error) {
+		"kong.response.add_header": {phases: rewriteAccessHeader, fn: func(ev *Event, args []byte) (any, error) {
 			k, v, err := headerKV(args)
 			if err != nil {
 				return nil, err
@@ -82,7 +82,7 @@ func responseHandlers() map[string]handler {
 			m[ck] = append(m[ck], v)
 			return nil, nil
 		}},
-		"kong.response.clear_header": {phases: rewriteAccessHeader, fn: func(ev *event, args []byte) (any, error) {
+		"kong.response.clear_header": {phases: rewriteAccessHeader, fn: func(ev *Event, args []byte) (any, error) {
 			k, err := argString(args)
 			if err != nil {
 				return nil, err
@@ -90,7 +90,7 @@ func responseHandlers() map[string]handler {
 			delete(ev.req.respHeaderMap(), http.CanonicalHeaderKey(k))
 			return nil, nil
 		}},
-		"kong.response.set_headers": {phases: rewriteAccessHeader, fn: func(ev *event, args []byte) (any, error) {
+		"kong.response.set_headers": {phases: rewriteAccessHeader, fn: func(ev *Event, args []byte) (any, error) {
 			hs, err := headerStructArg(args)
 			if err != nil {
 				return nil, err
@@ -105,7 +105,7 @@ func responseHandlers() map[string]handler {
 		// yields the plugin coroutine for good; in rewrite/response it
 		// calls ngx.exit. The plugin's socket is closed when the request
 		// ends (kong/init.lua, execute_collecting_plugins_iterator).
-		"kong.response.exit": {phases: rewriteAccessHeader, fn: func(ev *event, args []byte) (any, error) {
+		"kong.response.exit": {phases: rewriteAccessHeader, fn: func(ev *Event, args []byte) (any, error) {
 			var in kpp.ExitArgs
 			if err := decode(args, &in); err != nil {
 				return nil, err
@@ -121,13 +121,13 @@ func responseHandlers() map[string]handler {
 				}
 			}
 			ev.req.Exit = &Exit{Status: int(in.Status), Body: in.Body, Headers: hs}
-			return nil, errExit
+			return nil, ErrExit
 		}},
 	}
 }
 
 // respHeaders is what ngx.resp.get_headers() sees now.
-func (ev *event) respHeaders() map[string][]string {
+func (ev *Event) respHeaders() map[string][]string {
 	if ev.snap != nil {
 		return ev.snap.respHeaders
 	}

@@ -1,4 +1,4 @@
-package pluginsrv
+package kongpdk
 
 import (
 	"net/url"
@@ -19,7 +19,7 @@ const beforeContent = phRewrite | phAccess | phResponse
 // not live: in the log timer plugin.lua answers them from the snapshot.
 func requestHandlers() map[string]handler {
 	str := func(f func(r *Request) string) handler {
-		return handler{live: true, phases: phRequest, fn: func(ev *event, _ []byte) (any, error) {
+		return handler{live: true, phases: phRequest, fn: func(ev *Event, _ []byte) (any, error) {
 			return replyString(f(ev.req)), nil
 		}}
 	}
@@ -48,16 +48,16 @@ func requestHandlers() map[string]handler {
 			}
 			return r.Host
 		}),
-		"kong.request.get_port": {live: true, fn: func(ev *event, _ []byte) (any, error) {
+		"kong.request.get_port": {live: true, fn: func(ev *Event, _ []byte) (any, error) {
 			return replyInt(ev.req.Port), nil
 		}},
-		"kong.request.get_forwarded_port": {live: true, phases: phRequest, fn: func(ev *event, _ []byte) (any, error) {
+		"kong.request.get_forwarded_port": {live: true, phases: phRequest, fn: func(ev *Event, _ []byte) (any, error) {
 			return replyInt(ev.req.forwardedPort()), nil
 		}},
-		"kong.request.get_http_version": {live: true, phases: phRequest, fn: func(ev *event, _ []byte) (any, error) {
+		"kong.request.get_http_version": {live: true, phases: phRequest, fn: func(ev *Event, _ []byte) (any, error) {
 			return replyNumber(ev.req.HTTPVersion), nil
 		}},
-		"kong.request.get_query_arg": {live: true, phases: phRequest, fn: func(ev *event, args []byte) (any, error) {
+		"kong.request.get_query_arg": {live: true, phases: phRequest, fn: func(ev *Event, args []byte) (any, error) {
 			name, err := argString(args)
 			if err != nil {
 				return nil, err
@@ -77,30 +77,32 @@ func requestHandlers() map[string]handler {
 			}
 			return nil, nil
 		}},
-		"kong.request.get_query": {live: true, phases: phRequest, fn: func(ev *event, args []byte) (any, error) {
+		"kong.request.get_query": {live: true, phases: phRequest, fn: func(ev *Event, args []byte) (any, error) {
 			max, err := maxArg(args, "max_args")
 			if err != nil {
 				return nil, err
 			}
 			return wrapStruct(queryTable(ev.req.RawQuery, max)), nil
 		}},
-		"kong.request.get_header": {phases: phRequest, fn: func(ev *event, args []byte) (any, error) {
+		"kong.request.get_header": {phases: phRequest, fn: func(ev *Event, args []byte) (any, error) {
 			name, err := argString(args)
 			if err != nil {
 				return nil, err
 			}
-			var lines []Header
+			var v string
+			var ok bool
 			if ev.snap != nil {
-				lines = ev.snap.reqHeaders
+				// plugin.lua:87-99 (3.9.3): saved.request_headers[name], first line.
+				v, ok = LookupHeaders(ev.snap.reqHeaders, DefaultMaxReqHeaders, name)
 			} else {
-				lines = ev.req.Headers
+				v, ok = kongGetHeader(ev.req.Headers, name)
 			}
-			if v, ok := firstHeader(lines, name); ok {
+			if ok {
 				return replyString(v), nil
 			}
 			return nil, nil
 		}},
-		"kong.request.get_headers": {phases: phRequest, fn: func(ev *event, args []byte) (any, error) {
+		"kong.request.get_headers": {phases: phRequest, fn: func(ev *Event, args []byte) (any, error) {
 			if ev.snap != nil {
 				// plugin.lua returns the saved table; max is ignored.
 				return headerReply(ev.snap.reqHeaders, 100), nil
@@ -111,10 +113,10 @@ func requestHandlers() map[string]handler {
 			}
 			return headerReply(ev.req.Headers, max), nil
 		}},
-		"kong.request.get_raw_body": {live: true, phases: beforeContent, fn: func(ev *event, _ []byte) (any, error) {
+		"kong.request.get_raw_body": {live: true, phases: beforeContent, fn: func(ev *Event, _ []byte) (any, error) {
 			return &kpp.RawBodyResult{Kind: &kpp.RawBodyResult_Content{Content: ev.req.Body}}, nil
 		}},
-		"kong.request.get_uri_captures": {phases: phRequest, fn: func(ev *event, _ []byte) (any, error) {
+		"kong.request.get_uri_captures": {phases: phRequest, fn: func(ev *Event, _ []byte) (any, error) {
 			return &kpp.UriCapturesResult{}, nil
 		}},
 	}
@@ -157,18 +159,18 @@ func (r *Request) trustedForwarded(name string) (string, bool) {
 	if !r.isTrusted(r.clientIP()) {
 		return "", false
 	}
-	return firstHeader(r.Headers, name)
+	return kongGetHeader(r.Headers, name)
 }
 
 // forwardedPort is kong.request.get_forwarded_port without port_maps.
 func (r *Request) forwardedPort() int {
 	if r.isTrusted(r.clientIP()) {
-		if v, ok := firstHeader(r.Headers, "x-forwarded-port"); ok {
+		if v, ok := kongGetHeader(r.Headers, "x-forwarded-port"); ok {
 			if p, err := strconv.Atoi(v); err == nil && p >= 1 && p <= 65535 {
 				return p
 			}
 		}
-		if v, ok := firstHeader(r.Headers, "x-forwarded-host"); ok {
+		if v, ok := kongGetHeader(r.Headers, "x-forwarded-host"); ok {
 			if i := strings.IndexByte(v, '@'); i >= 0 {
 				v = v[i+1:]
 			}

@@ -1,4 +1,4 @@
-package pluginsrv
+package kongpdk
 
 import (
 	"net/netip"
@@ -46,7 +46,7 @@ type LogLine struct {
 // front door fills the inputs; HandleEvent answers PDK calls from them and
 // records what the plugin did. It is safe for one event at a time.
 type Request struct {
-	mu sync.Mutex
+	mu sync.Mutex // Lock and Unlock
 
 	// Inputs.
 	Vars        Vars
@@ -65,6 +65,9 @@ type Request struct {
 	Trusted func(netip.Addr) bool
 	// RouteID, ServiceID, names: what kong.router.get_route/get_service return.
 	RouteID, RouteName, ServiceID, ServiceName string
+	// RouteEntity and ServiceEntity are the route and service tables
+	// kong.log.serialize() copies (nil: just id and name).
+	RouteEntity, ServiceEntity map[string]any
 	// Shared is kong.ctx.shared; NgxCtx is ngx.ctx (kong.nginx.get_ctx).
 	Shared map[string]any
 	NgxCtx map[string]any
@@ -112,3 +115,9 @@ type Response struct {
 	// UpstreamURI is the URI sent to the service ("" when none was).
 	UpstreamURI string
 }
+
+// Lock and Unlock guard the request while a PDK call reads or edits it.
+func (r *Request) Lock() { r.mu.Lock() }
+
+// Unlock releases Lock.
+func (r *Request) Unlock() { r.mu.Unlock() }

@@ -1,4 +1,4 @@
-package pluginsrv
+package kongpdk
 
 import (
 	"strings"
@@ -15,7 +15,7 @@ var logLevels = []string{"alert", "crit", "err", "warn", "notice", "info", "debu
 func logHandlers() map[string]handler {
 	h := map[string]handler{}
 	for _, lvl := range logLevels {
-		h["kong.log."+lvl] = handler{fn: func(ev *event, args []byte) (any, error) {
+		h["kong.log."+lvl] = handler{fn: func(ev *Event, args []byte) (any, error) {
 			var l structpb.ListValue
 			if err := decode(args, &l); err != nil {
 				return nil, err
@@ -30,7 +30,7 @@ func logHandlers() map[string]handler {
 	}
 	// Allowed where ngx.ctx is (phases_with_ctx), log timer included: it
 	// edits the restored ctx, after the serializer snapshot was taken.
-	h["kong.log.set_serialize_value"] = handler{fn: func(ev *event, args []byte) (any, error) {
+	h["kong.log.set_serialize_value"] = handler{fn: func(ev *Event, args []byte) (any, error) {
 		var kv kpp.KV
 		if err := decode(args, &kv); err != nil {
 			return nil, err
@@ -48,31 +48,49 @@ func logHandlers() map[string]handler {
 	// kong.log.serialize runs only in the log phase (check_phase
 	// PHASES_LOG); there plugin.lua returns the snapshot taken when the
 	// log timer was scheduled.
-	h["kong.log.serialize"] = handler{phases: phLog, fn: func(ev *event, _ []byte) (any, error) {
+	h["kong.log.serialize"] = handler{phases: phLog, fn: func(ev *Event, _ []byte) (any, error) {
 		if ev.snap != nil {
 			return replyString(ev.snap.serialized), nil
 		}
-		return replyString(ev.s.serializeJSON(ev.req)), nil
+		return replyString(SerializeJSON(ev.req, ev.workspaceID)), nil
 	}}
 	return h
 }
 
-// log records a kong.log.* line on the request and in Kong's error log,
-// namespaced with the plugin name as Kong's plugin iterator does.
-func (ev *event) log(level, msg string) {
+// log records a kong.log.* line on the request and in Kong's error log.
+// pb_rpc.lua resolves every PDK method once, when the first plugin is
+// loaded (load_service, kong/runloop/plugin_servers/rpc/pb_rpc.lua:178-206
+// and 388-391 at 3.9.3, through rpc/util.lua:1-15's index_table on
+// plugin.lua:42-43's exposed_api.kong): kong.log.* is then the root
+// logger, whose format has no namespace (kong/pdk/log.lua:54-55). The
+// set_namespaced_log at pb_rpc.lua:226 comes too late to matter, so a Go
+// plugin's lines carry no [plugin-name] tag. nginx names the level
+// (kong.log.err is "[error]").
+func (ev *Event) log(level, msg string) {
 	ev.req.Logs = append(ev.req.Logs, LogLine{Level: level, Message: msg})
-	if ev.s.opts.Logf != nil {
+	if ev.logf != nil {
+		lvl := nginxLevel(level)
 		if ev.snap != nil {
 			// The log timer has no request: nginx names the context instead.
-			ev.s.opts.Logf("[%s] [kong] pb_rpc.lua:%d [%s] %s, context: ngx.timer", level, callPDKLine, ev.s.info.Name, msg)
+			ev.logf("[%s] [kong] pb_rpc.lua:%d %s, context: ngx.timer", lvl, callPDKLine, msg)
 			return
 		}
-		ev.s.opts.Logf("[%s] [kong] pb_rpc.lua:%d [%s] %s, client: %s, server: kong, request: \"%s %s %s\", host: \"%s\"",
-			level, callPDKLine, ev.s.info.Name, msg, ev.req.Vars.RemoteAddr, ev.req.Method,
+		ev.logf("[%s] [kong] pb_rpc.lua:%d %s, client: %s, server: kong, request: \"%s %s %s\", host: \"%s\"",
+			lvl, callPDKLine, msg, ev.req.Vars.RemoteAddr, ev.req.Method,
 			ev.req.pathWithQuery(), httpProtocol(ev.req.HTTPVersion), ev.req.Host)
 	}
 }
 
-// callPDKLine is the line of pb_rpc.lua (Kong 3.9/3.10) whose call into the PDK
-// Kong's logger reports as the caller of kong.log.*.
+// nginxLevel is nginx's name for a kong.log level (err_levels in
+// src/core/ngx_log.c): only "err" differs.
+func nginxLevel(method string) string {
+	if method == "err" {
+		return "error"
+	}
+	return method
+}
+
+// callPDKLine is the line of pb_rpc.lua (3.9.3) whose call into the PDK
+// Kong's logger reports as the caller of kong.log.*: call_pdk's
+// method.method(...) (pb_rpc.lua:233).
 const callPDKLine = 233

@@ -1,4 +1,4 @@
-package pluginsrv
+package kongpdk
 
 import (
 	"sort"
@@ -16,7 +16,7 @@ const accessAndRewrite = phRewrite | phAccess
 // (ngx.req.set_header), so later kong.request.get_header calls see them.
 func serviceHandlers() map[string]handler {
 	return map[string]handler{
-		"kong.service.request.set_header": {phases: accessAndRewrite, fn: func(ev *event, args []byte) (any, error) {
+		"kong.service.request.set_header": {phases: accessAndRewrite, fn: func(ev *Event, args []byte) (any, error) {
 			k, v, err := headerKV(args)
 			if err != nil {
 				return nil, err
@@ -24,26 +24,32 @@ func serviceHandlers() map[string]handler {
 			ev.req.setRequestHeader(k, []string{v})
 			return nil, nil
 		}},
-		"kong.service.request.add_header": {phases: accessAndRewrite, fn: func(ev *event, args []byte) (any, error) {
+		"kong.service.request.add_header": {phases: accessAndRewrite, fn: func(ev *Event, args []byte) (any, error) {
 			k, v, err := headerKV(args)
 			if err != nil {
 				return nil, err
 			}
-			if sameHeader(k, "host") {
+			// kong/pdk/service/request.lua:351-368 (3.9.3): the values
+			// ngx.req.get_headers()[header] finds, plus v, set under the
+			// name given with ngx.req.set_header.
+			if sameName(k, "host") {
 				ev.req.UpstreamHost = v
 			}
-			ev.req.Headers = append(ev.req.Headers, Header{Name: k, Value: v})
+			vals := append(lookupHeadersAll(ev.req.Headers, DefaultMaxReqHeaders, k), v)
+			ev.req.Headers = setHeader(ev.req.Headers, k, vals)
 			return nil, nil
 		}},
-		"kong.service.request.clear_header": {phases: accessAndRewrite, fn: func(ev *event, args []byte) (any, error) {
+		"kong.service.request.clear_header": {phases: accessAndRewrite, fn: func(ev *Event, args []byte) (any, error) {
 			k, err := argString(args)
 			if err != nil {
 				return nil, err
 			}
+			// kong/pdk/service/request.lua:383-391 (3.9.3): ngx.req.clear_header,
+			// case-insensitive only ("X_Foo" does not clear "X-Foo").
 			ev.req.Headers = clearHeader(ev.req.Headers, k)
 			return nil, nil
 		}},
-		"kong.service.request.set_headers": {phases: accessAndRewrite, fn: func(ev *event, args []byte) (any, error) {
+		"kong.service.request.set_headers": {phases: accessAndRewrite, fn: func(ev *Event, args []byte) (any, error) {
 			hs, err := headerStructArg(args)
 			if err != nil {
 				return nil, err
@@ -58,7 +64,7 @@ func serviceHandlers() map[string]handler {
 			}
 			return nil, nil
 		}},
-		"kong.service.request.set_scheme": {phases: accessAndRewrite, fn: func(ev *event, args []byte) (any, error) {
+		"kong.service.request.set_scheme": {phases: accessAndRewrite, fn: func(ev *Event, args []byte) (any, error) {
 			v, err := argString(args)
 			if err != nil {
 				return nil, err
@@ -69,7 +75,7 @@ func serviceHandlers() map[string]handler {
 			ev.req.UpstreamScheme = v
 			return nil, nil
 		}},
-		"kong.service.request.set_path": {phases: accessAndRewrite, fn: func(ev *event, args []byte) (any, error) {
+		"kong.service.request.set_path": {phases: accessAndRewrite, fn: func(ev *Event, args []byte) (any, error) {
 			v, err := argString(args)
 			if err != nil {
 				return nil, err
@@ -81,7 +87,7 @@ func serviceHandlers() map[string]handler {
 			return nil, nil
 		}},
 		// ngx.req.set_uri_args: later kong.request.get_raw_query sees it.
-		"kong.service.request.set_raw_query": {phases: accessAndRewrite, fn: func(ev *event, args []byte) (any, error) {
+		"kong.service.request.set_raw_query": {phases: accessAndRewrite, fn: func(ev *Event, args []byte) (any, error) {
 			v, err := argString(args)
 			if err != nil {
 				return nil, err
@@ -89,7 +95,7 @@ func serviceHandlers() map[string]handler {
 			ev.req.RawQuery = v
 			return nil, nil
 		}},
-		"kong.service.request.set_query": {phases: accessAndRewrite, fn: func(ev *event, args []byte) (any, error) {
+		"kong.service.request.set_query": {phases: accessAndRewrite, fn: func(ev *Event, args []byte) (any, error) {
 			var st structpb.Struct
 			if err := decode(args, &st); err != nil {
 				return nil, err
@@ -101,7 +107,7 @@ func serviceHandlers() map[string]handler {
 			ev.req.RawQuery = q
 			return nil, nil
 		}},
-		"kong.service.request.set_method": {phases: accessAndRewrite, fn: func(ev *event, args []byte) (any, error) {
+		"kong.service.request.set_method": {phases: accessAndRewrite, fn: func(ev *Event, args []byte) (any, error) {
 			v, err := argString(args)
 			if err != nil {
 				return nil, err
@@ -112,7 +118,7 @@ func serviceHandlers() map[string]handler {
 			ev.req.Method = v
 			return nil, nil
 		}},
-		"kong.service.request.set_raw_body": {phases: accessAndRewrite, fn: func(ev *event, args []byte) (any, error) {
+		"kong.service.request.set_raw_body": {phases: accessAndRewrite, fn: func(ev *Event, args []byte) (any, error) {
 			var b kpp.ByteString
 			if err := decode(args, &b); err != nil {
 				return nil, err
@@ -120,14 +126,14 @@ func serviceHandlers() map[string]handler {
 			ev.req.Body = b.V
 			return nil, nil
 		}},
-		"kong.service.set_upstream": {phases: accessAndRewrite, fn: func(ev *event, args []byte) (any, error) {
+		"kong.service.set_upstream": {phases: accessAndRewrite, fn: func(ev *Event, args []byte) (any, error) {
 			if _, err := argString(args); err != nil {
 				return nil, err
 			}
 			// pdkserver has no upstream entities: Kong returns nil, err.
 			return nil, nil
 		}},
-		"kong.service.set_target": {phases: accessAndRewrite, fn: func(ev *event, args []byte) (any, error) {
+		"kong.service.set_target": {phases: accessAndRewrite, fn: func(ev *Event, args []byte) (any, error) {
 			// Accepted and ignored: pdkserver's front door has no
 			// balancer to retarget.
 			var t kpp.Target
@@ -213,8 +219,11 @@ func escapeExcept(s, keep string) string {
 
 // setRequestHeader is kong.service.request.set_header: the "host" header
 // also sets $upstream_host.
+// ngx.req.set_header (kong/pdk/service/request.lua:314-335 at 3.9.3)
+// replaces lines whose name equals name ignoring case only: "X_Foo" and
+// "X-Foo" are different headers to it.
 func (r *Request) setRequestHeader(name string, values []string) {
-	if sameHeader(name, "host") && len(values) > 0 {
+	if sameName(name, "host") && len(values) > 0 {
 		r.UpstreamHost = values[0]
 	}
 	r.Headers = setHeader(r.Headers, name, values)
