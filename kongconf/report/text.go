@@ -32,24 +32,14 @@ func (s *Summary) Text(w io.Writer) {
 	}
 
 	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	actions := actionColumns(s.Actions)
-	fmt.Fprintf(tw, "VERDICT\tRECORDS\t%s\t\n", strings.ToUpper(strings.Join(actions, "\t")))
-	for _, c := range sortedCounts(s.Verdicts) {
-		row := []string{c.Key, fmt.Sprint(c.Count)}
-		for _, a := range actions {
-			row = append(row, fmt.Sprint(s.ByVerdict[c.Key][a]))
-		}
-		fmt.Fprintf(tw, "%s\t\n", strings.Join(row, "\t"))
-	}
-	tw.Flush()
+	s.verdictTable(w)
 	fmt.Fprintf(w, "modes: %s\n", joinCounts(s.Modes, nil))
 	if len(s.Reasons) > 0 {
 		fmt.Fprintf(w, "reasons: %s\n", joinCounts(s.Reasons, nil))
 	}
 
 	fmt.Fprintln(w)
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ROUTE\tSERVICE\tRECORDS\tANOMALIES\tWOULD REJECT\tVERDICTS")
 	for i, rt := range s.Routes {
 		if i == 20 {
@@ -67,12 +57,42 @@ func (s *Summary) Text(w io.Writer) {
 		}
 	}
 
-	fmt.Fprintf(w, "\nEnforce would reject %d of %d records (%.2f%%): %d would_reject (monitor), %d already rejected (enforce)\n",
+	fmt.Fprintln(w)
+	s.enforceLines(w)
+	fmt.Fprintf(w, "\nSafe to enforce: %s\n", s.Assessment.line())
+}
+
+// Brief writes the verdict table, what enforce would reject and the
+// assessment: the report in a dozen lines.
+func (s *Summary) Brief(w io.Writer) {
+	fmt.Fprintf(w, "client-ip-guard records: %d; lines without a record: %d\n", s.Records, s.Skipped)
+	if s.Records > 0 {
+		s.verdictTable(w)
+		s.enforceLines(w)
+	}
+	fmt.Fprintf(w, "Safe to enforce: %s\n", s.Assessment.line())
+}
+
+func (s *Summary) verdictTable(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	actions := actionColumns(s.Actions)
+	fmt.Fprintf(tw, "VERDICT\tRECORDS\t%s\t\n", strings.ToUpper(strings.Join(actions, "\t")))
+	for _, c := range sortedCounts(s.Verdicts) {
+		row := []string{c.Key, fmt.Sprint(c.Count)}
+		for _, a := range actions {
+			row = append(row, fmt.Sprint(s.ByVerdict[c.Key][a]))
+		}
+		fmt.Fprintf(tw, "%s\t\n", strings.Join(row, "\t"))
+	}
+	tw.Flush()
+}
+
+func (s *Summary) enforceLines(w io.Writer) {
+	fmt.Fprintf(w, "Enforce would reject %d of %d records (%.2f%%): %d would_reject (monitor), %d already rejected (enforce)\n",
 		s.WouldReject, s.Records, 100*float64(s.WouldReject)/float64(s.Records), s.WouldReject-s.Rejected, s.Rejected)
 	if s.WouldReject > 0 {
 		fmt.Fprintf(w, "  peers:   %s\n  clients: %s\n", topLine(s.Enforce.Peers), topLine(s.Enforce.Clients))
 	}
-	fmt.Fprintf(w, "\nSafe to enforce: %s\n", s.Assessment.line())
 }
 
 func (a Assessment) line() string {
