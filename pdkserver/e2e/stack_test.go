@@ -95,6 +95,8 @@ type stackOpts struct {
 	// settings with large_client_header_buffers raised to 4 512k, so that
 	// heads Kong's defaults refuse reach the plugin.
 	wide bool
+	// guardArgs are appended to client-ip-guard's start command.
+	guardArgs string
 }
 
 func startStack(t testing.TB, o stackOpts) *stack {
@@ -133,7 +135,7 @@ func startStack(t testing.TB, o stackOpts) *stack {
 	if len(servers) == 0 {
 		servers = []string{"client-ip-guard", "panicker"}
 	}
-	env := s.env(servers)
+	env := s.env(servers, o.guardArgs)
 	logf := func(format string, args ...any) {
 		s.mu.Lock()
 		s.log = append(s.log, time.Now().Format("15:04:05.000 ")+fmt.Sprintf(format, args...))
@@ -170,13 +172,17 @@ func startStack(t testing.TB, o stackOpts) *stack {
 // env is the environment Kong would get: the repository's kong.conf is
 // used as is, with KONG_* overrides for the temporary prefix, free ports
 // and the freshly built binaries.
-func (s *stack) env(servers []string) []string {
+func (s *stack) env(servers []string, guardArgs string) []string {
 	var env []string
 	add := func(name, bin string) {
 		key := "KONG_PLUGINSERVER_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+		extra := ""
+		if name == "client-ip-guard" && guardArgs != "" {
+			extra = " " + guardArgs
+		}
 		env = append(env,
 			key+"_SOCKET="+filepath.Join(s.dir, name+".socket"),
-			key+"_START_CMD="+filepath.Join(binDir, bin)+" -kong-prefix "+s.dir,
+			key+"_START_CMD="+filepath.Join(binDir, bin)+" -kong-prefix "+s.dir+extra,
 			key+"_QUERY_CMD="+filepath.Join(binDir, bin)+" -dump")
 	}
 	env = append(env,
