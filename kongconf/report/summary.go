@@ -155,14 +155,14 @@ func assess(s *Summary) Assessment {
 	case s.Records == 0:
 		return no("no_data", "no records to judge: check log_when is not off and that the records' log was given")
 	case s.ConfigErrors > 0:
-		return no("not_yet", "%d configuration errors in the log: the plugin answers 500 until its config is fixed", s.ConfigErrors)
+		return no("not_yet", "%d configuration error(s) in the log: the plugin answers 500 until its config is fixed", s.ConfigErrors)
 	case s.Verdicts[VerdictConfigDrift] > 0:
-		return no("not_yet", "%d records are config_drift: Kong and the plugin resolve the client differently; align trusted_ips and real_ip_* (kongconf lint) before enforcing",
+		return no("not_yet", "%d record(s) are config_drift: Kong and the plugin resolve the client differently; align trusted_ips and real_ip_* (kongconf lint) before enforcing",
 			s.Verdicts[VerdictConfigDrift])
 	}
 	leak := s.ByVerdict[VerdictLBIPLeak][ActionWouldReject] + s.ByVerdict[VerdictLBIPLeak][ActionRejected]
 	if leak > 0 {
-		return no("review", "%d lb_ip_leak records would be rejected: load-balancer health checks look like this, and rejecting them takes Kong out of rotation", leak)
+		return no("review", "%d lb_ip_leak record(s) would be rejected: load-balancer health checks look like this, and rejecting them takes Kong out of rotation", leak)
 	}
 	if s.WouldReject == 0 {
 		return Assessment{Verdict: "safe", Safe: true, Why: fmt.Sprintf("enforce would reject none of %d records", s.Records)}
@@ -177,7 +177,10 @@ func assess(s *Summary) Assessment {
 		return no("review", "enforce would reject %d of %d requests (%.1f%%, above %.0f%%): check the peers and clients below before enforcing",
 			s.WouldReject, s.Records, 100*share, 100*MaxRejectShare)
 	}
-	return Assessment{Verdict: "safe", Safe: true, Why: fmt.Sprintf(
-		"enforce would reject %d of %d records (%.2f%%), spread over peers, with no configuration drift or error",
-		s.WouldReject, s.Records, 100*share)}
+	why := fmt.Sprintf("enforce would reject %d of %d records (%.2f%%), spread over peers, with no configuration drift or error",
+		s.WouldReject, s.Records, 100*share)
+	if s.Verdicts[VerdictOK] == 0 {
+		why += " (no ok records: with log_when anomalies the share of all traffic is unknown)"
+	}
+	return Assessment{Verdict: "safe", Safe: true, Why: why}
 }
