@@ -31,8 +31,8 @@ clients behind each anomaly, what enforce would reject (the records' own actions
 would_reject and rejected), and whether switching to enforce looks safe, and why.
 It streams: memory stays bounded whatever the input's size.
 
---since and --until take an RFC 3339 time, a date (2006-01-02), or a duration
-before now (24h); records outside [since, until) are left out.`,
+--since and --until take an RFC 3339 time, a date (2006-01-02, UTC), or a
+duration before now (24h); records outside [since, until) are left out.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if format != "text" && format != "json" {
 				return fmt.Errorf("--format %q: want text or json", format)
@@ -53,6 +53,9 @@ before now (24h); records outside [since, until) are left out.`,
 			}
 			rep := report.New(opt)
 			if len(args) == 0 {
+				if isTerminal(cmd.InOrStdin()) {
+					return fmt.Errorf("no input: give the files holding the records, or pipe them in (kongconf report - < error.log)")
+				}
 				args = []string{"-"}
 			}
 			for _, a := range args {
@@ -115,13 +118,16 @@ func parseWhen(flag, v string, now time.Time) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("%s %q: want an RFC 3339 time (2026-01-02T15:04:05Z), a date (2026-01-02) or a duration before now (24h)", flag, v)
 }
 
-// isTerminal reports whether w is a terminal (a character device).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
+// isTerminal reports whether f is a character device: a terminal, or
+// /dev/null, where a progress line is lost and empty input is no input
+// either. (Telling the two apart takes an ioctl per OS; not worth a
+// dependency here.)
+func isTerminal(f any) bool {
+	file, ok := f.(*os.File)
 	if !ok {
 		return false
 	}
-	st, err := f.Stat()
+	st, err := file.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
