@@ -62,7 +62,8 @@ const (
 	SkipNotRecord
 	// SkipCut: the line starts a record that does not end: cut by a
 	// rotation or a crash, or by nginx, which cuts error-log lines at
-	// NGX_MAX_ERROR_STR (2048 bytes, src/core/ngx_log.h).
+	// NGX_MAX_ERROR_STR bytes (src/core/ngx_log.h; the plugin fits its
+	// kong.log records under it, see record.MaxKongLogBytes).
 	SkipCut
 	// SkipNoRecord: a log plugin's entry without a record (the request
 	// was not recorded, e.g. an ok request under log_when anomalies).
@@ -119,14 +120,25 @@ type entry struct {
 	StartedAt  json.RawMessage `json:"started_at"`
 }
 
+// decodeErr drops type mismatches: a field of an unexpected type is left
+// empty and the rest still decodes. Kong hands the serializer's record to
+// log plugins as a Lua table, so an empty reasons list arrives as {}.
+func decodeErr(err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return nil
+	}
+	return err
+}
+
 func parseObject(line []byte, emit func(*Record, Shape)) Skip {
 	var e entry
-	if err := json.Unmarshal(line, &e); err != nil {
+	if err := decodeErr(json.Unmarshal(line, &e)); err != nil {
 		return cutOrNot(line)
 	}
 	if len(e.Serialized) > 0 && !bytes.Equal(e.Serialized, []byte("null")) {
 		var r Record
-		if json.Unmarshal(e.Serialized, &r) != nil || r.Verdict == "" {
+		if decodeErr(json.Unmarshal(e.Serialized, &r)) != nil || r.Verdict == "" {
 			return SkipNotRecord
 		}
 		emit(&r, ShapeLogPlugin)
@@ -154,7 +166,7 @@ func parseErrorLog(line []byte, emit func(*Record, Shape)) Skip {
 	}
 	var r Record
 	dec := json.NewDecoder(bytes.NewReader(line[i:]))
-	if err := dec.Decode(&r); err != nil {
+	if err := decodeErr(dec.Decode(&r)); err != nil {
 		return cutOrNot(line[i:])
 	}
 	if r.Verdict == "" {

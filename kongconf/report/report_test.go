@@ -102,15 +102,21 @@ func TestLogPlugin(t *testing.T) {
 		"[" + entry(ok) + "," + entry(leak) + "]", // an http-log batch
 		`{"request":{"method":"GET"},"started_at":1,"client_ip_guard":null}`,
 		"---",
+		// Kong hands the record to log plugins as a Lua table: [] becomes {}.
+		`{"started_at":1,"client_ip_guard":{"verdict":"direct","action":"allowed","reasons":{},"peer_ip":"192.0.2.1","client_ip":"192.0.2.1","time":"` + t0 + `"}}`,
 	}
 	s := run(t, Options{}, strings.Join(lines, "\n")+"\n")
-	assert.EqualValues(t, 3, s.Records)
-	assert.EqualValues(t, 3, s.Shapes["log_plugin"])
-	assert.Equal(t, map[string]int64{"ok": 2, "lb_ip_leak": 1}, s.Verdicts)
+	assert.EqualValues(t, 4, s.Records)
+	assert.EqualValues(t, 4, s.Shapes["log_plugin"])
+	assert.Equal(t, map[string]int64{"ok": 2, "lb_ip_leak": 1, "direct": 1}, s.Verdicts)
 	assert.Equal(t, map[string]int64{"log_entry_without_record": 2, "cut": 1, "not_a_record": 1}, s.SkippedBy)
 	// The log plugin's own top-level client_ip (Kong's) is not the record's.
-	require.Len(t, s.Anomalies, 1)
-	assert.Equal(t, "10.0.0.1", s.Anomalies[0].Clients[0].Key)
+	require.Len(t, s.Anomalies, 2)
+	for _, a := range s.Anomalies {
+		if a.Verdict == "lb_ip_leak" {
+			assert.Equal(t, "10.0.0.1", a.Clients[0].Key)
+		}
+	}
 }
 
 func TestMixedShapesJSONAndAnomalies(t *testing.T) {

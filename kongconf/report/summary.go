@@ -155,7 +155,7 @@ func assess(s *Summary) Assessment {
 	case s.Records == 0:
 		return no("no_data", "no records to judge: check log_when is not off and that the records' log was given")
 	case s.ConfigErrors > 0:
-		return no("not_yet", "%d configuration error(s) in the log: the plugin answers 500 until its config is fixed", s.ConfigErrors)
+		return no("not_yet", "%d configuration error(s) in the log: the plugin cannot judge until its config is fixed (monitor passes requests unjudged, enforce answers 500)", s.ConfigErrors)
 	case s.Verdicts[VerdictConfigDrift] > 0:
 		return no("not_yet", "%d record(s) are config_drift: Kong and the plugin resolve the client differently; align trusted_ips and real_ip_* (kongconf lint) before enforcing",
 			s.Verdicts[VerdictConfigDrift])

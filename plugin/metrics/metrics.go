@@ -92,7 +92,7 @@ func NewSet() *Set {
 		}, []string{"verdict", "action", "route_id", "service_id"}),
 		configErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: ConfigErrorsName,
-			Help: "Requests refused (500) because the plugin instance's configuration is invalid, by the field at fault.",
+			Help: "Requests not judged because the plugin instance's configuration is invalid, by the field at fault (monitor mode lets them pass, other modes answer 500).",
 		}, []string{"field"}),
 		pdkErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: PDKErrorsName,
