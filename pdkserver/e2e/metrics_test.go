@@ -16,11 +16,15 @@ import (
 	"github.com/client-ip-guard/client-ip-guard/pdkserver/demo"
 )
 
+// metricsYML rejects spoof_attempt explicitly, whatever the default
+// reject list is: a monitor route (would_reject), an enforce route
+// (rejected), and two invalid configs: a misspelt mode (500) and a bad
+// CIDR in monitor mode (the request passes unjudged).
 const metricsYML = `
 _format_version: "3.0"
 plugins:
 - name: client-ip-guard
-  config: {trusted_ips: [127.0.0.2/32], real_ip_header: X-Forwarded-For, real_ip_recursive: true}
+  config: {trusted_ips: [127.0.0.2/32], real_ip_header: X-Forwarded-For, real_ip_recursive: true, reject: [spoof_attempt]}
 services:
 - name: echo
   url: ECHO
@@ -31,12 +35,17 @@ services:
     paths: [/strict]
     plugins:
     - name: client-ip-guard
-      config: {trusted_ips: [127.0.0.2/32], real_ip_header: X-Forwarded-For, real_ip_recursive: true, mode: enforce}
+      config: {trusted_ips: [127.0.0.2/32], real_ip_header: X-Forwarded-For, real_ip_recursive: true, mode: enforce, reject: [spoof_attempt]}
   - name: broken
     paths: [/broken]
     plugins:
     - name: client-ip-guard
-      config: {trusted_ips: [127.0.0.2/32], real_ip_header: X-Forwarded-For, mode: bogus}
+      config: {trusted_ips: [127.0.0.2/32], real_ip_header: X-Forwarded-For, mode: enforced}
+  - name: broken-monitor
+    paths: [/broken-monitor]
+    plugins:
+    - name: client-ip-guard
+      config: {trusted_ips: [not-a-cidr], real_ip_header: X-Forwarded-For, mode: monitor}
 `
 
 // sample is one line of the Prometheus text format.
@@ -110,6 +119,7 @@ func TestMetricsFromThePluginBinary(t *testing.T) {
 		{demo.Scenario{From: demo.DirectClient, Path: "/echo"}, 1, 200},
 		{demo.Scenario{From: demo.DirectClient, Path: "/strict", Headers: xff("1.2.3.4")}, 3, 403},
 		{demo.Scenario{From: demo.LoadBalancer, Path: "/broken", Headers: xff("203.0.113.7")}, 2, 500},
+		{demo.Scenario{From: demo.LoadBalancer, Path: "/broken-monitor", Headers: xff("203.0.113.7")}, 3, 200},
 	}
 	for _, x := range sends {
 		for i := 0; i < x.n; i++ {
@@ -136,6 +146,7 @@ func TestMetricsFromThePluginBinary(t *testing.T) {
 	assert.Equal(t, 1.0, sum(got, v, map[string]string{"verdict": "direct", "action": "allowed"}))
 	assert.Equal(t, 3.0, sum(got, v, map[string]string{"verdict": "spoof_attempt", "action": "rejected"}))
 	assert.Equal(t, 2.0, sum(got, "client_ip_guard_config_errors_total", map[string]string{"field": "mode"}))
+	assert.Equal(t, 3.0, sum(got, "client_ip_guard_config_errors_total", map[string]string{"field": "trusted_ips"}))
 
 	// The enforce route's counts carry its route id, from Kong's config.
 	var strictRoute string
