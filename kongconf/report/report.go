@@ -226,12 +226,13 @@ func (r *Report) route(rec *Record, anomaly, rejects bool) {
 // Values of the record's verdict and action fields the report reads
 // (plugin/verdict and plugin/record name them).
 const (
-	VerdictOK          = "ok"
-	VerdictConfigDrift = "config_drift"
-	VerdictLBIPLeak    = "lb_ip_leak"
-	ActionAllowed      = "allowed"
-	ActionWouldReject  = "would_reject"
-	ActionRejected     = "rejected"
+	VerdictOK           = "ok"
+	VerdictConfigDrift  = "config_drift"
+	VerdictLBIPLeak     = "lb_ip_leak"
+	VerdictSpoofAttempt = "spoof_attempt"
+	ActionAllowed       = "allowed"
+	ActionWouldReject   = "would_reject"
+	ActionRejected      = "rejected"
 )
 
 // configErrorPrefix starts the message of a plugin configuration error

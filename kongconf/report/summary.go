@@ -143,9 +143,22 @@ func (r *Report) routeSummaries() []RouteSummary {
 	return out
 }
 
+// topPeer is the peer behind most records of a verdict and a lower bound
+// of its count.
+func (s *Summary) topPeer(v string) (string, int64) {
+	for _, b := range s.Anomalies {
+		if b.Verdict == v && len(b.Peers) > 0 {
+			return b.Peers[0].Key, b.Peers[0].Count - b.Peers[0].Err
+		}
+	}
+	return "", 0
+}
+
 // assess applies the rules, first match wins: no records; configuration
 // errors; config_drift (Kong and the plugin disagree, so enforce would
-// act on a wrong address); lb_ip_leak set to be rejected (load-balancer
+// act on a wrong address); one untrusted peer sending forwarding data in
+// most records (a load balancer missing from trusted_ips, whether or not
+// spoof_attempt is rejected); lb_ip_leak set to be rejected (load-balancer
 // health checks look like that); nothing rejected; one peer behind most
 // rejections (a proxy missing from trusted_ips looks like that); more
 // than MaxRejectShare of all requests rejected; otherwise safe.
@@ -159,6 +172,10 @@ func assess(s *Summary) Assessment {
 	case s.Verdicts[VerdictConfigDrift] > 0:
 		return no("not_yet", "%d record(s) are config_drift: Kong and the plugin resolve the client differently; align trusted_ips and real_ip_* (kongconf lint) before enforcing",
 			s.Verdicts[VerdictConfigDrift])
+	}
+	if p, n := s.topPeer(VerdictSpoofAttempt); n >= MinConcentrated && float64(n) >= ConcentratedShare*float64(s.Records) {
+		return no("review", "peer %s sent forwarding data without being trusted in %d of %d records (spoof_attempt): if it is your load balancer or proxy, it is missing from trusted_ips and Kong takes it for the client",
+			p, n, s.Records)
 	}
 	leak := s.ByVerdict[VerdictLBIPLeak][ActionWouldReject] + s.ByVerdict[VerdictLBIPLeak][ActionRejected]
 	if leak > 0 {
