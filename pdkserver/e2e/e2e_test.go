@@ -570,6 +570,17 @@ func TestPdkserverDemo(t *testing.T) {
 	for _, v := range []string{"direct", "ok", "spoof_attempt", "lb_ip_leak", "malformed", "denied", "config_drift"} {
 		assert.Contains(t, string(out), v+" ")
 	}
+	// The rollout report of the run's own records closes the demo: one
+	// record per request that reached the plugin (kong.yml logs all).
+	recorded := 0
+	for _, sc := range demo.Scenarios {
+		if !sc.Expect.Closed {
+			recorded++
+		}
+	}
+	assert.Contains(t, string(out), "Rollout report of this run's records")
+	assert.Contains(t, string(out), fmt.Sprintf("client-ip-guard records: %d;", recorded))
+	assert.Contains(t, string(out), "Safe to enforce: ")
 }
 
 func freeAddr(t *testing.T) string {

@@ -102,6 +102,8 @@ type stackOpts struct {
 	// at its default, notice, as an operator would see them only after
 	// raising it. "default" leaves kong.conf's setting.
 	logLevel string
+	// guardArgs are appended to client-ip-guard's start command.
+	guardArgs string
 }
 
 func startStack(t testing.TB, o stackOpts) *stack {
@@ -140,7 +142,7 @@ func startStack(t testing.TB, o stackOpts) *stack {
 	if len(servers) == 0 {
 		servers = []string{"client-ip-guard", "panicker"}
 	}
-	env := s.env(servers)
+	env := s.env(servers, o.guardArgs)
 	switch o.logLevel {
 	case "":
 		env = append(env, "KONG_LOG_LEVEL=info")
@@ -184,13 +186,17 @@ func startStack(t testing.TB, o stackOpts) *stack {
 // env is the environment Kong would get: the repository's kong.conf is
 // used as is, with KONG_* overrides for the temporary prefix, free ports
 // and the freshly built binaries.
-func (s *stack) env(servers []string) []string {
+func (s *stack) env(servers []string, guardArgs string) []string {
 	var env []string
 	add := func(name, bin string) {
 		key := "KONG_PLUGINSERVER_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+		extra := ""
+		if name == "client-ip-guard" && guardArgs != "" {
+			extra = " " + guardArgs
+		}
 		env = append(env,
 			key+"_SOCKET="+filepath.Join(s.dir, name+".socket"),
-			key+"_START_CMD="+filepath.Join(binDir, bin)+" -kong-prefix "+s.dir,
+			key+"_START_CMD="+filepath.Join(binDir, bin)+" -kong-prefix "+s.dir+extra,
 			key+"_QUERY_CMD="+filepath.Join(binDir, bin)+" -dump")
 	}
 	env = append(env,

@@ -19,6 +19,7 @@ import (
 
 	"github.com/client-ip-guard/client-ip-guard/plugin/evaluate"
 	"github.com/client-ip-guard/client-ip-guard/plugin/guardconf"
+	"github.com/client-ip-guard/client-ip-guard/plugin/metrics"
 	"github.com/client-ip-guard/client-ip-guard/plugin/pbheaders"
 	"github.com/client-ip-guard/client-ip-guard/plugin/realip"
 	"github.com/client-ip-guard/client-ip-guard/plugin/record"
@@ -119,6 +120,7 @@ func (c *Config) handle(kong *pdk.PDK) {
 	}()
 	pol, err := conf.Policy()
 	if err != nil {
+		metrics.ConfigError(err) // metrics: config_errors_total{field}
 		fail(kong, conf, err.Error())
 		return
 	}
@@ -133,6 +135,8 @@ func (c *Config) handle(kong *pdk.PDK) {
 		return
 	}
 	ev := evaluate.Evaluate(pol, &f.Facts, nil)
+	// metrics: verdicts_total; a lock-free lookup and an atomic add, no PDK call, no allocation.
+	metrics.For(conf.Scope().RouteID, conf.Scope().ServiceID).Count(ev.Outcome.Verdict, metrics.ActionOf(ev.Reject, pol.Enforce))
 	if ev.Passes(pol) {
 		for _, h := range ev.Strip(pol, &f.Facts) {
 			_ = kong.ServiceRequest.ClearHeader(h)
