@@ -54,7 +54,7 @@ func TestProblemsAndTable(t *testing.T) {
 	assert.Equal(t, 1, n)
 	out := buf.String()
 	assert.Contains(t, out, "ok 200")
-	assert.Contains(t, out, "PDK calls per access event: ok 3")
+	assert.Contains(t, out, "PDK calls per judgement (rewrite for the global instance, access for a route's): ok 3")
 	assert.Contains(t, out, "#2 bad: status 200, want 403")
 	assert.Contains(t, out, "connection dropped")
 }

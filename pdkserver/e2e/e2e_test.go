@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/client-ip-guard/client-ip-guard/pdkserver/demo"
+	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongyml"
 )
 
 // TestScenarios runs the demo's scripted requests (every verdict, monitor
@@ -391,7 +392,7 @@ func TestConfigChangeUnderLoad(t *testing.T) {
 		}
 	})
 	time.Sleep(300 * time.Millisecond)
-	code, body := postConfig(t, s, strings.Replace(defaultYML, "real_ip_recursive: true}", "real_ip_recursive: true, mode: enforce}", 1))
+	code, body := postConfig(t, s, strings.Replace(defaultYML, "real_ip_recursive: true}", "real_ip_recursive: true, mode: enforce, require_trusted_peer: true}", 1))
 	require.Equal(t, 201, code, body)
 	reloadedAt.Store(time.Now().UnixNano())
 	time.Sleep(500 * time.Millisecond)
@@ -570,12 +571,28 @@ func TestPdkserverDemo(t *testing.T) {
 	for _, v := range []string{"direct", "ok", "spoof_attempt", "lb_ip_leak", "malformed", "denied", "config_drift"} {
 		assert.Contains(t, string(out), v+" ")
 	}
-	// The rollout report of the run's own records closes the demo: one
-	// record per request that reached the plugin (kong.yml logs all).
+	// The rollout report of the run's own records closes the demo: kong.yml
+	// logs all, and every request that reached the plugin is judged by the
+	// global instance (rewrite) and, on a route with its own instance,
+	// again by that one (access).
+	decl, err := kongyml.Load(filepath.Join(repoRoot, "kong.yml"))
+	require.NoError(t, err)
+	ownInstance := map[string]bool{}
+	for _, p := range decl.Plugins {
+		if p.Route != nil {
+			for _, path := range p.Route.Paths {
+				ownInstance[path] = true
+			}
+		}
+	}
+	require.NotEmpty(t, ownInstance)
 	recorded := 0
 	for _, sc := range demo.Scenarios {
 		if !sc.Expect.Closed {
 			recorded++
+			if ownInstance[sc.Path] {
+				recorded++
+			}
 		}
 	}
 	assert.Contains(t, string(out), "Rollout report of this run's records")

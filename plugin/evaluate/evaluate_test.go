@@ -48,7 +48,7 @@ func Example() {
 }
 
 // A client behind the load balancer plants X_Forwarded_For: nginx's realip
-// ignores it, but Kong 3.7+ would send it upstream as X-Forwarded-For.
+// ignores it, but Kong 3.6+ would send it upstream as X-Forwarded-For.
 func Example_underscoreSpelling() {
 	pol, _ := guardconf.Compile(&guardconf.Config{
 		TrustedIPs: []string{"10.0.0.0/8"}, RealIPHeader: "X-Forwarded-For", Mode: "enforce",

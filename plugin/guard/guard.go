@@ -176,16 +176,19 @@ const getHeaders = "kong.request.get_headers"
 func (f *facts) gather(kong *pdk.PDK, pol *guardconf.Policy) error {
 	peer, err := kong.Client.GetIp()
 	if err != nil {
+		metrics.PDKError("kong.client.get_ip")
 		return err
 	}
 	// The reply is decoded into an empty message, so that its bytes stay
 	// unknown fields that pbheaders reads as sent: go-pdk's own GetHeaders
 	// fails the whole call on one non-UTF-8 byte in any header.
 	if err := kong.Request.Ask(getHeaders, &kong_plugin_protocol.Int{V: MaxHeaders}, &f.headerBuf); err != nil {
+		metrics.PDKError(getHeaders)
 		return err
 	}
 	kongAddr, err := kong.Client.GetForwardedIp()
 	if err != nil {
+		metrics.PDKError("kong.client.get_forwarded_ip")
 		return err
 	}
 	f.SetKong(kongAddr)
@@ -205,11 +208,13 @@ func (f *facts) gather(kong *pdk.PDK, pol *guardconf.Policy) error {
 	if pol.Resolver.Kind() == realip.KindProxyProtocol {
 		addr, err := kong.Nginx.GetVar("proxy_protocol_addr")
 		if err != nil {
+			metrics.PDKError("kong.nginx.get_var")
 			return err
 		}
 		if addr != "" {
 			port, err := kong.Nginx.GetVar("proxy_protocol_port")
 			if err != nil {
+				metrics.PDKError("kong.nginx.get_var")
 				return err
 			}
 			p, _ := strconv.ParseUint(port, 10, 16)

@@ -220,7 +220,7 @@ var spoofRows = []spoofRow{
 	{name: "a unix-socket client is on no allow list", conf: "unix-allow", peer: "unix:", addr: "unix:", want: verdict.Denied},
 
 	// Underscore spellings: nginx's realip ignores them, but Kong's
-	// underscores_in_headers passes them and Kong 3.7+ builds the upstream
+	// underscores_in_headers passes them and Kong 3.6+ builds the upstream
 	// X-Forwarded-For from x_forwarded_for first.
 	{name: "untrusted peer sends X_Forwarded_For", conf: "xff", peer: attacker, headers: lines("X_Forwarded_For", victim), addr: attacker, want: verdict.SpoofAttempt},
 	{name: "X_Forwarded_For beside the LB's X-Forwarded-For", conf: "xff", peer: proxy, headers: join(lines("X_Forwarded_For", "6.6.6.6"), xff(victim)), addr: victim, want: verdict.Smuggled},

@@ -29,7 +29,7 @@ const (
 	SpoofAttempt
 	// Smuggled: a trusted peer passed on forwarding data the client planted
 	// where nginx or Kong reads it: an underscore spelling of a forwarding
-	// header (Kong 3.7+ sends it upstream as X-Forwarded-For), or a second
+	// header (Kong 3.6+ sends it upstream as X-Forwarded-For), or a second
 	// line of a single-address header (nginx reads the first, so a client
 	// line ahead of the proxy's wins).
 	Smuggled
@@ -172,7 +172,7 @@ type Input struct {
 	Forwarding Forwarding
 	// Underscored says which of them also came spelled with '_' for '-'
 	// (X_Forwarded_For): nginx's realip ignores those lines, but Kong's
-	// underscores_in_headers lets them through and Kong 3.7+ builds the
+	// underscores_in_headers lets them through and Kong 3.6+ builds the
 	// upstream X-Forwarded-For from x_forwarded_for first.
 	Underscored Forwarding
 	// SourceLines counts the lines of the configured source header.
