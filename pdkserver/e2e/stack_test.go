@@ -104,6 +104,8 @@ type stackOpts struct {
 	logLevel string
 	// guardArgs are appended to client-ip-guard's start command.
 	guardArgs string
+	// env adds KONG_* settings over the repository's kong.conf.
+	env []string
 }
 
 func startStack(t testing.TB, o stackOpts) *stack {
@@ -142,7 +144,7 @@ func startStack(t testing.TB, o stackOpts) *stack {
 	if len(servers) == 0 {
 		servers = []string{"client-ip-guard", "panicker"}
 	}
-	env := s.env(servers, o.guardArgs)
+	env := append(s.env(servers, o.guardArgs), o.env...)
 	switch o.logLevel {
 	case "":
 		env = append(env, "KONG_LOG_LEVEL=info")
