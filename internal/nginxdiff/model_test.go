@@ -50,25 +50,6 @@ func TestExpectProxy(t *testing.T) {
 	}
 }
 
-func TestVersionAtLeast(t *testing.T) {
-	tests := []struct {
-		line string
-		want bool
-	}{
-		{"nginx version: nginx/1.22.1", false},
-		{"nginx version: nginx/1.25.1", true},
-		{"nginx version: openresty/1.25.3.1", false},
-		{"nginx version: nginx/1.27.3 (Ubuntu)", true},
-		{"nginx version: nginx/2.0.0", true},
-		{"garbage", false},
-	}
-	for _, tt := range tests {
-		if got := VersionAtLeast(tt.line, 1, 25, 1); got != tt.want {
-			t.Errorf("VersionAtLeast(%q, 1.25.1) = %v, want %v", tt.line, got, tt.want)
-		}
-	}
-}
-
 func TestAnswerParse(t *testing.T) {
 	a := Answer{Raw: []byte("HTTP/1.1 200 OK\r\nContent-Length: 27\r\n\r\n1.2.3.4  127.0.0.1 5555  \n")}
 	if err := a.parse(); err != nil || a.Vars != [6]string{"1.2.3.4", "", "127.0.0.1", "5555", "", ""} {

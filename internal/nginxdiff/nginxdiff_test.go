@@ -12,8 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/client-ip-guard/client-ip-guard/kongconf/nginxconf"
-	"github.com/client-ip-guard/client-ip-guard/kongconf/nodeconf"
+	"github.com/client-ip-guard/client-ip-guard/internal/kong/nginxconf"
+	"github.com/client-ip-guard/client-ip-guard/internal/kong/nodeconf"
+	"github.com/client-ip-guard/client-ip-guard/internal/testsupport"
 	"github.com/client-ip-guard/client-ip-guard/plugin/realip"
 )
 
@@ -21,7 +22,6 @@ import (
 var shared struct {
 	once     sync.Once
 	err      error
-	skip     string
 	bin      string
 	version  string
 	nginx    *Nginx
@@ -40,18 +40,15 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// setup starts nginx once. Without nginx the tests skip, except under
-// CI=true, where a missing nginx is a failure.
+// setup starts nginx once. Under -short, and without nginx, the tests skip,
+// except under CI=true, where a missing nginx is a failure.
 func setup(t *testing.T) ([]*Variant, *Nginx) {
 	t.Helper()
+	bin := testsupport.NginxBin(t)
 	shared.once.Do(func() {
-		bin, err := FindNginx()
-		if err != nil {
-			shared.skip = err.Error()
-			return
-		}
+		var err error
 		shared.bin = bin
-		if shared.version, err = Version(bin); err != nil {
+		if shared.version, err = testsupport.NginxVersion(bin); err != nil {
 			shared.err = err
 			return
 		}
@@ -75,19 +72,13 @@ func setup(t *testing.T) ([]*Variant, *Nginx) {
 				confs[i] = v.Conf
 			}
 			shared.nginx, shared.err = Start(bin, shared.dir, confs, nginxconf.Options{
-				LegacyHTTP2: !VersionAtLeast(shared.version, 1, 25, 1),
+				LegacyHTTP2: !testsupport.NginxVersionAtLeast(shared.version, 1, 25, 1),
 			})
 			if shared.err == nil || !strings.Contains(shared.err.Error(), "Address already in use") {
 				return
 			}
 		}
 	})
-	if shared.skip != "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI=true and %s", shared.skip)
-		}
-		t.Skipf("skipping the nginx differential tests: %s", shared.skip)
-	}
 	if shared.err != nil {
 		t.Fatal(shared.err)
 	}

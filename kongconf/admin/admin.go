@@ -11,8 +11,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/client-ip-guard/client-ip-guard/internal/yamljson"
 	"github.com/kong/go-kong/kong"
-	"sigs.k8s.io/yaml"
 
 	"github.com/client-ip-guard/client-ip-guard/kongconf/generate"
 	"github.com/client-ip-guard/client-ip-guard/kongconf/lint"
@@ -248,11 +248,11 @@ func Apply(ctx context.Context, c *kong.Client, r *topology.Resolved, allowRepla
 		if !allowReplace {
 			return nil, fmt.Errorf("node is DB-less: POST /config replaces its whole configuration with the generated kong.yml; pass --replace to do that")
 		}
-		y, err := yaml.Marshal(generate.DeckConfig(r))
+		y, err := yamljson.Marshal(generate.DeckConfig(r))
 		if err != nil {
 			return nil, err
 		}
-		j, err := yaml.YAMLToJSON(y)
+		j, err := yamljson.ToJSON(y)
 		if err != nil {
 			return nil, err
 		}

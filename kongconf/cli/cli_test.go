@@ -8,10 +8,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
-	"github.com/spf13/cobra"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -186,17 +184,4 @@ func TestDoctorAndApplyCommands(t *testing.T) {
 	code, out, errs = run(t, "apply", "--admin-url", srv.URL, "-t", "../../examples/eks-nlb-proxy-protocol/topology.yaml", "--replace")
 	assert.Equal(t, 0, code, errs)
 	assert.Contains(t, out, "POST /config")
-}
-
-func TestRegister(t *testing.T) {
-	Register(func() *cobra.Command {
-		return &cobra.Command{Use: "hello", RunE: func(c *cobra.Command, _ []string) error {
-			c.Print("hi")
-			return nil
-		}}
-	})
-	defer func() { registered = registered[:len(registered)-1] }()
-	code, out, _ := run(t, "hello")
-	assert.Equal(t, 0, code)
-	assert.True(t, strings.Contains(out, "hi"))
 }

@@ -1,5 +1,4 @@
-// Package cli wires kongconf's cobra commands. Other packages add commands
-// with Register before Execute runs (the explain command plugs in this way).
+// Package cli wires kongconf's cobra commands.
 package cli
 
 import (
@@ -10,11 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 )
-
-var registered []func() *cobra.Command
-
-// Register adds a subcommand constructor to every root built afterwards.
-func Register(f func() *cobra.Command) { registered = append(registered, f) }
 
 // ExitError carries a process exit code without printing anything more.
 type ExitError struct {
@@ -39,9 +33,6 @@ files for the usual footguns; and checks a running Kong through its Admin API.`,
 	}
 	root.AddCommand(newGenerateCmd(), newLintCmd(), newRulesCmd(), newPresetsCmd(), newProvidersCmd(),
 		newRenderNginxCmd(), newDoctorCmd(), newApplyCmd(), newExplainCmd(), newReportCmd())
-	for _, f := range registered {
-		root.AddCommand(f())
-	}
 	return root
 }
 

@@ -1,7 +1,7 @@
 package generate
 
 import (
-	"sigs.k8s.io/yaml"
+	"github.com/client-ip-guard/client-ip-guard/internal/yamljson"
 
 	"github.com/client-ip-guard/client-ip-guard/kongconf/topology"
 )
@@ -59,7 +59,7 @@ func DeckConfig(r *topology.Resolved) map[string]any {
 
 // DeckYAML renders DeckConfig with a comment header.
 func DeckYAML(r *topology.Resolved) (string, error) {
-	y, err := yaml.Marshal(DeckConfig(r))
+	y, err := yamljson.Marshal(DeckConfig(r))
 	if err != nil {
 		return "", err
 	}

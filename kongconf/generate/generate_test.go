@@ -9,11 +9,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/client-ip-guard/client-ip-guard/internal/yamljson"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"sigs.k8s.io/yaml"
 
-	"github.com/client-ip-guard/client-ip-guard/kongconf/nodeconf"
+	"github.com/client-ip-guard/client-ip-guard/internal/kong/nodeconf"
 	"github.com/client-ip-guard/client-ip-guard/kongconf/topology"
 	"github.com/client-ip-guard/client-ip-guard/plugin/guardconf"
 )
@@ -192,7 +192,9 @@ func TestServiceAndKIC(t *testing.T) {
 	kp, err := KongPluginYAML(r)
 	require.NoError(t, err)
 	var m map[string]any
-	require.NoError(t, yaml.Unmarshal([]byte(kp), &m))
+	j, err := yamljson.ToJSON([]byte(kp))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(j, &m))
 	assert.Equal(t, "KongPlugin", m["kind"])
 	assert.Equal(t, "configuration.konghq.com/v1", m["apiVersion"])
 }

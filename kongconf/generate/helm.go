@@ -3,7 +3,7 @@ package generate
 import (
 	"fmt"
 
-	"sigs.k8s.io/yaml"
+	"github.com/client-ip-guard/client-ip-guard/internal/yamljson"
 
 	"github.com/client-ip-guard/client-ip-guard/kongconf/topology"
 )
@@ -58,7 +58,7 @@ func HelmValues(r *topology.Resolved) map[string]any {
 
 // HelmYAML renders HelmValues with a comment header.
 func HelmYAML(r *topology.Resolved) (string, error) {
-	y, err := yaml.Marshal(HelmValues(r))
+	y, err := yamljson.Marshal(HelmValues(r))
 	if err != nil {
 		return "", err
 	}
@@ -83,7 +83,7 @@ func PluginServerHelmYAML(chart string) (string, error) {
 	if chart == topology.ChartIngress {
 		v = map[string]any{"gateway": v}
 	}
-	y, err := yaml.Marshal(v)
+	y, err := yamljson.Marshal(v)
 	if err != nil {
 		return "", err
 	}

@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/client-ip-guard/client-ip-guard/internal/yamljson"
 	configurationv1 "github.com/kong/kubernetes-configuration/api/configuration/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"sigs.k8s.io/yaml"
 
 	"github.com/client-ip-guard/client-ip-guard/kongconf/topology"
 )
@@ -113,7 +113,7 @@ func objectYAML(obj any) (string, error) {
 	if md, ok := m["metadata"].(map[string]any); ok {
 		delete(md, "creationTimestamp")
 	}
-	y, err := yaml.Marshal(m)
+	y, err := yamljson.Marshal(m)
 	if err != nil {
 		return "", err
 	}

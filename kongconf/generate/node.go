@@ -2,9 +2,9 @@ package generate
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 
+	"github.com/client-ip-guard/client-ip-guard/internal/kong/nodeconf"
 	"github.com/client-ip-guard/client-ip-guard/kongconf/topology"
 )
 
@@ -16,15 +16,17 @@ type Setting struct {
 	Value string
 }
 
-// DefaultProxyListen is Kong's default proxy_listen.
-const DefaultProxyListen = "0.0.0.0:8000 reuseport backlog=16384, 0.0.0.0:8443 http2 ssl reuseport backlog=16384"
-
 // ProxyListen returns proxy_listen for r ("" when Kong's default is right).
 func ProxyListen(r *topology.Resolved) string {
 	if !r.ProxyProtocol {
 		return ""
 	}
-	return "0.0.0.0:8000 reuseport backlog=16384 proxy_protocol, 0.0.0.0:8443 http2 ssl reuseport backlog=16384 proxy_protocol"
+	// Kong's default listeners, each with the proxy_protocol flag.
+	entries, _ := nodeconf.ListenEntries(nodeconf.DefaultProxyListen)
+	for i, e := range entries {
+		entries[i] = e + " proxy_protocol"
+	}
+	return strings.Join(entries, ", ")
 }
 
 // ClientIPSettings returns the realip-related node settings for r.
@@ -117,22 +119,4 @@ func PluginServerEnv(prefix string) string {
 		fmt.Fprintf(&b, "%s=%s\n", EnvName(s.Key), s.Value)
 	}
 	return b.String()
-}
-
-// SettingsMap returns every node setting generate emits for r, keyed by kong.conf name.
-func SettingsMap(r *topology.Resolved, prefix string) map[string]string {
-	m := map[string]string{}
-	for _, s := range append(ClientIPSettings(r), PluginServerSettings(prefix)...) {
-		m[s.Key] = s.Value
-	}
-	return m
-}
-
-func sortedKeys[M ~map[string]V, V any](m M) []string {
-	k := make([]string, 0, len(m))
-	for x := range m {
-		k = append(k, x)
-	}
-	sort.Strings(k)
-	return k
 }

@@ -82,20 +82,6 @@ func checkPlugin(s *sink, p *PluginUse) {
 	}
 }
 
-func asInt(v any) (int, bool) {
-	switch x := v.(type) {
-	case int:
-		return x, true
-	case int64:
-		return int(x), true
-	case uint64:
-		return int(x), true
-	case float64:
-		return int(x), float64(int(x)) == x
-	}
-	return 0, false
-}
-
 // checkNodePlugin compares the plugin's realip view with the node's.
 func checkNodePlugin(s *sink, n *Node, p *PluginUse) {
 	if p.AllowDrift {

@@ -151,8 +151,7 @@ func ValidateDeckNode(root *yaml.Node) []Finding {
 			}
 		}
 	}
-	var plugin func(where string, p *yaml.Node)
-	plugin = func(where string, p *yaml.Node) {
+	plugin := func(where string, p *yaml.Node) {
 		fields("plugin", p, deckPluginFields)
 		if p.Kind != yaml.MappingNode {
 			return

@@ -6,15 +6,11 @@ package topology
 import (
 	"bytes"
 	"fmt"
-	"net/http"
 	"os"
-	"regexp"
-	"sort"
 	"strings"
 
-	"sigs.k8s.io/yaml"
-
-	"github.com/client-ip-guard/client-ip-guard/kongconf/presets"
+	"github.com/client-ip-guard/client-ip-guard/internal/kong/nodeconf"
+	"github.com/client-ip-guard/client-ip-guard/internal/yamljson"
 )
 
 // TLS termination points.
@@ -40,7 +36,7 @@ const (
 	// PluginBinary is where the image installs the plugin binary.
 	PluginBinary = "/usr/local/bin/client-ip-guard"
 	// DefaultPrefix is Kong's default prefix outside the Helm chart.
-	DefaultPrefix = "/usr/local/kong"
+	DefaultPrefix = nodeconf.DefaultPrefix
 	// HelmPrefix is the prefix the Kong Helm chart configures.
 	HelmPrefix = "/kong_prefix"
 )
@@ -195,265 +191,11 @@ func Parse(b []byte, name string) (Topology, error) {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return t, fmt.Errorf("%s: empty topology", name)
 	}
-	if err := yaml.UnmarshalStrict(b, &t); err != nil {
+	if err := yamljson.UnmarshalStrict(b, &t); err != nil {
 		return t, fmt.Errorf("%s: %w", name, err)
 	}
 	return t, nil
 }
-
-// Resolve validates t and applies the provider's defaults. extraTrusted are
-// ranges read with --trusted-from (already normalized).
-func Resolve(t Topology, extraTrusted ...string) (*Resolved, error) {
-	var errs []string
-	fail := func(f string, a ...any) { errs = append(errs, fmt.Sprintf(f, a...)) }
-
-	if t.Provider == "" {
-		t.Provider = "generic"
-	}
-	p, ok := LookupProvider(t.Provider)
-	if !ok {
-		return nil, fmt.Errorf("unknown provider %q (known: %s)", t.Provider, strings.Join(ProviderNames(), ", "))
-	}
-	if t.Method == "" {
-		t.Method = p.DefaultMethod
-	}
-	prof, ok := p.Methods[t.Method]
-	if !ok {
-		if why, known := p.Unsupported[t.Method]; known {
-			return nil, fmt.Errorf("provider %s does not support method %s: %s", p.Name, t.Method, why)
-		}
-		return nil, fmt.Errorf("unknown method %q (known: %s)", t.Method, strings.Join(Methods, ", "))
-	}
-	r := &Resolved{Provider: p, Method: t.Method, Profile: prof}
-
-	if t.Namespace == "" {
-		t.Namespace = "kong"
-	}
-	if t.ServiceName == "" {
-		t.ServiceName = "kong-proxy"
-	}
-	if t.IngressClass == "" {
-		t.IngressClass = "kong"
-	}
-	if t.Prefix == "" {
-		t.Prefix = DefaultPrefix
-	}
-	if !strings.HasPrefix(t.Prefix, "/") {
-		fail("prefix %q must be an absolute path", t.Prefix)
-	}
-	t.Prefix = strings.TrimRight(t.Prefix, "/")
-	if t.Prefix == "" {
-		t.Prefix = "/"
-	}
-	switch t.Chart {
-	case "":
-		t.Chart = ChartKong
-	case ChartKong, ChartIngress:
-	default:
-		fail("chart %q must be kong or ingress", t.Chart)
-	}
-	switch t.TLS {
-	case "":
-		t.TLS = TLSKong
-		if prof.TLSAtLB {
-			t.TLS = TLSLB
-		}
-	case TLSKong, TLSLB:
-	default:
-		fail("tls %q must be kong or lb", t.TLS)
-	}
-	if t.TLS == TLSLB && t.Method == MethodLocal {
-		r.Warnings = append(r.Warnings, "tls: lb with method local: a load balancer that terminates TLS cannot also pass the client through as the TCP peer")
-	}
-	r.TLS = t.TLS
-
-	// Trusted ranges.
-	seen := map[string]bool{}
-	add := func(c, src string) {
-		n, err := presets.NormalizeCIDR(c)
-		if err != nil {
-			fail("trusted range from %s: %v", src, err)
-			return
-		}
-		if presets.IsTrustAll(n) && !t.TrustAll {
-			fail("trusted range %s from %s trusts every address; set trustAll (--trust-all) if that is really intended", n, src)
-			return
-		}
-		if !seen[n] {
-			seen[n] = true
-			r.TrustedIPs = append(r.TrustedIPs, n)
-		}
-	}
-	for _, c := range t.TrustedCIDRs {
-		add(c, "trustedCIDRs")
-	}
-	if len(t.TrustedCIDRs) > 0 {
-		r.Sources = append(r.Sources, "trustedCIDRs: "+strings.Join(t.TrustedCIDRs, ", "))
-	}
-	for _, c := range extraTrusted {
-		add(c, "--trusted-from")
-	}
-	if len(extraTrusted) > 0 {
-		r.Sources = append(r.Sources, fmt.Sprintf("--trusted-from: %d ranges", len(extraTrusted)))
-	}
-	names := append([]string{}, prof.Presets...)
-	for _, n := range t.Presets {
-		if !contains(names, n) {
-			names = append(names, n)
-		}
-	}
-	for _, n := range names {
-		ps, err := presets.Get(n)
-		if err != nil {
-			fail("%v", err)
-			continue
-		}
-		for _, c := range ps.CIDRs {
-			add(c, "preset "+n)
-		}
-		r.Sources = append(r.Sources, fmt.Sprintf("preset %s (as of %s, %s)", n, ps.AsOf, ps.Source))
-	}
-	t.Presets = names
-	if t.TrustAll {
-		add("0.0.0.0/0", "trustAll")
-		add("::/0", "trustAll")
-		r.Sources = append(r.Sources, "trustAll")
-		w := "trustAll: trusted_ips = 0.0.0.0/0,::/0 trusts every peer"
-		if t.Method == MethodHeaders {
-			w += "; with header-based addresses ANY client can spoof its IP"
-		} else {
-			w += "; safe only if Kong is reachable through the load balancer alone, and Kong will also honour X-Forwarded-Proto/Host from every client"
-		}
-		r.Warnings = append(r.Warnings, w)
-	}
-	if t.TrustAll && t.Method == MethodHeaders {
-		fail("trustAll with method headers lets every client choose its own address; name the proxy's ranges instead")
-	}
-	if t.Method != MethodLocal && len(r.TrustedIPs) == 0 {
-		fail("method %s needs the load balancer's addresses: give trustedCIDRs (--trusted-cidr), presets (--preset) or --trusted-from", t.Method)
-	} else if prof.NeedsCIDRs && len(t.TrustedCIDRs) == 0 && len(extraTrusted) == 0 && !t.TrustAll && t.Method != MethodLocal {
-		r.Warnings = append(r.Warnings, fmt.Sprintf("provider %s: only presets are trusted; add the load balancer / VPC CIDR with --trusted-cidr", p.Name))
-	}
-
-	// Header and recursion.
-	switch t.Method {
-	case MethodProxyProtocol:
-		r.RealIPHeader = "proxy_protocol"
-		r.ProxyProtocol = true
-		if t.RealIPHeader != "" && !strings.EqualFold(t.RealIPHeader, "proxy_protocol") {
-			fail("realIPHeader %q conflicts with method proxy-protocol", t.RealIPHeader)
-		}
-		if t.Recursive != nil && *t.Recursive {
-			fail("recursive has no effect with proxy-protocol; drop it")
-		}
-	case MethodHeaders:
-		r.RealIPHeader = prof.Header
-		if r.RealIPHeader == "" {
-			r.RealIPHeader = "X-Forwarded-For"
-		}
-		r.Recursive = prof.Recursive
-		if t.RealIPHeader != "" {
-			r.RealIPHeader = http.CanonicalHeaderKey(t.RealIPHeader)
-			if strings.EqualFold(t.RealIPHeader, "proxy_protocol") {
-				fail("realIPHeader proxy_protocol needs method proxy-protocol")
-			}
-			if strings.EqualFold(t.RealIPHeader, "Forwarded") {
-				fail("realIPHeader Forwarded (RFC 7239) is understood by the plugin only; nginx realip cannot parse it, so Kong's own address would differ")
-			}
-			if strings.EqualFold(r.RealIPHeader, "Cf-Connecting-Ip") {
-				r.RealIPHeader = "CF-Connecting-IP"
-			}
-			if strings.EqualFold(r.RealIPHeader, "X-Real-Ip") {
-				r.RealIPHeader = "X-Real-IP"
-			}
-		}
-		if t.Recursive != nil {
-			r.Recursive = *t.Recursive
-		}
-	case MethodLocal:
-		r.RealIPHeader = "X-Real-IP"
-		if t.RealIPHeader != "" || t.Recursive != nil {
-			fail("realIPHeader/recursive apply to method headers only")
-		}
-	}
-
-	// Plugin options.
-	po := &t.Plugin
-	r.RequireTrustedPeer = t.Method != MethodLocal
-	if po.RequireTrustedPeer != nil {
-		r.RequireTrustedPeer = *po.RequireTrustedPeer
-	}
-	switch po.Mode {
-	case "":
-		po.Mode = "monitor"
-	case "monitor", "enforce":
-	default:
-		fail("plugin.mode %q must be monitor or enforce", po.Mode)
-	}
-	switch po.LogWhen {
-	case "", "all", "anomalies", "off":
-	default:
-		fail("plugin.logWhen %q must be all, anomalies or off", po.LogWhen)
-	}
-	switch po.LogSink {
-	case "", "kong", "serializer", "stdout":
-	case "file":
-		if po.LogPath == "" {
-			fail("plugin.logSink file needs plugin.logPath")
-		}
-	default:
-		fail("plugin.logSink %q must be kong, serializer, file or stdout", po.LogSink)
-	}
-	if po.Status != 0 && (po.Status < 100 || po.Status > 599) {
-		fail("plugin.status %d is not an HTTP status", po.Status)
-	}
-	for _, v := range po.Reject {
-		if !verdictRE.MatchString(v) {
-			fail("plugin.reject: %q is not a verdict name (e.g. %s)", v, strings.Join(DefaultReject, ", "))
-		}
-	}
-	for i, c := range po.Allow {
-		n, err := presets.NormalizeCIDR(c)
-		if err != nil {
-			fail("plugin.allow: %v", err)
-		}
-		po.Allow[i] = n
-	}
-	for i, c := range po.Deny {
-		n, err := presets.NormalizeCIDR(c)
-		if err != nil {
-			fail("plugin.deny: %v", err)
-		}
-		po.Deny[i] = n
-	}
-	if po.UpstreamHeader != "" && strings.ContainsAny(po.UpstreamHeader, " :\t") {
-		fail("plugin.upstreamHeader %q is not a header name", po.UpstreamHeader)
-	}
-	for i, s := range t.Services {
-		if s.Name == "" || s.URL == "" {
-			fail("services[%d] needs name and url", i)
-		}
-		for j, rt := range s.Routes {
-			if rt.Name == "" || len(rt.Paths) == 0 {
-				fail("services[%d].routes[%d] needs name and paths", i, j)
-			}
-		}
-	}
-	if t.Name == "" {
-		t.Name = p.Name + "-" + t.Method
-	}
-	r.Topology = t
-	if len(errs) > 0 {
-		sort.Strings(errs)
-		return nil, fmt.Errorf("invalid topology:\n  %s", strings.Join(errs, "\n  "))
-	}
-	return r, nil
-}
-
-// DefaultReject is the plugin's default list of verdicts rejected in enforce mode.
-var DefaultReject = []string{"spoof_attempt", "malformed", "config_drift", "denied"}
-
-var verdictRE = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 
 // EnvSuffix is the plugin name as used inside KONG_PLUGINSERVER_<NAME>_* keys.
 func EnvSuffix(name string) string { return strings.ReplaceAll(name, "-", "_") }

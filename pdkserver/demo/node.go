@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/client-ip-guard/client-ip-guard/kongconf/nodeconf"
+	"github.com/client-ip-guard/client-ip-guard/internal/kong/nodeconf"
 	"github.com/client-ip-guard/client-ip-guard/pdkserver/gateway"
 	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongpdk"
 	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongyml"
@@ -94,26 +94,7 @@ func StartNode(ctx context.Context, spec NodeSpec) (*Node, error) {
 		}
 		return nil, err
 	}
-	node := gateway.Node{
-		TrustedIPs:       conf.TrustedIPs,
-		RealIPHeader:     conf.RealIPHeader,
-		RealIPRecursive:  conf.RealIPRecursive,
-		Plugins:          conf.Plugins,
-		LuaMaxReqHeaders: maxReqHeaders,
-		HeaderBuffers: gateway.HeaderBuffers{
-			ClientSize: conf.ClientHeaderBufferSize,
-			LargeNum:   conf.LargeClientHeaderBuffers.Num,
-			LargeSize:  conf.LargeClientHeaderBuffers.Size,
-		},
-	}
-	for _, l := range conf.ProxyListen {
-		node.Listeners = append(node.Listeners, gateway.Listener{
-			Addr:          net.JoinHostPort(strings.Trim(l.Host, "[]"), strconv.Itoa(l.Port)),
-			SSL:           l.SSL,
-			HTTP2:         l.HTTP2,
-			ProxyProtocol: l.ProxyProtocol,
-		})
-	}
+	node := gatewayNode(conf, maxReqHeaders)
 	var plugins []gateway.Plugin
 	servers := conf.PluginServers
 	if spec.Share != nil {
@@ -159,29 +140,62 @@ func StartNode(ctx context.Context, spec NodeSpec) (*Node, error) {
 		n.Close()
 		return nil, err
 	}
-	// Kong's Admin API, for POST /config, only where admin_listen is set
-	// explicitly (Kong's default, 127.0.0.1:8001, would collide with a
-	// real Kong on the same machine).
-	if v := strings.TrimSpace(conf.Raw["admin_listen"]); v != "" && v != "off" {
-		ls, err := nodeconf.ParseListen(v)
-		if err != nil {
-			n.Close()
-			return nil, err
-		}
-		for _, l := range ls {
-			if l.SSL {
-				logf("[warn] [%s] admin_listen %s: ssl admin listeners are not emulated, skipped", spec.Name, l.Raw)
-				continue
-			}
-			a, err := gw.ServeAdmin(net.JoinHostPort(strings.Trim(l.Host, "[]"), strconv.Itoa(l.Port)))
-			if err != nil {
-				n.Close()
-				return nil, err
-			}
-			n.AdminAddrs = append(n.AdminAddrs, a.String())
-		}
+	if err := n.serveAdmin(spec.Name); err != nil {
+		n.Close()
+		return nil, err
 	}
 	return n, nil
+}
+
+// gatewayNode is what the gateway needs of the node's settings.
+func gatewayNode(conf *nodeconf.Conf, maxReqHeaders int) gateway.Node {
+	node := gateway.Node{
+		TrustedIPs:       conf.TrustedIPs,
+		RealIPHeader:     conf.RealIPHeader,
+		RealIPRecursive:  conf.RealIPRecursive,
+		Plugins:          conf.Plugins,
+		LuaMaxReqHeaders: maxReqHeaders,
+		HeaderBuffers: gateway.HeaderBuffers{
+			ClientSize: conf.ClientHeaderBufferSize,
+			LargeNum:   conf.LargeClientHeaderBuffers.Num,
+			LargeSize:  conf.LargeClientHeaderBuffers.Size,
+		},
+	}
+	for _, l := range conf.ProxyListen {
+		node.Listeners = append(node.Listeners, gateway.Listener{
+			Addr:          net.JoinHostPort(strings.Trim(l.Host, "[]"), strconv.Itoa(l.Port)),
+			SSL:           l.SSL,
+			HTTP2:         l.HTTP2,
+			ProxyProtocol: l.ProxyProtocol,
+		})
+	}
+	return node
+}
+
+// serveAdmin opens Kong's Admin API, for POST /config, only where
+// admin_listen is set explicitly (Kong's default, 127.0.0.1:8001, would
+// collide with a real Kong on the same machine).
+func (n *Node) serveAdmin(name string) error {
+	v := strings.TrimSpace(n.Conf.Raw["admin_listen"])
+	if v == "" || v == "off" {
+		return nil
+	}
+	ls, err := nodeconf.ParseListen(v)
+	if err != nil {
+		return err
+	}
+	for _, l := range ls {
+		if l.SSL {
+			n.logf("[warn] [%s] admin_listen %s: ssl admin listeners are not emulated, skipped", name, l.Raw)
+			continue
+		}
+		a, err := n.Gateway.ServeAdmin(net.JoinHostPort(strings.Trim(l.Host, "[]"), strconv.Itoa(l.Port)))
+		if err != nil {
+			return err
+		}
+		n.AdminAddrs = append(n.AdminAddrs, a.String())
+	}
+	return nil
 }
 
 // Reload re-reads kong.yml and swaps it in while traffic flows, as Kong's

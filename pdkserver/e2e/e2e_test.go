@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/client-ip-guard/client-ip-guard/internal/testsupport"
 	"github.com/client-ip-guard/client-ip-guard/pdkserver/demo"
 	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongyml"
 )
@@ -382,6 +383,7 @@ func postConfig(t *testing.T, s *stack, yml string) (int, string) {
 // fails, and every request started after the change is judged by the new
 // configuration. A broken configuration is refused and changes nothing.
 func TestConfigChangeUnderLoad(t *testing.T) {
+	testsupport.SkipShort(t, "load")
 	s := startStack(t, stackOpts{yml: strings.Replace(defaultYML, "real_ip_recursive: true}", "real_ip_recursive: true, mode: monitor}", 1)})
 	var reloadedAt atomic.Int64
 	var lateWrong atomic.Int64
@@ -429,6 +431,7 @@ func countFDs(t *testing.T) int {
 // success returns within 2 s of the respawn, and no goroutines or file
 // descriptors are left behind.
 func TestPluginServerKilled(t *testing.T) {
+	testsupport.SkipShort(t, "load")
 	s := startStack(t, stackOpts{yml: defaultYML, eventTimeout: 3 * time.Second})
 	ok := demo.Scenario{From: demo.LoadBalancer, Path: "/echo", Headers: [][2]string{{"X-Forwarded-For", "203.0.113.7"}}}
 	srv := s.alb.Servers[0]

@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/client-ip-guard/client-ip-guard/internal/testsupport"
 	"github.com/client-ip-guard/client-ip-guard/pdkserver/demo"
 	"github.com/client-ip-guard/client-ip-guard/plugin/procstats"
 )
@@ -367,6 +368,7 @@ func pluginStats(t *testing.T, s *stack, pid int) procstats.Stats {
 // server is down), slow PROXY clients are cut off, and no goroutine or
 // file descriptor is left behind, on Kong's side and in the plugin server.
 func TestSoak(t *testing.T) {
+	testsupport.SkipShort(t, "soak")
 	dur := soakDuration(t)
 	soakStart := time.Now()
 	ymlA := strings.Replace(soakYML, "STATUS", "403", 1)

@@ -9,7 +9,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/client-ip-guard/client-ip-guard/internal/testsupport"
 	"github.com/client-ip-guard/client-ip-guard/pdkserver/demo"
 	"github.com/client-ip-guard/client-ip-guard/pdkserver/gateway"
 )
@@ -48,21 +48,16 @@ func TestMain(m *testing.M) {
 		binDir = dir
 		// The binaries are built from the working tree once per run, so the
 		// tests never run a stale bin/.
-		for name, pkg := range map[string]string{
-			"client-ip-guard": "./plugin/cmd/client-ip-guard",
-			"panicker":        "./pdkserver/testdata/panicker",
-			"noop":            "./pdkserver/internal/testplugins/noop",
-			"onecall":         "./pdkserver/internal/testplugins/onecall",
-			"trivial":         "./pdkserver/internal/testplugins/trivial",
-			"pdkserver":       "./pdkserver/cmd/pdkserver",
-		} {
-			cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg)
-			cmd.Dir = root
-			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-			if out, err := cmd.CombinedOutput(); err != nil {
-				fmt.Fprintf(os.Stderr, "building %s: %v\n%s", pkg, err, out)
-				return 1
-			}
+		if err := testsupport.Build(dir,
+			"./plugin/cmd/client-ip-guard",
+			"./pdkserver/testdata/panicker",
+			"./pdkserver/internal/testplugins/noop",
+			"./pdkserver/internal/testplugins/onecall",
+			"./pdkserver/internal/testplugins/trivial",
+			"./pdkserver/cmd/pdkserver",
+		); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
 		}
 		return m.Run()
 	}())

@@ -11,8 +11,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,7 +20,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/client-ip-guard/client-ip-guard/internal/nginxdiff"
+	"github.com/client-ip-guard/client-ip-guard/internal/testsupport"
 	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongyml"
 )
 
@@ -309,52 +307,24 @@ http {
 %[2]s%[3]s}
 `, dir, extra, servers.String())
 	}
-	confPath := filepath.Join(dir, "nginx.conf")
 	// nginx 1.29.8+ and Debian's 1.22.1-9+deb12u11 (a backport) refuse
 	// more than max_headers (default 1000) header lines with the same 400.
 	// Kong 3.9's OpenResty (nginx 1.25.3) has no such limit, and neither
 	// has the model: lift it where the directive exists.
 	conf := render("    max_headers 1000000;\n")
-	require.NoError(t, os.WriteFile(confPath, []byte(conf), 0o644))
-	if out, err := exec.Command(bin, "-t", "-q", "-p", dir+"/", "-e", filepath.Join(dir, "error.log"), "-c", confPath).CombinedOutput(); err != nil {
-		if !strings.Contains(string(out), `"max_headers"`) {
-			t.Fatalf("nginx -t: %v\n%s\n%s", err, out, conf)
+	if err := testsupport.CheckNginxConf(bin, dir, conf); err != nil {
+		if !strings.Contains(err.Error(), `"max_headers"`) {
+			t.Fatalf("%v\n%s", err, conf)
 		}
 		conf = render("")
-		require.NoError(t, os.WriteFile(confPath, []byte(conf), 0o644))
 	} else {
 		t.Logf("%s knows max_headers (backported or nginx 1.29.8+): lifted to match Kong's nginx", bin)
 	}
-	cmd := exec.Command(bin, "-p", dir+"/", "-e", filepath.Join(dir, "error.log"), "-c", confPath)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	require.NoError(t, cmd.Start())
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-done
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for _, a := range addrs {
-		for {
-			c, err := net.DialTimeout("tcp", a, time.Second)
-			if err == nil {
-				c.Close()
-				break
-			}
-			select {
-			case <-done:
-				log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-				t.Fatalf("nginx exited: %s\n%s\n%s", out.String(), log, conf)
-			default:
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("nginx not listening on %s: %v", a, err)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+	n, err := testsupport.StartNginx(bin, dir, conf, addrs)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, conf)
 	}
+	t.Cleanup(n.Stop)
 	return addrs
 }
 
@@ -422,13 +392,8 @@ var knownHeaderDeviations = map[string]string{}
 // HEADERBUF_CASES the number of random heads per configuration.
 func TestHeaderBuffersAgainstNginx(t *testing.T) {
 	begin := time.Now()
-	bin, err := nginxdiff.FindNginx()
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI=true and %v", err)
-		}
-		t.Skip(err)
-	}
+	bin := testsupport.NginxBin(t)
+	var err error
 	seed := uint64(20250101)
 	if s := os.Getenv("HEADERBUF_SEED"); s != "" {
 		seed, err = strconv.ParseUint(s, 10, 64)

@@ -130,7 +130,7 @@ func handlers() map[string]handler {
 	all := map[string]handler{}
 	for _, part := range []map[string]handler{
 		clientHandlers(), requestHandlers(), nginxHandlers(), logHandlers(),
-		ctxHandlers(), responseHandlers(), serviceHandlers(), miscHandlers(),
+		ctxHandlers(), responseHandlers(), serviceHandlers(), serviceTargetHandlers(), miscHandlers(),
 	} {
 		for k, v := range part {
 			if v.phases == 0 {
@@ -150,14 +150,4 @@ func InternName(name []byte) string {
 		return m.name
 	}
 	return string(name)
-}
-
-// MethodNames lists every PDK method name of the protocol, emulated or
-// not, as Kong's table holds them.
-func MethodNames() []string {
-	names := make([]string, 0, len(methods))
-	for n := range methods {
-		names = append(names, n)
-	}
-	return names
 }

@@ -11,7 +11,7 @@ import (
 // accessAndRewrite is service/request.lua's phase set.
 const accessAndRewrite = phRewrite | phAccess
 
-// serviceHandlers: kong.service.request.* header and target edits
+// serviceHandlers: kong.service.request.* header edits
 // (kong/pdk/service/request.lua). They rewrite the incoming request
 // (ngx.req.set_header), so later kong.request.get_header calls see them.
 func serviceHandlers() map[string]handler {
@@ -64,6 +64,14 @@ func serviceHandlers() map[string]handler {
 			}
 			return nil, nil
 		}},
+	}
+}
+
+// serviceTargetHandlers: kong.service.request.* edits of the request line
+// and body, and kong.service.set_upstream/set_target
+// (kong/pdk/service/request.lua, kong/pdk/service.lua).
+func serviceTargetHandlers() map[string]handler {
+	return map[string]handler{
 		"kong.service.request.set_scheme": {phases: accessAndRewrite, fn: func(ev *Event, args []byte) (any, error) {
 			v, err := argString(args)
 			if err != nil {

@@ -19,7 +19,7 @@ import (
 	"strconv"
 	"strings"
 
-	"sigs.k8s.io/yaml"
+	"github.com/client-ip-guard/client-ip-guard/internal/yamljson"
 )
 
 // File is a parsed kong.yml with references resolved: every plugin knows
@@ -152,7 +152,7 @@ func Load(path string) (*File, error) {
 
 // Parse parses kong.yml (YAML or JSON) text.
 func Parse(data []byte) (*File, error) {
-	js, err := yaml.YAMLToJSON(data)
+	js, err := yamljson.ToJSON(data)
 	if err != nil {
 		return nil, fmt.Errorf("not valid YAML: %w", err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/client-ip-guard/client-ip-guard/internal/nginxdiff"
+	"github.com/client-ip-guard/client-ip-guard/internal/testsupport"
 	"github.com/client-ip-guard/client-ip-guard/pdkserver/demo"
 )
 
@@ -106,14 +107,14 @@ func TestUpstreamHeadersMatchNginx(t *testing.T) {
 	ports, err := nginxdiff.FreePorts(2)
 	require.NoError(t, err)
 	ngxAddr := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(ports[0]))
-	ngx, err := nginxdiff.StartConf(bin, filepath.Join(dir, "nginx"), nginxConf(t, modules, ngxAddr, up.addr), []netip.AddrPort{ngxAddr})
+	ngx, err := testsupport.StartNginx(bin, filepath.Join(dir, "nginx"), nginxConf(t, modules, ngxAddr, up.addr), []string{ngxAddr.String()})
 	require.NoError(t, err)
 	t.Cleanup(ngx.Stop)
 	pdkAddr := startPDKServer(t, dir, ports[1], up.addr)
 
 	for i, tc := range corpus {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.joined && !nginxdiff.VersionAtLeast(version, 1, 23, 0) {
+			if tc.joined && !testsupport.NginxVersionAtLeast(version, 1, 23, 0) {
 				t.Skipf("%s does not join an unknown header's lines into $http_*; Kong's 1.25 does (kongpdk's TestNgxHeaderLookups pins that)", version)
 			}
 			got := map[string][][2]string{}
@@ -138,7 +139,7 @@ func findNginxLua(t *testing.T) (bin, modules, version string) {
 		}
 		t.Skipf("skipping the nginx flow test: %s", why)
 	}
-	bin, err := nginxdiff.FindNginx()
+	bin, err := testsupport.FindNginx()
 	if err != nil {
 		missing(err.Error())
 	}

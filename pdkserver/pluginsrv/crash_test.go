@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongpdk"
+	"github.com/client-ip-guard/client-ip-guard/internal/testsupport"
 )
 
 func countFDs(t *testing.T) int {
@@ -115,6 +116,7 @@ func runLoad(s *Server, n int, timeout time.Duration, stop <-chan struct{}, afte
 // of the kill (respawn ≤ 1 s after the previous spawn), and goroutines
 // and file descriptors come back to where they were.
 func TestKillUnderLoad(t *testing.T) {
+	testsupport.SkipShort(t, "load")
 	s, logs := startPlugin(t, "trivial")
 	const workers, timeout = 16, time.Second
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongpdk"
+	"github.com/client-ip-guard/client-ip-guard/internal/testsupport"
 )
 
 // Test plugins are built once per test binary run, into binDir.
@@ -41,14 +41,11 @@ func pluginBin(tb testing.TB, name string) string {
 		if buildErr != nil {
 			return
 		}
-		args := []string{"build", "-o", binDir + "/"}
+		var pkgs []string
 		for _, p := range testPlugins {
-			args = append(args, "github.com/client-ip-guard/client-ip-guard/pdkserver/internal/testplugins/"+p)
+			pkgs = append(pkgs, "github.com/client-ip-guard/client-ip-guard/pdkserver/internal/testplugins/"+p)
 		}
-		out, err := exec.Command("go", args...).CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
+		buildErr = testsupport.Build(binDir, pkgs...)
 	})
 	require.NoError(tb, buildErr)
 	return filepath.Join(binDir, name)
@@ -66,11 +63,7 @@ func guardBin(tb testing.TB) string {
 	tb.Helper()
 	pluginBin(tb, "noop") // creates binDir
 	guardOnce.Do(func() {
-		out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, "client-ip-guard"),
-			"github.com/client-ip-guard/client-ip-guard/plugin/cmd/client-ip-guard").CombinedOutput()
-		if err != nil {
-			guardErr = fmt.Errorf("go build client-ip-guard: %v\n%s", err, out)
-		}
+		guardErr = testsupport.Build(binDir, "github.com/client-ip-guard/client-ip-guard/plugin/cmd/client-ip-guard")
 	})
 	if guardErr != nil {
 		tb.Skip(guardErr)

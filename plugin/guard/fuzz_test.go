@@ -125,7 +125,7 @@ func FuzzJudge(f *testing.F) {
 		}
 		if res.Malformed != "" {
 			found := req.Proxy != nil && strings.Contains(req.Proxy.SrcAddr, res.Malformed)
-			for _, h := range req.Headers {
+			for _, h := range headers {
 				found = found || strings.Contains(h.Value, res.Malformed)
 			}
 			if !found {

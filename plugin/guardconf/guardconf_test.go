@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/client-ip-guard/client-ip-guard/internal/testsupport"
 	"github.com/client-ip-guard/client-ip-guard/plugin/guardconf"
 	"github.com/client-ip-guard/client-ip-guard/plugin/realip"
 	"github.com/client-ip-guard/client-ip-guard/plugin/verdict"
@@ -367,14 +368,9 @@ func TestSchemaDump(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the plugin binary")
 	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("go tool not in PATH")
-	}
-	bin := filepath.Join(t.TempDir(), "client-ip-guard")
-	build := exec.Command(goBin, "build", "-o", bin, "github.com/client-ip-guard/client-ip-guard/plugin/cmd/client-ip-guard")
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "go build: %s", out)
+	dir := t.TempDir()
+	require.NoError(t, testsupport.Build(dir, "github.com/client-ip-guard/client-ip-guard/plugin/cmd/client-ip-guard"))
+	bin := filepath.Join(dir, "client-ip-guard")
 
 	dump := exec.Command(bin, "-dump")
 	var stdout bytes.Buffer

@@ -4,11 +4,8 @@
 // resolves them.
 //
 // Resolution rules reproduced here, each from Kong's loader:
-//   - kong.conf lines are "key = value"; lines whose first non-blank
-//     character is '#' or ';' are comments; a trailing '#' comment is cut
-//     unless written "\#", which becomes '#'; a line ending in '\' continues
-//     on the next; any byte of a key that is not a letter or digit becomes
-//     '_'.
+//   - kong.conf lines are "key = value", read as ReadLines describes
+//     (Penlight's config.read plus Kong's comment stripping).
 //   - Environment variables override the file: KONG_<KEY> with the key
 //     upper-cased. Kong looks them up by that exact name, so a variable
 //     spelled with lower-case letters is never seen.
@@ -26,13 +23,11 @@
 package nodeconf
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/client-ip-guard/client-ip-guard/plugin/realip"
@@ -86,6 +81,9 @@ type Conf struct {
 	// Sources says where each Raw key came from: "file:LINE" (1-based; the
 	// first line of a continued line) or "env:KONG_X".
 	Sources map[string]string
+	// File is the kong.conf the "file:" sources refer to ("" when none was
+	// named).
+	File string
 }
 
 // HeaderBuffers is an nginx "number size" buffers value, such as
@@ -159,7 +157,7 @@ func Parse(r io.Reader, name string) (*Conf, error) {
 	if err != nil {
 		return nil, err
 	}
-	return resolve(raw, src, fileExists)
+	return resolveFile(raw, src, name)
 }
 
 // Load reads the kong.conf at path (none when path is "") and applies the
@@ -178,7 +176,23 @@ func Load(path string, environ []string) (*Conf, error) {
 		}
 	}
 	applyEnv(raw, src, environ)
-	return resolve(raw, src, fileExists)
+	return resolveFile(raw, src, path)
+}
+
+// resolveFile resolves raw, read from file.
+func resolveFile(raw, src map[string]string, file string) (*Conf, error) {
+	return resolve(raw, src, file, fileExists)
+}
+
+// Where says where the user set key: "FILE:LINE" for kong.conf (FILE
+// "kong.conf" when unnamed), "env:KONG_X" for the environment, "" when the
+// key is not set.
+func (c *Conf) Where(key string) string {
+	s := c.Sources[key]
+	if line, ok := strings.CutPrefix(s, "file:"); ok {
+		return displayName(c.File) + ":" + line
+	}
+	return s
 }
 
 func fileExists(p string) bool {
@@ -190,38 +204,22 @@ func fileExists(p string) bool {
 // assignment of a key.
 func readFile(r io.Reader, name string) (map[string]string, map[string]string, error) {
 	raw, src := map[string]string{}, map[string]string{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
-	lineNo, pending, pendingStart := 0, "", 0
-	for sc.Scan() {
-		lineNo++
-		l := strings.TrimSuffix(sc.Text(), "\r")
-		trimmed := strings.TrimLeft(l, " \t\f\v")
-		if strings.TrimSpace(l) == "" || trimmed[0] == '#' || trimmed[0] == ';' {
-			continue
-		}
-		// A trailing backslash (then optional blanks) joins the next line.
-		if t := strings.TrimRight(l, " \t\f\v"); strings.HasSuffix(t, "\\") {
-			if pending == "" {
-				pendingStart = lineNo
-			}
-			pending += t[:len(t)-1]
-			continue
-		}
-		start := lineNo
-		if pending != "" {
-			l, start, pending = pending+l, pendingStart, ""
-		}
-		if err := assign(raw, src, l, name, start); err != nil {
-			return nil, nil, err
-		}
-	}
-	if err := sc.Err(); err != nil {
+	lines, err := ReadLines(r)
+	if err != nil {
 		return nil, nil, fmt.Errorf("reading %s: %w", displayName(name), err)
 	}
-	if pending != "" {
-		if err := assign(raw, src, pending, name, pendingStart); err != nil {
-			return nil, nil, err
+	for _, l := range lines {
+		where := fmt.Sprintf("%s:%d", displayName(name), l.Line)
+		switch {
+		case l.Section:
+			return nil, nil, fmt.Errorf("%s: section header %q is not kong.conf syntax", where, l.Text)
+		case !l.Assign:
+			// Kong's reader files it as an anonymous list item no setting reads.
+		case l.Key == "":
+			return nil, nil, fmt.Errorf("%s: empty key in %q", where, l.Text)
+		default:
+			raw[l.Key] = l.Value
+			src[l.Key] = sourceName(name, l.Line)
 		}
 	}
 	return raw, src, nil
@@ -238,51 +236,6 @@ func displayName(name string) string {
 // part of it: a Conf comes from at most one file.
 func sourceName(_ string, line int) string {
 	return fmt.Sprintf("file:%d", line)
-}
-
-// assign handles one logical line. Lines without '=' are ignored, as Kong's
-// reader files them as anonymous list items that no setting reads.
-func assign(raw, src map[string]string, line, name string, lineNo int) error {
-	where := fmt.Sprintf("%s:%d", displayName(name), lineNo)
-	line = strings.TrimLeft(line, " \t\f\v")
-	if strings.HasPrefix(line, "[") {
-		return fmt.Errorf("%s: section header %q is not kong.conf syntax", where, strings.TrimSpace(line))
-	}
-	eq := strings.IndexByte(line, '=')
-	if eq < 0 {
-		return nil
-	}
-	key := normalizeKey(strings.TrimRight(line[:eq], " \t\f\v"))
-	if key == "" {
-		return fmt.Errorf("%s: empty key in %q", where, strings.TrimSpace(line))
-	}
-	raw[key] = stripComment(strings.TrimSpace(line[eq+1:]))
-	src[key] = sourceName(name, lineNo)
-	return nil
-}
-
-// normalizeKey replaces every byte that is not an ASCII letter or digit
-// with '_', as Kong's reader does with key names.
-func normalizeKey(k string) string {
-	b := []byte(k)
-	for i, c := range b {
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
-			b[i] = '_'
-		}
-	}
-	return string(b)
-}
-
-// stripComment cuts a trailing comment: blanks, then a '#' not preceded by
-// '\', then the rest; then turns "\#" into "#".
-func stripComment(v string) string {
-	for i := 0; i < len(v); i++ {
-		if v[i] == '#' && (i == 0 || v[i-1] != '\\') {
-			v = strings.TrimRight(v[:i], " \t\f\v\r\n")
-			break
-		}
-	}
-	return strings.ReplaceAll(v, `\#`, "#")
 }
 
 // applyEnv overrides raw with KONG_* variables. Later duplicates in environ
@@ -302,6 +255,22 @@ func applyEnv(raw, src map[string]string, environ []string) {
 		raw[key] = strings.TrimSpace(val)
 		src[key] = "env:" + name
 	}
+}
+
+// AliasKey returns the key that decides an aliased setting (real_ip_header
+// or real_ip_recursive): the nginx_proxy_<alias> directive when the user set
+// it (isSet: set, and neither empty nor NONE), otherwise the alias itself.
+func AliasKey(alias string, isSet func(key string) bool) string {
+	if k := "nginx_proxy_" + alias; isSet(k) {
+		return k
+	}
+	return alias
+}
+
+// Unset reports whether a value means "not set" to Kong: empty or NONE.
+func Unset(v string) bool {
+	v = strings.TrimSpace(v)
+	return v == "" || v == "NONE"
 }
 
 // value returns the user's setting for key, treating "NONE" and "" as
@@ -330,13 +299,13 @@ func splitList(v string) []string {
 	return out
 }
 
-func resolve(raw, src map[string]string, exists func(string) bool) (*Conf, error) {
+func resolve(raw, src map[string]string, file string, exists func(string) bool) (*Conf, error) {
 	c := Defaults()
-	c.Raw, c.Sources = raw, src
+	c.Raw, c.Sources, c.File = raw, src, file
 
 	where := func(key string) string {
-		if s, ok := src[key]; ok {
-			return " (" + s + ")"
+		if w := c.Where(key); w != "" {
+			return " (" + w + ")"
 		}
 		return ""
 	}
@@ -358,22 +327,15 @@ func resolve(raw, src map[string]string, exists func(string) bool) (*Conf, error
 		}
 	}
 
-	// Alias resolution: the nginx_proxy_* directive wins when the user set
-	// it; otherwise the alias; otherwise the default.
-	hdrKey := "real_ip_header"
-	if _, ok := value(raw, "nginx_proxy_real_ip_header"); ok {
-		hdrKey = "nginx_proxy_real_ip_header"
-	}
+	isSet := func(k string) bool { _, ok := value(raw, k); return ok }
+	hdrKey := AliasKey("real_ip_header", isSet)
 	if v, ok := value(raw, hdrKey); ok {
 		if strings.ContainsAny(v, " \t;{}\"'") {
 			return nil, fmt.Errorf("%s %q is not a header name%s", hdrKey, v, where(hdrKey))
 		}
 		c.RealIPHeader = v
 	}
-	recKey := "real_ip_recursive"
-	if _, ok := value(raw, "nginx_proxy_real_ip_recursive"); ok {
-		recKey = "nginx_proxy_real_ip_recursive"
-	}
+	recKey := AliasKey("real_ip_recursive", isSet)
 	if v, ok := value(raw, recKey); ok {
 		switch v {
 		case "on":
@@ -550,25 +512,4 @@ func pluginServer(c *Conf, name string, exists func(string) bool) (PluginServer,
 		return PluginServer{}, fmt.Errorf("%s_query_cmd is unset and %s does not exist: query_command undefined for pluginserver %s", keyPrefix, bin, name)
 	}
 	return ps, nil
-}
-
-// Keys returns the Raw keys in sorted order.
-func (c *Conf) Keys() []string {
-	keys := make([]string, 0, len(c.Raw))
-	for k := range c.Raw {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-// HasProxyProtocolListener reports whether any proxy_listen entry carries
-// the proxy_protocol flag.
-func (c *Conf) HasProxyProtocolListener() bool {
-	for _, l := range c.ProxyListen {
-		if l.ProxyProtocol {
-			return true
-		}
-	}
-	return false
 }

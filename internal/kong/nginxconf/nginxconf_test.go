@@ -1,14 +1,11 @@
 package nginxconf
 
 import (
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/client-ip-guard/client-ip-guard/kongconf/nodeconf"
+	"github.com/client-ip-guard/client-ip-guard/internal/kong/nodeconf"
+	"github.com/client-ip-guard/client-ip-guard/internal/testsupport"
 )
 
 func mustParse(t *testing.T, text string) *nodeconf.Conf {
@@ -153,28 +150,16 @@ http {
 }
 
 // TestServerBlockNginxT checks that nginx itself accepts generated configs
-// ("nginx -t"). It needs an nginx binary: skipped without one, except under
-// CI=true.
+// ("nginx -t"). It needs an nginx binary: skipped without one (and under
+// -short), except under CI=true.
 func TestServerBlockNginxT(t *testing.T) {
-	bin, err := exec.LookPath("nginx")
+	bin := testsupport.NginxBin(t)
+	ver, err := testsupport.NginxVersion(bin)
 	if err != nil {
-		bin = "/usr/sbin/nginx"
-		if _, err := os.Stat(bin); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatal("CI=true and no nginx binary found")
-			}
-			t.Skip("no nginx binary; install nginx-light to run this test")
-		}
+		t.Fatal(err)
 	}
-	ver, _ := exec.Command(bin, "-v").CombinedOutput()
 	// "http2 on" exists from nginx 1.25.1; older nginx needs the flag in listen.
-	var major, minor, patch int
-	if _, v, ok := strings.Cut(string(ver), "nginx/"); !ok {
-		t.Fatalf("cannot read the version in %q", ver)
-	} else if _, err := fmt.Sscanf(v, "%d.%d.%d", &major, &minor, &patch); err != nil {
-		t.Fatalf("cannot read the version in %q: %v", ver, err)
-	}
-	legacy := major == 1 && (minor < 25 || minor == 25 && patch < 1)
+	legacy := !testsupport.NginxVersionAtLeast(ver, 1, 25, 1)
 	confs := []string{
 		"proxy_listen = 127.0.0.1:1 proxy_protocol deferred reuseport backlog=10, [::1]:1 bind ipv6only=on\nreal_ip_header = proxy_protocol\ntrusted_ips = 10.0.0.0/8, 172.16.5.4/12, ::1, unix:\n",
 		"proxy_listen = 127.0.0.1:2 http2, 127.0.0.1:3 so_keepalive=30m::10\nreal_ip_header = X-Forwarded-For\nreal_ip_recursive = on\ntrusted_ips = 0.0.0.0/0,::/0\n",
@@ -182,14 +167,9 @@ func TestServerBlockNginxT(t *testing.T) {
 	}
 	for i, text := range confs {
 		dir := t.TempDir()
-		conf := filepath.Join(dir, "nginx.conf")
 		out := ServerBlock(mustParse(t, text), Options{Dir: dir, LegacyHTTP2: legacy})
-		if err := os.WriteFile(conf, []byte(out), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		res, err := exec.Command(bin, "-t", "-p", dir+"/", "-e", filepath.Join(dir, "error.log"), "-c", conf).CombinedOutput()
-		if err != nil {
-			t.Errorf("config %d rejected by %s: %v\n%s\n%s", i, strings.TrimSpace(string(ver)), err, res, out)
+		if err := testsupport.CheckNginxConf(bin, dir, out); err != nil {
+			t.Errorf("config %d rejected by %s: %v\n%s", i, ver, err, out)
 		}
 	}
 }
