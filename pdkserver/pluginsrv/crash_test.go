@@ -14,8 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongpdk"
 	"github.com/client-ip-guard/client-ip-guard/internal/testsupport"
+	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongpdk"
 )
 
 func countFDs(t *testing.T) int {

@@ -12,8 +12,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongpdk"
 	"github.com/client-ip-guard/client-ip-guard/internal/testsupport"
+	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongpdk"
 )
 
 // Test plugins are built once per test binary run, into binDir.
