@@ -28,7 +28,7 @@ func TestGenerateFlags(t *testing.T) {
 	assert.Contains(t, out, "proxy_listen = 0.0.0.0:8000 reuseport backlog=16384 proxy_protocol")
 	assert.NotContains(t, out, "# ----", "a single output has no separators")
 
-	code, out, _ = run(t, "generate", "--provider", "gke", "-o", "service", "-o", "helm")
+	code, out, _ = run(t, "generate", "--provider", "gke", "-o", "service", "-o", "helm", "--image", "example.com/kong-cig:1")
 	require.Equal(t, 0, code)
 	assert.Contains(t, out, "# ---- service.yaml ----")
 	assert.Contains(t, out, "externalTrafficPolicy: Local")
@@ -69,6 +69,10 @@ func TestGenerateTopologyFileAndTrustedFrom(t *testing.T) {
 	assert.Contains(t, errs, "plain list")
 
 	code, _, errs = run(t, "generate", "-t", topo, "--trusted-from", aws, "--aws-service", "CLOUDFRONT", "--out-dir", out)
+	require.Equal(t, 2, code)
+	assert.Contains(t, errs, "add --image REPO:TAG", "the Helm values need an image with the plugin")
+
+	code, _, errs = run(t, "generate", "-t", topo, "--trusted-from", aws, "--aws-service", "CLOUDFRONT", "--out-dir", out, "--image", "example.com/kong-cig:1")
 	require.Equal(t, 0, code, errs)
 	b, err := os.ReadFile(filepath.Join(out, "kong.conf"))
 	require.NoError(t, err)

@@ -30,9 +30,8 @@ var Kinds = []Kind{
 	{"pluginserver-env", "pluginserver.env", func(r *topology.Resolved) (string, error) {
 		return PluginServerEnv(r.Topology.Prefix), nil
 	}},
-	{"pluginserver-helm", "pluginserver-values.yaml", func(r *topology.Resolved) (string, error) {
-		return PluginServerHelmYAML(r.Topology.Chart)
-	}},
+	{"pluginserver-helm", "pluginserver-values.yaml", PluginServerHelmYAML},
+	{"backendconfig", "backendconfig.yaml", BackendConfigYAML},
 }
 
 // KindNames returns the --output vocabulary.
@@ -54,15 +53,32 @@ func LookupKind(name string) (Kind, error) {
 	return Kind{}, fmt.Errorf("unknown output %q (known: %s)", name, strings.Join(KindNames(), ", "))
 }
 
+// CheckBundle renders what a partial bundle is checked against: every kind
+// that applies, less the Helm values when the topology has no image (they
+// are refused then, and were not asked for).
+func CheckBundle(r *topology.Resolved) (map[string]string, error) {
+	var names []string
+	for _, k := range Kinds {
+		if r.Platform.ImageRepo == "" && (k.Name == "helm" || k.Name == "pluginserver-helm") {
+			continue
+		}
+		names = append(names, k.Name)
+	}
+	return render(r, names, true)
+}
+
 // Bundle renders the named kinds (all when names is empty) keyed by file
 // name. Outputs that do not apply to the provider (an Ingress without an L7
 // load balancer) are left out of an all-kinds bundle and are an error when
 // asked for by name.
 func Bundle(r *topology.Resolved, names ...string) (map[string]string, error) {
-	all := len(names) == 0
-	if all {
-		names = KindNames()
+	if len(names) == 0 {
+		return render(r, KindNames(), true)
 	}
+	return render(r, names, false)
+}
+
+func render(r *topology.Resolved, names []string, skipEmpty bool) (map[string]string, error) {
 	out := map[string]string{}
 	for _, n := range names {
 		k, err := LookupKind(n)
@@ -74,7 +90,7 @@ func Bundle(r *topology.Resolved, names ...string) (map[string]string, error) {
 			return nil, fmt.Errorf("render %s: %w", n, err)
 		}
 		if s == "" {
-			if all {
+			if skipEmpty {
 				continue
 			}
 			return nil, fmt.Errorf("output %s does not apply to provider %s", n, r.Provider.Name)

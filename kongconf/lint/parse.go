@@ -326,8 +326,12 @@ func loadService(set *Set, s *sink, file string, root *yaml.Node) {
 	}
 	ports := mapPath(root, "spec", "ports")
 	for i, p := range svc.Spec.Ports {
+		// A port reaches Kong's TLS listener when it targets 8443 (or a
+		// named tls/ssl port), or names no target and is itself 443/8443.
+		// 443 aimed at 8000 is TLS ending on the load balancer.
 		tp := p.TargetPort.String()
-		if tp == "8443" || p.Port == 443 || strings.Contains(p.Name, "tls") || strings.Contains(p.Name, "ssl") || strings.Contains(tp, "tls") {
+		unset := tp == "0" || tp == ""
+		if tp == "8443" || strings.Contains(tp, "tls") || strings.Contains(tp, "ssl") || unset && (p.Port == 443 || p.Port == 8443) {
 			out.TargetsTLS = true
 			if ports != nil && i < len(ports.Content) {
 				out.TLSLine = ports.Content[i].Line
@@ -489,7 +493,11 @@ func loadHelm(set *Set, s *sink, file string, root *yaml.Node) {
 		}
 	}
 	if scalar(mapPath(proxy, "tls", "enabled")) != "false" {
-		svc.TargetsTLS = true
+		// tls.overrideServiceTargetPort aims the chart's 443 at another
+		// listener (Kong/charts charts/kong/templates/_helpers.tpl:240).
+		if o := scalar(mapPath(proxy, "tls", "overrideServiceTargetPort")); o == "" || o == "8443" {
+			svc.TargetsTLS = true
+		}
 		svc.TLSLine = proxy.Line
 		if k, _ := mapGet(proxy, "tls"); k != nil {
 			svc.TLSLine = k.Line

@@ -14,6 +14,7 @@ import (
 
 	"github.com/client-ip-guard/client-ip-guard/internal/yamljson"
 
+	"github.com/client-ip-guard/client-ip-guard/kongconf/chart"
 	"github.com/client-ip-guard/client-ip-guard/kongconf/presets"
 )
 
@@ -28,9 +29,9 @@ const (
 // Chart names for Helm values output.
 const (
 	// ChartKong is the Kong/charts "kong" chart (keys at the top level).
-	ChartKong = "kong"
+	ChartKong = chart.Kong
 	// ChartIngress is the Kong/charts "ingress" chart (gateway keys under "gateway.").
-	ChartIngress = "ingress"
+	ChartIngress = chart.Ingress
 )
 
 // Plugin identity shared by every emitter.
@@ -71,7 +72,22 @@ type Topology struct {
 	Chart string `json:"chart,omitempty"`
 	// Namespace for Kubernetes objects (default kong).
 	Namespace string `json:"namespace,omitempty"`
-	// ServiceName is the proxy Service's name (default kong-proxy).
+	// Release is the Helm release name; every generated Kubernetes name
+	// follows the chart's naming for it (default kong).
+	Release string `json:"release,omitempty"`
+	// Image is REPO:TAG of a Kong image that contains the plugin binary;
+	// required by the Helm outputs (the chart's kong:3.9 has no plugin).
+	Image string `json:"image,omitempty"`
+	// LBCertificate is the certificate the load balancer terminates TLS with
+	// (tls: lb): an ACM ARN, a DigitalOcean certificate ID, Hetzner
+	// certificate names, a Linode TLS Secret or a GCP pre-shared certificate.
+	LBCertificate string `json:"lbCertificate,omitempty"`
+	// LBLocation places the load balancer (Hetzner: a location such as fsn1
+	// or a network zone such as eu-central).
+	LBLocation string `json:"lbLocation,omitempty"`
+	// ServiceName is the proxy Service's name (default: the chart's,
+	// <release>-kong-proxy or <release>-gateway-proxy; another name is set
+	// through proxy.nameOverride).
 	ServiceName string `json:"serviceName,omitempty"`
 	// IngressClass for KongClusterPlugin (default kong).
 	IngressClass string `json:"ingressClass,omitempty"`
@@ -178,6 +194,9 @@ type Resolved struct {
 	Warnings []string
 	// Sources explains where trusted ranges came from (for comments).
 	Sources []string
+	// Platform holds the chart's names, the image and the load balancer's
+	// Service and Ingress settings.
+	Platform Platform
 }
 
 // LoadFile reads a topology YAML file strictly (unknown keys are errors).
@@ -220,7 +239,7 @@ func Resolve(t Topology, extraTrusted ...string) (*Resolved, error) {
 	prof, ok := p.Methods[t.Method]
 	if !ok {
 		if why, known := p.Unsupported[t.Method]; known {
-			return nil, fmt.Errorf("provider %s does not support method %s: %s", p.Name, t.Method, why)
+			return nil, fmt.Errorf("provider %s does not support method %s: %s; use --method %s", p.Name, t.Method, why, strings.Join(p.MethodNames(), " or "))
 		}
 		return nil, fmt.Errorf("unknown method %q (known: %s)", t.Method, strings.Join(Methods, ", "))
 	}
@@ -228,9 +247,6 @@ func Resolve(t Topology, extraTrusted ...string) (*Resolved, error) {
 
 	if t.Namespace == "" {
 		t.Namespace = "kong"
-	}
-	if t.ServiceName == "" {
-		t.ServiceName = "kong-proxy"
 	}
 	if t.IngressClass == "" {
 		t.IngressClass = "kong"
@@ -245,13 +261,6 @@ func Resolve(t Topology, extraTrusted ...string) (*Resolved, error) {
 	if t.Prefix == "" {
 		t.Prefix = "/"
 	}
-	switch t.Chart {
-	case "":
-		t.Chart = ChartKong
-	case ChartKong, ChartIngress:
-	default:
-		fail("chart %q must be kong or ingress", t.Chart)
-	}
 	switch t.TLS {
 	case "":
 		t.TLS = TLSKong
@@ -261,9 +270,6 @@ func Resolve(t Topology, extraTrusted ...string) (*Resolved, error) {
 	case TLSKong, TLSLB:
 	default:
 		fail("tls %q must be kong or lb", t.TLS)
-	}
-	if t.TLS == TLSLB && t.Method == MethodLocal {
-		r.Warnings = append(r.Warnings, "tls: lb with method local: a load balancer that terminates TLS cannot also pass the client through as the TCP peer")
 	}
 	r.TLS = t.TLS
 
@@ -443,6 +449,7 @@ func Resolve(t Topology, extraTrusted ...string) (*Resolved, error) {
 		t.Name = p.Name + "-" + t.Method
 	}
 	r.Topology = t
+	resolvePlatform(r, fail)
 	if len(errs) > 0 {
 		sort.Strings(errs)
 		return nil, fmt.Errorf("invalid topology:\n  %s", strings.Join(errs, "\n  "))

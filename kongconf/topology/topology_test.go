@@ -21,7 +21,7 @@ func TestResolveDefaults(t *testing.T) {
 	}{
 		{"eks-nlb default is PROXY", Topology{Provider: "eks-nlb", TrustedCIDRs: []string{"10.0.0.0/16"}}, MethodProxyProtocol, "proxy_protocol", false, true, TLSKong, []string{"10.0.0.0/16"}, true},
 		{"gke default is local", Topology{Provider: "gke"}, MethodLocal, "X-Real-IP", false, false, TLSKong, nil, false},
-		{"gke-l7 trusts GFE", Topology{Provider: "gke-l7", TrustedCIDRs: []string{"203.0.113.10"}}, MethodHeaders, "X-Forwarded-For", true, false, TLSLB,
+		{"gke-l7 trusts GFE", Topology{Provider: "gke-l7", TrustedCIDRs: []string{"203.0.113.10"}, LBCertificate: "gfe-cert"}, MethodHeaders, "X-Forwarded-For", true, false, TLSLB,
 			[]string{"203.0.113.10", "35.191.0.0/16", "130.211.0.0/22", "2600:2d00:1:b029::/64", "2600:2d00:1:1::/64"}, true},
 		{"cloudflare header", Topology{Provider: "cloudflare"}, MethodHeaders, "CF-Connecting-IP", false, false, TLSKong, nil, true},
 		{"generic headers override", Topology{Provider: "generic", Method: "headers", TrustedCIDRs: []string{"192.0.2.0/24", "192.0.2.0/24"}, RealIPHeader: "x-real-ip", Recursive: ptr(false)},
