@@ -10,7 +10,12 @@ FUZZTIME ?= 30s
 # without adding it to go.mod.
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build run test vet bench fuzz docker-test clean
+# Packages with goroutines, locks or shared state, run again under the race
+# detector by `make test` (the soak is left out: it is one minute of load
+# whose timing bounds the detector's slowdown would break).
+RACE_PKGS := ./pdkserver/... ./plugin/sink ./plugin/procstats ./plugin/guard ./plugin/guardconf ./plugin/realip ./kongconf/admin
+
+.PHONY: all build run test test-short vet bench fuzz docker-test clean
 
 all: build
 
@@ -30,6 +35,11 @@ vet:
 
 test: build vet
 	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) test -race -count=1 -timeout 20m -skip '^TestSoak$$' $(RACE_PKGS)
+
+# The quick loop: no soak, load or nginx differential tests (under a minute).
+test-short:
+	$(GO) test -short ./...
 
 # Every benchmark BENCHMARKS.md reports (about 10 minutes), output in bench.out.
 bench: build

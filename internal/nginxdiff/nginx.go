@@ -32,9 +32,9 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/client-ip-guard/client-ip-guard/internal/kong/nginxconf"
+	"github.com/client-ip-guard/client-ip-guard/internal/kong/nodeconf"
 	"github.com/client-ip-guard/client-ip-guard/internal/testsupport"
-	"github.com/client-ip-guard/client-ip-guard/kongconf/nginxconf"
-	"github.com/client-ip-guard/client-ip-guard/kongconf/nodeconf"
 )
 
 // Nginx is a running nginx child process.

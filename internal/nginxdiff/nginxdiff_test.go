@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/client-ip-guard/client-ip-guard/internal/kong/nginxconf"
+	"github.com/client-ip-guard/client-ip-guard/internal/kong/nodeconf"
 	"github.com/client-ip-guard/client-ip-guard/internal/testsupport"
-	"github.com/client-ip-guard/client-ip-guard/kongconf/nginxconf"
-	"github.com/client-ip-guard/client-ip-guard/kongconf/nodeconf"
 	"github.com/client-ip-guard/client-ip-guard/plugin/realip"
 )
 

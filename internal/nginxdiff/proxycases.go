@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/client-ip-guard/client-ip-guard/kongconf/nginxconf"
-	"github.com/client-ip-guard/client-ip-guard/kongconf/nodeconf"
+	"github.com/client-ip-guard/client-ip-guard/internal/kong/nginxconf"
+	"github.com/client-ip-guard/client-ip-guard/internal/kong/nodeconf"
 )
 
 // ProxyRequest is the HTTP request sent after each PROXY header.

@@ -7,8 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/client-ip-guard/client-ip-guard/internal/kong/nodeconf"
 	"github.com/client-ip-guard/client-ip-guard/kongconf/explain"
-	"github.com/client-ip-guard/client-ip-guard/kongconf/nodeconf"
 )
 
 func newExplainCmd() *cobra.Command {

@@ -6,8 +6,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/client-ip-guard/client-ip-guard/kongconf/nginxconf"
-	"github.com/client-ip-guard/client-ip-guard/kongconf/nodeconf"
+	"github.com/client-ip-guard/client-ip-guard/internal/kong/nginxconf"
+	"github.com/client-ip-guard/client-ip-guard/internal/kong/nodeconf"
 )
 
 func newRenderNginxCmd() *cobra.Command {

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/client-ip-guard/client-ip-guard/kongconf/nodeconf"
+	"github.com/client-ip-guard/client-ip-guard/internal/kong/nodeconf"
 	"github.com/client-ip-guard/client-ip-guard/kongconf/topology"
 	"github.com/client-ip-guard/client-ip-guard/kongconf/topology/topologytest"
 	"github.com/client-ip-guard/client-ip-guard/plugin/guardconf"

@@ -44,119 +44,45 @@ var PluginConfigKeys = []string{
 	"strip_untrusted_forwarding", "log_when", "log_sink", "log_path", "log_ports",
 }
 
-// PluginConfig returns the client-ip-guard config object for r. trusted_ips,
-// real_ip_header and real_ip_recursive always mirror the node settings
-// emitted by KongConf, so the plugin never reports config_drift.
+// PluginConfig returns the client-ip-guard config object for r.
+// trusted_ips, real_ip_header and real_ip_recursive always mirror the node
+// settings emitted by KongConf, so the plugin never reports config_drift.
 func PluginConfig(r *topology.Resolved) map[string]any {
-	return pluginConfig(r, r.Topology.Plugin, r.RequireTrustedPeer)
+	return configMap(r.PluginConfig())
 }
 
 // RoutePluginConfig returns the config of a route-scoped instance: the
 // global options with rp's fields overriding.
 func RoutePluginConfig(r *topology.Resolved, rp *topology.RoutePlugin) map[string]any {
-	o := r.Topology.Plugin
-	p := rp.PluginOptions
-	if p.Mode != "" {
-		o.Mode = p.Mode
-	}
-	if p.Allow != nil {
-		o.Allow = p.Allow
-	}
-	if p.Deny != nil {
-		o.Deny = p.Deny
-	}
-	if p.Status != 0 {
-		o.Status = p.Status
-	}
-	if p.Message != "" {
-		o.Message = p.Message
-	}
-	if p.Reject != nil {
-		o.Reject = p.Reject
-	}
-	if p.UpstreamHeader != "" {
-		o.UpstreamHeader = p.UpstreamHeader
-	}
-	if p.StripUntrustedForwarding {
-		o.StripUntrustedForwarding = true
-	}
-	if p.LogWhen != "" {
-		o.LogWhen = p.LogWhen
-	}
-	if p.LogSink != "" {
-		o.LogSink = p.LogSink
-	}
-	if p.LogPath != "" {
-		o.LogPath = p.LogPath
-	}
-	if p.LogPorts {
-		o.LogPorts = true
-	}
-	peer := r.RequireTrustedPeer
-	if p.RequireTrustedPeer != nil {
-		peer = *p.RequireTrustedPeer
-	}
-	c := pluginConfig(r, o, peer)
-	if rp.TrustedIPs != nil {
-		c["trusted_ips"] = append([]string{}, (*rp.TrustedIPs)...)
-	}
-	if rp.RealIPHeader != "" {
-		c["real_ip_header"] = rp.RealIPHeader
-	}
-	if rp.RealIPRecursive != nil {
-		c["real_ip_recursive"] = *rp.RealIPRecursive
-	}
-	return c
+	return configMap(r.RoutePluginConfig(rp))
 }
 
-func pluginConfig(r *topology.Resolved, o topology.PluginOptions, requirePeer bool) map[string]any {
-	trusted := r.TrustedIPs
-	if trusted == nil {
-		trusted = []string{}
+// configMap writes c as the config object of a plugin entity: the realip
+// settings, mode and require_trusted_peer always, other fields only when
+// set (so the plugin's defaults apply).
+func configMap(c *guardconf.Config) map[string]any {
+	m := map[string]any{
+		"trusted_ips":          c.TrustedIPs,
+		"real_ip_header":       c.RealIPHeader,
+		"real_ip_recursive":    c.RealIPRecursive,
+		"mode":                 c.Mode,
+		"require_trusted_peer": c.RequireTrustedPeer,
 	}
-	mode := o.Mode
-	if mode == "" {
-		mode = "monitor"
+	set := func(key string, v any, ok bool) {
+		if ok {
+			m[key] = v
+		}
 	}
-	c := map[string]any{
-		"trusted_ips":          trusted,
-		"real_ip_header":       r.RealIPHeader,
-		"real_ip_recursive":    r.Recursive,
-		"mode":                 mode,
-		"require_trusted_peer": requirePeer,
-	}
-	if len(o.Allow) > 0 {
-		c["allow"] = o.Allow
-	}
-	if len(o.Deny) > 0 {
-		c["deny"] = o.Deny
-	}
-	if o.Status != 0 {
-		c["status"] = o.Status
-	}
-	if o.Message != "" {
-		c["message"] = o.Message
-	}
-	if len(o.Reject) > 0 {
-		c["reject"] = o.Reject
-	}
-	if o.UpstreamHeader != "" {
-		c["upstream_header"] = o.UpstreamHeader
-	}
-	if o.StripUntrustedForwarding {
-		c["strip_untrusted_forwarding"] = true
-	}
-	if o.LogWhen != "" {
-		c["log_when"] = o.LogWhen
-	}
-	if o.LogSink != "" {
-		c["log_sink"] = o.LogSink
-	}
-	if o.LogPath != "" {
-		c["log_path"] = o.LogPath
-	}
-	if o.LogPorts {
-		c["log_ports"] = true
-	}
-	return c
+	set("allow", c.Allow, len(c.Allow) > 0)
+	set("deny", c.Deny, len(c.Deny) > 0)
+	set("status", c.Status, c.Status != 0)
+	set("message", c.Message, c.Message != "")
+	set("reject", c.Reject, len(c.Reject) > 0)
+	set("upstream_header", c.UpstreamHeader, c.UpstreamHeader != "")
+	set("strip_untrusted_forwarding", true, c.StripUntrustedForwarding)
+	set("log_when", c.LogWhen, c.LogWhen != "")
+	set("log_sink", c.LogSink, c.LogSink != "")
+	set("log_path", c.LogPath, c.LogPath != "")
+	set("log_ports", true, c.LogPorts)
+	return m
 }

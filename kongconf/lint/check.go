@@ -8,7 +8,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/client-ip-guard/client-ip-guard/kongconf/nodeconf"
+	"github.com/client-ip-guard/client-ip-guard/internal/kong/nodeconf"
 )
 
 // Check runs every rule over set and returns the findings.

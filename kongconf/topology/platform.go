@@ -46,9 +46,9 @@ type Platform struct {
 // BackendConfigAnnotation ties a GKE Service to its BackendConfig.
 const BackendConfigAnnotation = "cloud.google.com/backend-config"
 
-// resolvePlatform fills r.Platform from r.Topology and records refusals with fail.
-func resolvePlatform(r *Resolved, fail func(string, ...any)) {
-	t := &r.Topology
+// resolvePlatform fills r.Platform from t (completing t's chart, release and
+// Service name) and records refusals with fail.
+func resolvePlatform(t *Topology, r *Resolved, fail func(string, ...any)) {
 	p, prof := r.Provider, r.Profile
 	spec, err := chart.Lookup(t.Chart)
 	if err != nil {
@@ -79,7 +79,7 @@ func resolvePlatform(r *Resolved, fail func(string, ...any)) {
 	}
 	pl.Notes = append(pl.Notes, prof.Notes...)
 
-	resolveTLS(r, &pl, fail)
+	resolveTLS(t, r, &pl, fail)
 	resolveLocation(t, p, &pl, fail)
 	if prof.NeedsLBAddress != "" && OnlyPresets(r.TrustedIPs, prof.Presets) {
 		fail("provider %s: %s", p.Name, prof.NeedsLBAddress)
@@ -88,7 +88,7 @@ func resolvePlatform(r *Resolved, fail func(string, ...any)) {
 		pl.BackendConfig = t.ServiceName
 		pl.Annotations[BackendConfigAnnotation] = fmt.Sprintf(`{"default": %q}`, pl.BackendConfig)
 	}
-	if SNATs(serviceType(prof), prof.ExternalTrafficPolicy) && r.Method != MethodLocal && !r.Topology.TrustAll {
+	if SNATs(serviceType(prof), prof.ExternalTrafficPolicy) && r.Method != MethodLocal && !t.TrustAll {
 		pl.Notes = append(pl.Notes, "externalTrafficPolicy: Cluster: kube-proxy SNATs the load balancer's connection to a node address, so Kong's peer is a node: trusted_ips must cover the node subnet as well as the load balancer's addresses.")
 	}
 	r.Platform = pl
@@ -96,8 +96,8 @@ func resolvePlatform(r *Resolved, fail func(string, ...any)) {
 
 // resolveTLS decides the Service ports and the TLS annotations, refusing
 // what no load balancer of the provider can do.
-func resolveTLS(r *Resolved, pl *Platform, fail func(string, ...any)) {
-	t, p, prof := r.Topology, r.Provider, r.Profile
+func resolveTLS(t *Topology, r *Resolved, pl *Platform, fail func(string, ...any)) {
+	p, prof := r.Provider, r.Profile
 	http := Port{Name: "kong-proxy", Port: chart.HTTPPort, Target: chart.ProxyPort}
 	switch {
 	case r.TLS == TLSKong && prof.TLSAtLB:

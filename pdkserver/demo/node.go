@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/client-ip-guard/client-ip-guard/kongconf/nodeconf"
+	"github.com/client-ip-guard/client-ip-guard/internal/kong/nodeconf"
 	"github.com/client-ip-guard/client-ip-guard/pdkserver/gateway"
 	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongyml"
 	"github.com/client-ip-guard/client-ip-guard/pdkserver/pluginsrv"

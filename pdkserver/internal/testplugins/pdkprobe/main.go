@@ -66,7 +66,6 @@ func (c *Config) run(kong *pdk.PDK, script string) {
 }
 
 func (c *Config) do(kong *pdk.PDK, name, arg string) (any, error) {
-	k, v, _ := strings.Cut(arg, "=")
 	n, _ := strconv.Atoi(arg)
 	switch name {
 	case "tag":
@@ -115,6 +114,16 @@ func (c *Config) do(kong *pdk.PDK, name, arg string) (any, error) {
 		return kong.Request.GetForwardedHost()
 	case "rfport":
 		return kong.Request.GetForwardedPort()
+	}
+	return doMore(kong, name, arg)
+}
+
+// doMore runs the nginx, log, ctx, service request, response, router and
+// node operations.
+func doMore(kong *pdk.PDK, name, arg string) (any, error) {
+	k, v, _ := strings.Cut(arg, "=")
+	n, _ := strconv.Atoi(arg)
+	switch name {
 	case "var":
 		return kong.Nginx.GetVar(arg)
 	case "setctx":

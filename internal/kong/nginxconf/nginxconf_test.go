@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/client-ip-guard/client-ip-guard/internal/kong/nodeconf"
 	"github.com/client-ip-guard/client-ip-guard/internal/testsupport"
-	"github.com/client-ip-guard/client-ip-guard/kongconf/nodeconf"
 )
 
 func mustParse(t *testing.T, text string) *nodeconf.Conf {

@@ -10,7 +10,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/client-ip-guard/client-ip-guard/kongconf/nodeconf"
+	"github.com/client-ip-guard/client-ip-guard/internal/kong/nodeconf"
 )
 
 // indent is the template's indentation inside the proxy server block.

@@ -32,7 +32,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/client-ip-guard/client-ip-guard/plugin/realip"
@@ -550,16 +549,6 @@ func pluginServer(c *Conf, name string, exists func(string) bool) (PluginServer,
 		return PluginServer{}, fmt.Errorf("%s_query_cmd is unset and %s does not exist: query_command undefined for pluginserver %s", keyPrefix, bin, name)
 	}
 	return ps, nil
-}
-
-// Keys returns the Raw keys in sorted order.
-func (c *Conf) Keys() []string {
-	keys := make([]string, 0, len(c.Raw))
-	for k := range c.Raw {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // HasProxyProtocolListener reports whether any proxy_listen entry carries

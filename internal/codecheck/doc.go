@@ -1,0 +1,7 @@
+// Package codecheck holds tests that enforce the project's code rules over
+// the whole module (for now: no non-test function longer than MaxFuncLines).
+package codecheck
+
+// MaxFuncLines is the longest a non-test function may be, from its func
+// line to its closing brace.
+const MaxFuncLines = 120
