@@ -99,6 +99,16 @@ func (s Spec) ProxyService(release string) string {
 	return s.Fullname(release) + "-proxy"
 }
 
+// ReleaseOf returns the release whose proxy Service the chart names svc, and
+// whether svc has the chart's form at all.
+func (s Spec) ReleaseOf(svc string) (string, bool) {
+	suffix := "-" + s.AppName + "-proxy"
+	if !strings.HasSuffix(svc, suffix) || len(svc) == len(suffix) {
+		return "", false
+	}
+	return strings.TrimSuffix(svc, suffix), true
+}
+
 // Selector is the proxy Service's selector the chart renders for release.
 func (s Spec) Selector(release string) map[string]string {
 	return map[string]string{LabelName: s.AppName, LabelComponent: "app", LabelInstance: release}

@@ -16,7 +16,6 @@ import (
 
 	"github.com/client-ip-guard/client-ip-guard/internal/kong/nodeconf"
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
 )
 
 const pluginName = "client-ip-guard"
@@ -274,10 +273,9 @@ func loadDoc(set *Set, s *sink, file string, root *yaml.Node) {
 	case kind == "KongPlugin" || kind == "KongClusterPlugin":
 		loadKICPlugin(set, s, file, root, kind)
 	case kind == "Ingress":
-		var ing networkingv1.Ingress
-		if err := strictDecode(root, &ing); err != nil {
-			s.add(ruleBadStrict, file, root.Line, "Ingress", "Ingress: "+err.Error())
-		}
+		loadIngress(set, s, file, root)
+	case kind == "BackendConfig":
+		loadBackendConfig(set, file, root)
 	case kind != "":
 		// Other Kubernetes objects are not about client IPs.
 	case mapPath(root, "_format_version") != nil || mapPath(root, "services") != nil && mapPath(root, "env") == nil:
@@ -312,7 +310,11 @@ func loadService(set *Set, s *sink, file string, root *yaml.Node) {
 		return
 	}
 	out := &Service{File: file, Line: root.Line, Name: svc.Name, Type: string(svc.Spec.Type),
-		ExternalTrafficPolicy: string(svc.Spec.ExternalTrafficPolicy), Annotations: svc.Annotations, AnnLines: map[string]int{}}
+		ExternalTrafficPolicy: string(svc.Spec.ExternalTrafficPolicy), Annotations: svc.Annotations, AnnLines: map[string]int{},
+		Selector: svc.Spec.Selector}
+	if k, _ := mapGet(mapPath(root, "spec"), "selector"); k != nil {
+		out.SelectorLine = k.Line
+	}
 	if out.Type == "" {
 		out.Type = "ClusterIP"
 	}
@@ -326,6 +328,7 @@ func loadService(set *Set, s *sink, file string, root *yaml.Node) {
 	}
 	ports := mapPath(root, "spec", "ports")
 	for i, p := range svc.Spec.Ports {
+		out.Ports = append(out.Ports, p.Port)
 		// A port reaches Kong's TLS listener when it targets 8443 (or a
 		// named tls/ssl port), or names no target and is itself 443/8443.
 		// 443 aimed at 8000 is TLS ending on the load balancer.
@@ -401,6 +404,7 @@ func loadHelm(set *Set, s *sink, file string, root *yaml.Node) {
 	}
 	n := NewNode(file, "helm")
 	n.PrefixDefault = "/kong_prefix"
+	n.Helm = helmInfo(root, gw, prefix != "")
 	if env := mapPath(gw, "env"); env != nil && env.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(env.Content); i += 2 {
 			k, v := env.Content[i], env.Content[i+1]

@@ -211,18 +211,24 @@ func OnlyPresets(trusted []string, names []string) bool {
 	return true
 }
 
-// CertificateAnnotations lists every annotation key through which some
-// provider's load balancer gets its TLS certificate, sorted.
+// CertificateAnnotations lists every annotation key (Service or Ingress)
+// through which some provider's load balancer gets its TLS certificate, sorted.
 func CertificateAnnotations() []string {
 	seen := map[string]bool{}
 	for _, p := range providers {
 		for _, prof := range p.Methods {
-			if prof.LBTLS == nil {
-				continue
+			var anns []map[string]string
+			if prof.LBTLS != nil {
+				anns = append(anns, prof.LBTLS.Annotations)
 			}
-			for k, v := range prof.LBTLS.Annotations {
-				if strings.Contains(v, CertToken) {
-					seen[k] = true
+			if prof.Front != nil {
+				anns = append(anns, prof.Front.Annotations)
+			}
+			for _, a := range anns {
+				for k, v := range a {
+					if strings.Contains(v, CertToken) {
+						seen[k] = true
+					}
 				}
 			}
 		}
