@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/client-ip-guard/client-ip-guard/internal/kong/nodeconf"
 	"github.com/client-ip-guard/client-ip-guard/kongconf/topology"
 )
 
@@ -15,15 +16,17 @@ type Setting struct {
 	Value string
 }
 
-// DefaultProxyListen is Kong's default proxy_listen.
-const DefaultProxyListen = "0.0.0.0:8000 reuseport backlog=16384, 0.0.0.0:8443 http2 ssl reuseport backlog=16384"
-
 // ProxyListen returns proxy_listen for r ("" when Kong's default is right).
 func ProxyListen(r *topology.Resolved) string {
 	if !r.ProxyProtocol {
 		return ""
 	}
-	return "0.0.0.0:8000 reuseport backlog=16384 proxy_protocol, 0.0.0.0:8443 http2 ssl reuseport backlog=16384 proxy_protocol"
+	// Kong's default listeners, each with the proxy_protocol flag.
+	entries, _ := nodeconf.ListenEntries(nodeconf.DefaultProxyListen)
+	for i, e := range entries {
+		entries[i] = e + " proxy_protocol"
+	}
+	return strings.Join(entries, ", ")
 }
 
 // ClientIPSettings returns the realip-related node settings for r.

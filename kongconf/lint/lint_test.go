@@ -211,3 +211,27 @@ func TestHelmCustomEnvAndIngressChart(t *testing.T) {
 	}
 	assert.True(t, got["KC003"])
 }
+
+// TestParseListenersOff: Kong reads "off" only as the exact first entry and
+// then ignores the rest (nodeconf.ListenEntries); "OFF" is an address.
+func TestParseListenersOff(t *testing.T) {
+	assert.Empty(t, ParseListeners("off, 0.0.0.0:8000 proxy_protocol"))
+	assert.Empty(t, ParseListeners(" off "))
+	ls := ParseListeners("OFF, 0.0.0.0:8000 proxy_protocol ssl bogus")
+	require.Len(t, ls, 2)
+	assert.Equal(t, Listener{Raw: "OFF"}, ls[0])
+	assert.Equal(t, Listener{Raw: "0.0.0.0:8000 proxy_protocol ssl bogus", SSL: true, ProxyProtocol: true}, ls[1], "flags kept from an entry Kong refuses")
+}
+
+// TestRealIPAlias: an explicit nginx_proxy_real_ip_* wins over the alias,
+// as in Kong's loader (nodeconf.AliasKey); NONE leaves the alias in charge.
+func TestRealIPAlias(t *testing.T) {
+	n, f := ParseKongConf(strings.NewReader("real_ip_header = X-Real-IP\nnginx_proxy_real_ip_header = X-Forwarded-For\nreal_ip_recursive = off\nnginx_proxy_real_ip_recursive = NONE\n"), "kong.conf")
+	require.Empty(t, f)
+	h, hv := n.RealIPHeader()
+	assert.Equal(t, "X-Forwarded-For", h)
+	assert.Equal(t, 2, hv.Line)
+	r, rv := n.RealIPRecursive()
+	assert.Equal(t, "off", r)
+	assert.Equal(t, 3, rv.Line)
+}

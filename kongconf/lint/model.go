@@ -3,6 +3,8 @@ package lint
 import (
 	"net/netip"
 	"strings"
+
+	"github.com/client-ip-guard/client-ip-guard/internal/kong/nodeconf"
 )
 
 // Value is one Kong property as found in a file.
@@ -93,24 +95,28 @@ func (n *Node) Get(key string) (string, *Value, bool) {
 	return v.Value, v, true
 }
 
-// RealIPHeader returns the effective real_ip_header (alias-aware, default X-Real-IP).
+// RealIPHeader returns the effective real_ip_header, resolved with Kong's
+// alias rule (nodeconf.AliasKey; default nodeconf.DefaultRealIPHeader).
 func (n *Node) RealIPHeader() (string, *Value) {
-	for _, k := range []string{"real_ip_header", "nginx_proxy_real_ip_header"} {
-		if s, v, ok := n.Get(k); ok {
-			return strings.TrimSpace(s), v
-		}
+	if s, v, ok := n.Get(nodeconf.AliasKey("real_ip_header", n.isSet)); ok {
+		return strings.TrimSpace(s), v
 	}
-	return "X-Real-IP", nil
+	return nodeconf.DefaultRealIPHeader, nil
 }
 
-// RealIPRecursive returns the effective real_ip_recursive (default off).
+// RealIPRecursive returns the effective real_ip_recursive (alias-aware,
+// default off).
 func (n *Node) RealIPRecursive() (string, *Value) {
-	for _, k := range []string{"real_ip_recursive", "nginx_proxy_real_ip_recursive"} {
-		if s, v, ok := n.Get(k); ok {
-			return strings.ToLower(strings.TrimSpace(s)), v
-		}
+	if s, v, ok := n.Get(nodeconf.AliasKey("real_ip_recursive", n.isSet)); ok {
+		return strings.ToLower(strings.TrimSpace(s)), v
 	}
 	return "off", nil
+}
+
+// isSet reports whether key is set to a value Kong reads as set.
+func (n *Node) isSet(key string) bool {
+	s, _, ok := n.Get(key)
+	return ok && !nodeconf.Unset(s)
 }
 
 // TrustedIPs returns the trusted_ips entries (nil when unset or NONE).
@@ -182,38 +188,25 @@ func splitList(s string) []string {
 	return out
 }
 
-// ParseListeners splits a proxy_listen value into entries.
+// ParseListeners reads a proxy_listen value with Kong's rules
+// (nodeconf.ListenEntries, nodeconf.ParseListenEntry), keeping the flags of
+// entries Kong would refuse (KC015 reports those).
 func ParseListeners(s string) []Listener {
-	var out []Listener
-	s = strings.TrimSpace(s)
-	if s == "" || strings.EqualFold(s, "off") {
+	entries, off := nodeconf.ListenEntries(s)
+	if off {
 		return nil
 	}
-	for _, e := range strings.Split(s, ",") {
-		e = strings.TrimSpace(e)
-		if e == "" {
-			continue
-		}
-		l := Listener{Raw: e}
-		for i, f := range strings.Fields(e) {
-			if i == 0 {
-				continue
-			}
-			switch f {
-			case "ssl":
-				l.SSL = true
-			case "proxy_protocol":
-				l.ProxyProtocol = true
-			}
-		}
-		out = append(out, l)
+	var out []Listener
+	for _, e := range entries {
+		l, _ := nodeconf.ParseListenEntry(e)
+		out = append(out, Listener{Raw: e, SSL: l.SSL, ProxyProtocol: l.ProxyProtocol})
 	}
 	return out
 }
 
 // DefaultListeners are Kong's default proxy listeners.
 func DefaultListeners() []Listener {
-	return ParseListeners("0.0.0.0:8000 reuseport backlog=16384, 0.0.0.0:8443 http2 ssl reuseport backlog=16384")
+	return ParseListeners(nodeconf.DefaultProxyListen)
 }
 
 // isTrustAll reports whether the list trusts every IPv4 or IPv6 peer.

@@ -20,82 +20,26 @@ import (
 
 const pluginName = "client-ip-guard"
 
-// ParseKongConf reads kong.conf syntax the way Kong's reader does: '#' or ';'
-// comment lines, trailing '#' comments ('\#' escapes), '\' continuation
-// lines, and key bytes other than letters and digits turned into '_'.
+// ParseKongConf reads kong.conf with Kong's reader rules (nodeconf.ReadLines),
+// keeping each key's line for findings.
 func ParseKongConf(r io.Reader, file string) (*Node, []Finding) {
 	n := NewNode(file, "kong.conf")
 	var s sink
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
-	line, pending, pendingStart := 0, "", 0
-	handle := func(t string, at int) {
-		t = strings.TrimSpace(stripConfComment(t))
-		if t == "" {
-			return
-		}
-		k, v, ok := strings.Cut(t, "=")
-		if !ok {
-			s.add(ruleNoEquals, file, at, "", fmt.Sprintf("line %q has no '='", t))
-			return
-		}
-		k = strings.TrimSpace(k)
-		n.Set(&Value{Key: strings.ToLower(normalizeKey(k)), Orig: k, Value: strings.TrimSpace(v), Line: at})
-	}
-	for sc.Scan() {
-		line++
-		l := strings.TrimSuffix(sc.Text(), "\r")
-		trimmed := strings.TrimLeft(l, " \t")
-		if trimmed == "" || trimmed[0] == '#' || trimmed[0] == ';' {
-			continue
-		}
-		if t := strings.TrimRight(l, " \t"); strings.HasSuffix(t, "\\") {
-			if pending == "" {
-				pendingStart = line
+	lines, err := nodeconf.ReadLines(r)
+	for _, l := range lines {
+		if !l.Assign {
+			if l.Text != "" {
+				s.add(ruleNoEquals, file, l.Line, "", fmt.Sprintf("line %q has no '='", l.Text))
 			}
-			pending += t[:len(t)-1]
 			continue
 		}
-		at := line
-		if pending != "" {
-			l, at, pending = pending+l, pendingStart, ""
-		}
-		handle(l, at)
+		n.Set(&Value{Key: strings.ToLower(l.Key), Orig: l.Orig, Value: l.Value, Line: l.Line})
 	}
-	if pending != "" {
-		handle(pending, pendingStart)
-	}
-	if err := sc.Err(); err != nil {
+	if err != nil {
 		s.add(ruleUnreadable, file, 0, "", err.Error())
 	}
 	n.finishListeners()
 	return n, s.findings
-}
-
-func normalizeKey(k string) string {
-	b := []byte(k)
-	for i, c := range b {
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
-			b[i] = '_'
-		}
-	}
-	return string(b)
-}
-
-func stripConfComment(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+1 < len(s) && s[i+1] == '#' {
-			b.WriteByte('#')
-			i++
-			continue
-		}
-		if s[i] == '#' {
-			break
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // ParseEnv reads KEY=value lines (optionally "export KEY=value", quoted

@@ -55,21 +55,16 @@ const listenUsage = "must be of form: [off] | <ip>:<port> [ssl] [http2] [proxy_p
 // Kong matches each flag once: a repeated boolean flag is left over and
 // makes the entry invalid, as it does in Kong; so does an unknown word.
 func ParseListen(value string) ([]Listener, error) {
-	var entries []string
-	for _, e := range strings.Split(value, ",") {
-		if e = strings.TrimSpace(e); e != "" {
-			entries = append(entries, e)
-		}
+	entries, off := ListenEntries(value)
+	if off {
+		return []Listener{}, nil
 	}
 	if len(entries) == 0 {
 		return nil, fmt.Errorf("proxy_listen %q %s", value, listenUsage)
 	}
-	if entries[0] == "off" {
-		return []Listener{}, nil
-	}
 	out := make([]Listener, 0, len(entries))
 	for _, e := range entries {
-		l, err := parseListenEntry(e)
+		l, err := ParseListenEntry(e)
 		if err != nil {
 			return nil, err
 		}
@@ -78,7 +73,28 @@ func ParseListen(value string) ([]Listener, error) {
 	return out, nil
 }
 
-func parseListenEntry(entry string) (Listener, error) {
+// ListenEntries splits a *_listen value into its comma-separated entries,
+// trimmed (kong/conf_loader/parse.lua:91-99 at 3.9.3 splits an array value
+// on ',' and strips each element; empty entries are dropped here). off
+// reports Kong's "off": a first entry that is exactly "off" once stripped,
+// lower case, means no listener and the other entries are not read
+// (kong/conf_loader/listeners.lua:101-103).
+func ListenEntries(value string) (entries []string, off bool) {
+	for _, e := range strings.Split(value, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			entries = append(entries, e)
+		}
+	}
+	if len(entries) > 0 && entries[0] == "off" {
+		return nil, true
+	}
+	return entries, false
+}
+
+// ParseListenEntry parses one proxy_listen entry. On error the Listener
+// still carries the flags Kong's matcher found, for callers that report
+// the error and go on (lint).
+func ParseListenEntry(entry string) (Listener, error) {
 	l := Listener{Raw: entry}
 	words := strings.Fields(entry)
 	used := make([]bool, len(words))
@@ -106,7 +122,7 @@ func parseListenEntry(entry string) (Listener, error) {
 			case "backlog":
 				n, err := strconv.Atoi(strings.TrimPrefix(w, "backlog="))
 				if err != nil {
-					return Listener{}, fmt.Errorf("proxy_listen entry %q: flag %q: backlog out of range", entry, w)
+					return l, fmt.Errorf("proxy_listen entry %q: flag %q: backlog out of range", entry, w)
 				}
 				l.Backlog = n
 			}
@@ -121,16 +137,16 @@ func parseListenEntry(entry string) (Listener, error) {
 		}
 	}
 	if len(rest) == 0 {
-		return Listener{}, fmt.Errorf("proxy_listen entry %q: no <ip>:<port>; %s", entry, listenUsage)
+		return l, fmt.Errorf("proxy_listen entry %q: no <ip>:<port>; %s", entry, listenUsage)
 	}
 	if len(rest) > 1 {
 		// The address is the first word; anything else left over is a
 		// flag Kong does not know (or one written twice).
-		return Listener{}, fmt.Errorf("proxy_listen entry %q: unknown or repeated flag %q; %s", entry, rest[1], listenUsage)
+		return l, fmt.Errorf("proxy_listen entry %q: unknown or repeated flag %q; %s", entry, rest[1], listenUsage)
 	}
 	host, port, err := normalizeHostPort(rest[0])
 	if err != nil {
-		return Listener{}, fmt.Errorf("proxy_listen entry %q: address %q: %v", entry, rest[0], err)
+		return l, fmt.Errorf("proxy_listen entry %q: address %q: %v", entry, rest[0], err)
 	}
 	l.Host, l.Port = host, port
 	return l, nil

@@ -26,7 +26,6 @@
 package nodeconf
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"math"
@@ -189,38 +188,22 @@ func fileExists(p string) bool {
 // assignment of a key.
 func readFile(r io.Reader, name string) (map[string]string, map[string]string, error) {
 	raw, src := map[string]string{}, map[string]string{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
-	lineNo, pending, pendingStart := 0, "", 0
-	for sc.Scan() {
-		lineNo++
-		l := strings.TrimSuffix(sc.Text(), "\r")
-		trimmed := strings.TrimLeft(l, " \t\f\v")
-		if strings.TrimSpace(l) == "" || trimmed[0] == '#' || trimmed[0] == ';' {
-			continue
-		}
-		// A trailing backslash (then optional blanks) joins the next line.
-		if t := strings.TrimRight(l, " \t\f\v"); strings.HasSuffix(t, "\\") {
-			if pending == "" {
-				pendingStart = lineNo
-			}
-			pending += t[:len(t)-1]
-			continue
-		}
-		start := lineNo
-		if pending != "" {
-			l, start, pending = pending+l, pendingStart, ""
-		}
-		if err := assign(raw, src, l, name, start); err != nil {
-			return nil, nil, err
-		}
-	}
-	if err := sc.Err(); err != nil {
+	lines, err := ReadLines(r)
+	if err != nil {
 		return nil, nil, fmt.Errorf("reading %s: %w", displayName(name), err)
 	}
-	if pending != "" {
-		if err := assign(raw, src, pending, name, pendingStart); err != nil {
-			return nil, nil, err
+	for _, l := range lines {
+		where := fmt.Sprintf("%s:%d", displayName(name), l.Line)
+		switch {
+		case l.Section:
+			return nil, nil, fmt.Errorf("%s: section header %q is not kong.conf syntax", where, l.Text)
+		case !l.Assign:
+			// Kong's reader files it as an anonymous list item no setting reads.
+		case l.Key == "":
+			return nil, nil, fmt.Errorf("%s: empty key in %q", where, l.Text)
+		default:
+			raw[l.Key] = l.Value
+			src[l.Key] = sourceName(name, l.Line)
 		}
 	}
 	return raw, src, nil
@@ -237,51 +220,6 @@ func displayName(name string) string {
 // part of it: a Conf comes from at most one file.
 func sourceName(_ string, line int) string {
 	return fmt.Sprintf("file:%d", line)
-}
-
-// assign handles one logical line. Lines without '=' are ignored, as Kong's
-// reader files them as anonymous list items that no setting reads.
-func assign(raw, src map[string]string, line, name string, lineNo int) error {
-	where := fmt.Sprintf("%s:%d", displayName(name), lineNo)
-	line = strings.TrimLeft(line, " \t\f\v")
-	if strings.HasPrefix(line, "[") {
-		return fmt.Errorf("%s: section header %q is not kong.conf syntax", where, strings.TrimSpace(line))
-	}
-	eq := strings.IndexByte(line, '=')
-	if eq < 0 {
-		return nil
-	}
-	key := normalizeKey(strings.TrimRight(line[:eq], " \t\f\v"))
-	if key == "" {
-		return fmt.Errorf("%s: empty key in %q", where, strings.TrimSpace(line))
-	}
-	raw[key] = stripComment(strings.TrimSpace(line[eq+1:]))
-	src[key] = sourceName(name, lineNo)
-	return nil
-}
-
-// normalizeKey replaces every byte that is not an ASCII letter or digit
-// with '_', as Kong's reader does with key names.
-func normalizeKey(k string) string {
-	b := []byte(k)
-	for i, c := range b {
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
-			b[i] = '_'
-		}
-	}
-	return string(b)
-}
-
-// stripComment cuts a trailing comment: blanks, then a '#' not preceded by
-// '\', then the rest; then turns "\#" into "#".
-func stripComment(v string) string {
-	for i := 0; i < len(v); i++ {
-		if v[i] == '#' && (i == 0 || v[i-1] != '\\') {
-			v = strings.TrimRight(v[:i], " \t\f\v\r\n")
-			break
-		}
-	}
-	return strings.ReplaceAll(v, `\#`, "#")
 }
 
 // applyEnv overrides raw with KONG_* variables. Later duplicates in environ
@@ -301,6 +239,22 @@ func applyEnv(raw, src map[string]string, environ []string) {
 		raw[key] = strings.TrimSpace(val)
 		src[key] = "env:" + name
 	}
+}
+
+// AliasKey returns the key that decides an aliased setting (real_ip_header
+// or real_ip_recursive): the nginx_proxy_<alias> directive when the user set
+// it (isSet: set, and neither empty nor NONE), otherwise the alias itself.
+func AliasKey(alias string, isSet func(key string) bool) string {
+	if k := "nginx_proxy_" + alias; isSet(k) {
+		return k
+	}
+	return alias
+}
+
+// Unset reports whether a value means "not set" to Kong: empty or NONE.
+func Unset(v string) bool {
+	v = strings.TrimSpace(v)
+	return v == "" || v == "NONE"
 }
 
 // value returns the user's setting for key, treating "NONE" and "" as
@@ -357,22 +311,15 @@ func resolve(raw, src map[string]string, exists func(string) bool) (*Conf, error
 		}
 	}
 
-	// Alias resolution: the nginx_proxy_* directive wins when the user set
-	// it; otherwise the alias; otherwise the default.
-	hdrKey := "real_ip_header"
-	if _, ok := value(raw, "nginx_proxy_real_ip_header"); ok {
-		hdrKey = "nginx_proxy_real_ip_header"
-	}
+	isSet := func(k string) bool { _, ok := value(raw, k); return ok }
+	hdrKey := AliasKey("real_ip_header", isSet)
 	if v, ok := value(raw, hdrKey); ok {
 		if strings.ContainsAny(v, " \t;{}\"'") {
 			return nil, fmt.Errorf("%s %q is not a header name%s", hdrKey, v, where(hdrKey))
 		}
 		c.RealIPHeader = v
 	}
-	recKey := "real_ip_recursive"
-	if _, ok := value(raw, "nginx_proxy_real_ip_recursive"); ok {
-		recKey = "nginx_proxy_real_ip_recursive"
-	}
+	recKey := AliasKey("real_ip_recursive", isSet)
 	if v, ok := value(raw, recKey); ok {
 		switch v {
 		case "on":
