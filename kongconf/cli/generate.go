@@ -51,7 +51,8 @@ func newGenerateCmd() *cobra.Command {
 and prints or writes every configuration surface, all agreeing with each other:
 the plugin's trusted_ips/real_ip_header/real_ip_recursive equal Kong's.
 
-Outputs (-o, repeatable; default all): ` + strings.Join(generate.KindNames(), ", ") + `.
+Outputs (-o, repeatable; default all but gatewayconfiguration, which replaces
+the Helm values for Kong Gateway Operator users): ` + strings.Join(generate.KindNames(), ", ") + `.
 The result is linted before it is written; errors abort (--no-check skips this).`,
 		Example: `  kongconf generate --provider eks-nlb --method proxy-protocol --trusted-cidr 10.0.0.0/16 \
       --release kong --image registry.example.com/kong-cig:3.9 -o helm
@@ -76,6 +77,9 @@ The result is linted before it is written; errors abort (--no-check skips this).
 				all, err := generate.CheckBundle(r)
 				if err != nil {
 					return err
+				}
+				for n, c := range files {
+					all[n] = c // kinds rendered on request only are checked too
 				}
 				rep := verify.Bundle(all)
 				if rep.HasErrors() {

@@ -15,23 +15,27 @@ type Kind struct {
 	File string
 	// Render produces the file content.
 	Render func(r *topology.Resolved) (string, error)
+	// OnRequest kinds are rendered only when asked for by name: they
+	// replace others (the operator's GatewayConfiguration replaces Helm).
+	OnRequest bool
 }
 
 // Kinds lists every output in bundle order.
 var Kinds = []Kind{
-	{"kong.conf", "kong.conf", func(r *topology.Resolved) (string, error) { return KongConf(r), nil }},
-	{"env", "kong.env", func(r *topology.Resolved) (string, error) { return Env(r), nil }},
-	{"helm", "values.yaml", HelmYAML},
-	{"service", "service.yaml", ServiceYAML},
-	{"ingress", "ingress.yaml", IngressYAML},
-	{"kong.yml", "kong.yml", DeckYAML},
-	{"kongplugin", "kongplugin.yaml", KongPluginYAML},
-	{"kongclusterplugin", "kongclusterplugin.yaml", KongClusterPluginYAML},
-	{"pluginserver-env", "pluginserver.env", func(r *topology.Resolved) (string, error) {
+	{Name: "kong.conf", File: "kong.conf", Render: func(r *topology.Resolved) (string, error) { return KongConf(r), nil }},
+	{Name: "env", File: "kong.env", Render: func(r *topology.Resolved) (string, error) { return Env(r), nil }},
+	{Name: "helm", File: "values.yaml", Render: HelmYAML},
+	{Name: "service", File: "service.yaml", Render: ServiceYAML},
+	{Name: "ingress", File: "ingress.yaml", Render: IngressYAML},
+	{Name: "kong.yml", File: "kong.yml", Render: DeckYAML},
+	{Name: "kongplugin", File: "kongplugin.yaml", Render: KongPluginYAML},
+	{Name: "kongclusterplugin", File: "kongclusterplugin.yaml", Render: KongClusterPluginYAML},
+	{Name: "pluginserver-env", File: "pluginserver.env", Render: func(r *topology.Resolved) (string, error) {
 		return PluginServerEnv(r.Topology.Prefix), nil
 	}},
-	{"pluginserver-helm", "pluginserver-values.yaml", PluginServerHelmYAML},
-	{"backendconfig", "backendconfig.yaml", BackendConfigYAML},
+	{Name: "pluginserver-helm", File: "pluginserver-values.yaml", Render: PluginServerHelmYAML},
+	{Name: "backendconfig", File: "backendconfig.yaml", Render: BackendConfigYAML},
+	{Name: "gatewayconfiguration", File: "gatewayconfiguration.yaml", Render: GatewayConfigurationYAML, OnRequest: true},
 }
 
 // KindNames returns the --output vocabulary.
@@ -59,7 +63,7 @@ func LookupKind(name string) (Kind, error) {
 func CheckBundle(r *topology.Resolved) (map[string]string, error) {
 	var names []string
 	for _, k := range Kinds {
-		if r.Platform.ImageRepo == "" && (k.Name == "helm" || k.Name == "pluginserver-helm") {
+		if k.OnRequest || r.Platform.ImageRepo == "" && (k.Name == "helm" || k.Name == "pluginserver-helm") {
 			continue
 		}
 		names = append(names, k.Name)
@@ -73,7 +77,12 @@ func CheckBundle(r *topology.Resolved) (map[string]string, error) {
 // asked for by name.
 func Bundle(r *topology.Resolved, names ...string) (map[string]string, error) {
 	if len(names) == 0 {
-		return render(r, KindNames(), true)
+		for _, k := range Kinds {
+			if !k.OnRequest {
+				names = append(names, k.Name)
+			}
+		}
+		return render(r, names, true)
 	}
 	return render(r, names, false)
 }

@@ -253,7 +253,8 @@ type Service struct {
 	TargetsTLS bool
 	// TLSLine locates that port or the Helm tls block.
 	TLSLine int
-	// FromHelm marks a Service described by Helm values.
+	// FromHelm marks a Service described by Helm values or a
+	// GatewayConfiguration (no manifest; the chart or operator renders it).
 	FromHelm bool
 	// Selector is the Service's pod selector (nil for Helm values, where the
 	// chart renders it).

@@ -220,6 +220,8 @@ func loadDoc(set *Set, s *sink, file string, root *yaml.Node) {
 		loadIngress(set, s, file, root)
 	case kind == "BackendConfig":
 		loadBackendConfig(set, file, root)
+	case kind == "GatewayConfiguration":
+		loadGatewayConfiguration(set, s, file, root)
 	case kind != "":
 		// Other Kubernetes objects are not about client IPs.
 	case mapPath(root, "_format_version") != nil || mapPath(root, "services") != nil && mapPath(root, "env") == nil:

@@ -2,7 +2,9 @@ package lint
 
 import (
 	"strconv"
+	"strings"
 
+	operatorv1beta1 "github.com/kong/kubernetes-configuration/api/gateway-operator/v1beta1"
 	"go.yaml.in/yaml/v3"
 	networkingv1 "k8s.io/api/networking/v1"
 
@@ -66,4 +68,52 @@ func loadBackendConfig(set *Set, file string, root *yaml.Node) {
 	port, _ := strconv.Atoi(scalar(mapPath(hc, "port")))
 	set.BackendConfigs = append(set.BackendConfigs, &BackendConfig{File: file, Line: root.Line,
 		Name: scalar(mapPath(root, "metadata", "name")), Path: scalar(mapPath(hc, "requestPath")), Port: port})
+}
+
+// loadGatewayConfiguration reads a Kong Gateway Operator GatewayConfiguration
+// as a node (the proxy container's KONG_* env) and a proxy Service (the
+// data plane's ingress Service options), so every node and Service rule
+// applies to it. The operator's Service maps 443 to Kong's 8443.
+func loadGatewayConfiguration(set *Set, s *sink, file string, root *yaml.Node) {
+	var gc operatorv1beta1.GatewayConfiguration
+	if err := strictDecode(root, &gc); err != nil {
+		s.add(ruleBadStrict, file, root.Line, "GatewayConfiguration", "GatewayConfiguration: "+err.Error())
+		return
+	}
+	dp := gc.Spec.DataPlaneOptions
+	if dp == nil {
+		return
+	}
+	if pt := dp.Deployment.PodTemplateSpec; pt != nil {
+		for _, c := range pt.Spec.Containers {
+			if c.Name != "proxy" {
+				continue
+			}
+			n := NewNode(file, "env")
+			for _, e := range c.Env {
+				if !strings.HasPrefix(strings.ToUpper(e.Name), "KONG_") {
+					continue
+				}
+				n.Set(&Value{Key: strings.ToLower(e.Name[len("KONG_"):]), Orig: e.Name, Value: e.Value, Line: root.Line, Skip: e.ValueFrom != nil})
+			}
+			n.finishListeners()
+			set.Nodes = append(set.Nodes, n)
+		}
+	}
+	if dp.Network.Services == nil || dp.Network.Services.Ingress == nil {
+		return
+	}
+	in := dp.Network.Services.Ingress
+	sv := &Service{File: file, Line: root.Line, Name: gc.Name, Type: string(in.Type), ExternalTrafficPolicy: string(in.ExternalTrafficPolicy),
+		Annotations: in.Annotations, AnnLines: map[string]int{}, TargetsTLS: true, TLSLine: root.Line, FromHelm: true}
+	if in.Name != nil {
+		sv.Name = *in.Name
+	}
+	if sv.Type == "" {
+		sv.Type = "LoadBalancer"
+	}
+	if sv.Annotations == nil {
+		sv.Annotations = map[string]string{}
+	}
+	set.Services = append(set.Services, sv)
 }

@@ -8,10 +8,12 @@ import (
 	"strings"
 	"testing"
 
+	operatorv1beta1 "github.com/kong/kubernetes-configuration/api/gateway-operator/v1beta1"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 
 	"github.com/client-ip-guard/client-ip-guard/internal/yamljson"
 	"github.com/client-ip-guard/client-ip-guard/kongconf/chart"
@@ -159,6 +161,7 @@ func checkBundle(t *testing.T, r *topology.Resolved) {
 	if r.Provider.Location != nil {
 		assert.Equal(t, topologytest.Location, svc.Annotations[r.Provider.Location.Key])
 	}
+	checkGatewayConfiguration(t, r, want, svc)
 	for _, n := range r.Platform.Notes {
 		assert.False(t, strings.Contains(n, "Trust the PLS NAT subnet"), "the NAT subnet alone is not enough with Cluster")
 	}
@@ -169,4 +172,47 @@ func mustJSON(t *testing.T, y string) []byte {
 	j, err := yamljson.ToJSON([]byte(y))
 	require.NoError(t, err)
 	return j
+}
+
+var gcSchema *apiextensionsv1.JSONSchemaProps
+
+// checkGatewayConfiguration renders -o gatewayconfiguration: it is refused
+// with advice, or it decodes strictly into the operator's type, fits the
+// operator CRD's schema, lints clean next to nothing else, and carries the
+// image, the Service settings and the same env as kong.env.
+func checkGatewayConfiguration(t *testing.T, r *topology.Resolved, svcName string, svc corev1.Service) {
+	files, err := generate.Bundle(r, "gatewayconfiguration")
+	if err != nil {
+		assert.Regexp(t, advice, err.Error())
+		assert.Equal(t, topology.TLSLB, r.TLS, "only TLS on the load balancer is refused: %v", err)
+		return
+	}
+	y := files["gatewayconfiguration.yaml"]
+	var gc operatorv1beta1.GatewayConfiguration
+	strict(t, y, &gc)
+	if gcSchema == nil {
+		gcSchema = crdSchema(t, "config/crd/gateway-operator/gateway-operator.konghq.com_gatewayconfigurations.yaml", "v1beta1")
+	}
+	var v any
+	require.NoError(t, json.Unmarshal(mustJSON(t, y), &v))
+	assert.Empty(t, schemaErrors("", v, gcSchema))
+	rep := verify.Bundle(map[string]string{"gatewayconfiguration.yaml": y})
+	assert.False(t, rep.HasErrors(), "%+v", rep.Findings)
+
+	c := gc.Spec.DataPlaneOptions.Deployment.PodTemplateSpec.Spec.Containers[0]
+	assert.Equal(t, "proxy", c.Name)
+	assert.Equal(t, topologytest.Image, c.Image)
+	env, err := generate.Bundle(r, "env")
+	require.NoError(t, err)
+	for _, e := range c.Env {
+		assert.Contains(t, env["kong.env"], e.Name+"="+e.Value+"\n")
+	}
+	in := gc.Spec.DataPlaneOptions.Network.Services.Ingress
+	assert.Equal(t, svcName, *in.Name)
+	assert.Equal(t, svc.Spec.Type, in.Type)
+	assert.Equal(t, svc.Spec.ExternalTrafficPolicy, in.ExternalTrafficPolicy)
+	assert.Equal(t, svc.Annotations, in.Annotations)
+	if in.Type == corev1.ServiceTypeClusterIP {
+		assert.Empty(t, in.ExternalTrafficPolicy, "the CRD's CEL rule refuses externalTrafficPolicy on ClusterIP")
+	}
 }
