@@ -157,8 +157,8 @@ func Rules() []Rule {
 	return out
 }
 
-// LookupRule returns the rule with the given ID.
-func LookupRule(id string) (Rule, bool) {
+// lookupRule returns the rule with the given ID.
+func lookupRule(id string) (Rule, bool) {
 	r, ok := rules[strings.ToUpper(id)]
 	return r, ok
 }

@@ -39,7 +39,7 @@ func TestBadCorpus(t *testing.T) {
 				f, ok := got[w]
 				if assert.True(t, ok, "want %s, got %v", w, rep.Findings) {
 					covered[w] = true
-					r, _ := LookupRule(w)
+					r, _ := lookupRule(w)
 					if r.Severity == Error {
 						assert.True(t, rep.HasErrors())
 					}
@@ -66,7 +66,7 @@ func TestRulesAreDocumented(t *testing.T) {
 		assert.NotEmpty(t, r.Why, r.ID)
 		assert.NotEmpty(t, r.Fix, r.ID)
 	}
-	_, ok := LookupRule("kc001")
+	_, ok := lookupRule("kc001")
 	assert.True(t, ok)
 }
 

@@ -4,11 +4,8 @@
 // resolves them.
 //
 // Resolution rules reproduced here, each from Kong's loader:
-//   - kong.conf lines are "key = value"; lines whose first non-blank
-//     character is '#' or ';' are comments; a trailing '#' comment is cut
-//     unless written "\#", which becomes '#'; a line ending in '\' continues
-//     on the next; any byte of a key that is not a letter or digit becomes
-//     '_'.
+//   - kong.conf lines are "key = value", read as ReadLines describes
+//     (Penlight's config.read plus Kong's comment stripping).
 //   - Environment variables override the file: KONG_<KEY> with the key
 //     upper-cased. Kong looks them up by that exact name, so a variable
 //     spelled with lower-case letters is never seen.
@@ -84,6 +81,9 @@ type Conf struct {
 	// Sources says where each Raw key came from: "file:LINE" (1-based; the
 	// first line of a continued line) or "env:KONG_X".
 	Sources map[string]string
+	// File is the kong.conf the "file:" sources refer to ("" when none was
+	// named).
+	File string
 }
 
 // HeaderBuffers is an nginx "number size" buffers value, such as
@@ -157,7 +157,7 @@ func Parse(r io.Reader, name string) (*Conf, error) {
 	if err != nil {
 		return nil, err
 	}
-	return resolve(raw, src, fileExists)
+	return resolveFile(raw, src, name)
 }
 
 // Load reads the kong.conf at path (none when path is "") and applies the
@@ -176,7 +176,23 @@ func Load(path string, environ []string) (*Conf, error) {
 		}
 	}
 	applyEnv(raw, src, environ)
-	return resolve(raw, src, fileExists)
+	return resolveFile(raw, src, path)
+}
+
+// resolveFile resolves raw, read from file.
+func resolveFile(raw, src map[string]string, file string) (*Conf, error) {
+	return resolve(raw, src, file, fileExists)
+}
+
+// Where says where the user set key: "FILE:LINE" for kong.conf (FILE
+// "kong.conf" when unnamed), "env:KONG_X" for the environment, "" when the
+// key is not set.
+func (c *Conf) Where(key string) string {
+	s := c.Sources[key]
+	if line, ok := strings.CutPrefix(s, "file:"); ok {
+		return displayName(c.File) + ":" + line
+	}
+	return s
 }
 
 func fileExists(p string) bool {
@@ -283,13 +299,13 @@ func splitList(v string) []string {
 	return out
 }
 
-func resolve(raw, src map[string]string, exists func(string) bool) (*Conf, error) {
+func resolve(raw, src map[string]string, file string, exists func(string) bool) (*Conf, error) {
 	c := Defaults()
-	c.Raw, c.Sources = raw, src
+	c.Raw, c.Sources, c.File = raw, src, file
 
 	where := func(key string) string {
-		if s, ok := src[key]; ok {
-			return " (" + s + ")"
+		if w := c.Where(key); w != "" {
+			return " (" + w + ")"
 		}
 		return ""
 	}
@@ -496,15 +512,4 @@ func pluginServer(c *Conf, name string, exists func(string) bool) (PluginServer,
 		return PluginServer{}, fmt.Errorf("%s_query_cmd is unset and %s does not exist: query_command undefined for pluginserver %s", keyPrefix, bin, name)
 	}
 	return ps, nil
-}
-
-// HasProxyProtocolListener reports whether any proxy_listen entry carries
-// the proxy_protocol flag.
-func (c *Conf) HasProxyProtocolListener() bool {
-	for _, l := range c.ProxyListen {
-		if l.ProxyProtocol {
-			return true
-		}
-	}
-	return false
 }

@@ -93,7 +93,7 @@ func TestDefaults(t *testing.T) {
 	c := Defaults()
 	if c.RealIPHeader != "X-Real-IP" || c.RealIPRecursive || len(c.TrustedIPs) != 0 ||
 		c.Prefix != "/usr/local/kong" || c.Database != "postgres" || len(c.ProxyListen) != 2 ||
-		!reflect.DeepEqual(c.Plugins, []string{"bundled"}) || c.HasProxyProtocolListener() {
+		!reflect.DeepEqual(c.Plugins, []string{"bundled"}) || c.ProxyListen[0].ProxyProtocol || c.ProxyListen[1].ProxyProtocol {
 		t.Fatalf("Defaults() = %+v", c)
 	}
 }
@@ -164,7 +164,7 @@ func TestParse(t *testing.T) {
 			name: "proxy_listen",
 			text: "proxy_listen = 0.0.0.0:8000 proxy_protocol, 0.0.0.0:8443 ssl proxy_protocol\n",
 			check: func(t *testing.T, c *Conf) {
-				if len(c.ProxyListen) != 2 || !c.HasProxyProtocolListener() || !c.ProxyListen[1].SSL {
+				if len(c.ProxyListen) != 2 || !c.ProxyListen[0].ProxyProtocol || !c.ProxyListen[1].ProxyProtocol || !c.ProxyListen[1].SSL {
 					t.Errorf("ProxyListen = %+v", c.ProxyListen)
 				}
 			},
@@ -179,10 +179,10 @@ func TestParse(t *testing.T) {
 			},
 		},
 		{name: "hostname in trusted_ips", text: "trusted_ips = 10.0.0.0/8, lb.internal\n",
-			err: "trusted_ips must be a comma separated list in the form of IPv4 or IPv6 address or CIDR block or 'unix:', got 'lb.internal' (file:1)"},
+			err: "trusted_ips must be a comma separated list in the form of IPv4 or IPv6 address or CIDR block or 'unix:', got 'lb.internal' (kong.conf:1)"},
 		{name: "bad CIDR", text: "trusted_ips = 10.0.0.0/33\n", err: "got '10.0.0.0/33'"},
 		{name: "unix path", text: "trusted_ips = unix:/tmp/x\n", err: "got 'unix:/tmp/x'"},
-		{name: "recursive yes", text: "\nreal_ip_recursive = yes\n", err: `real_ip_recursive must be on or off, got "yes" (file:2)`},
+		{name: "recursive yes", text: "\nreal_ip_recursive = yes\n", err: `real_ip_recursive must be on or off, got "yes" (kong.conf:2)`},
 		{name: "header with space", text: "real_ip_header = X Real\n", err: `real_ip_header "X Real" is not a header name`},
 		{name: "bad listen", text: "proxy_listen = 0.0.0.0:8000 proxyprotocol\n", err: `flag "proxyprotocol"`},
 		{name: "bad database", text: "database = mysql\n", err: `database has an invalid value: "mysql"`},
@@ -236,7 +236,7 @@ func TestParse(t *testing.T) {
 			},
 		},
 		{name: "client header buffer with a unit nginx lacks", text: "nginx_http_client_header_buffer_size = 1g\n",
-			err: `nginx_http_client_header_buffer_size must be a size greater than 0 such as 1024, 1k or 1m, got "1g" (file:1)`},
+			err: `nginx_http_client_header_buffer_size must be a size greater than 0 such as 1024, 1k or 1m, got "1g" (kong.conf:1)`},
 		{name: "client header buffer zero", text: "nginx_proxy_client_header_buffer_size = 0k\n",
 			err: `nginx_proxy_client_header_buffer_size must be a size greater than 0 such as 1024, 1k or 1m, got "0k"`},
 		{name: "client header buffer with a semicolon", text: "nginx_proxy_client_header_buffer_size = 1k;\n",
@@ -244,17 +244,17 @@ func TestParse(t *testing.T) {
 		{name: "client header buffer overflow", text: "nginx_proxy_client_header_buffer_size = 99999999999999999999\n",
 			err: `got "99999999999999999999"`},
 		{name: "large buffers without a number", text: "nginx_proxy_large_client_header_buffers = 8k\n",
-			err: `nginx_proxy_large_client_header_buffers must be a number of buffers and a size greater than 0 such as "4 8k", got "8k" (file:1)`},
+			err: `nginx_proxy_large_client_header_buffers must be a number of buffers and a size greater than 0 such as "4 8k", got "8k" (kong.conf:1)`},
 		{name: "large buffers with a unit on the number", text: "nginx_http_large_client_header_buffers = 4k 8k\n",
 			err: `nginx_http_large_client_header_buffers must be a number of buffers and a size greater than 0 such as "4 8k", got "4k 8k"`},
 		{name: "large buffers zero", text: "\nnginx_http_large_client_header_buffers = 0 8k\n",
-			err: `got "0 8k" (file:2)`},
+			err: `got "0 8k" (kong.conf:2)`},
 		{name: "large buffers bad size", text: "nginx_proxy_large_client_header_buffers = 4 8x\n",
 			err: `got "4 8x"`},
 		{name: "large buffers three values", text: "nginx_proxy_large_client_header_buffers = 4 8k 1\n",
 			err: `got "4 8k 1"`},
 		{name: "large buffers below connection_pool_size", text: "nginx_proxy_large_client_header_buffers = 4 256\n",
-			err: `nginx_proxy_large_client_header_buffers: the size must be equal to or greater than connection_pool_size (512), got "4 256" (file:1)`},
+			err: `nginx_proxy_large_client_header_buffers: the size must be equal to or greater than connection_pool_size (512), got "4 256" (kong.conf:1)`},
 		{name: "bad proxy value is an error even with a good http one", text: "nginx_http_large_client_header_buffers = 4 8k\nnginx_proxy_large_client_header_buffers = four 8k\n",
 			err: `nginx_proxy_large_client_header_buffers must be`},
 	}
@@ -370,7 +370,7 @@ func TestPluginServers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			src := map[string]string{}
-			c, err := resolve(tt.raw, src, installed)
+			c, err := resolve(tt.raw, src, "", installed)
 			if tt.err != "" {
 				if err == nil || err.Error() != tt.err {
 					t.Fatalf("error = %v, want %q", err, tt.err)

@@ -37,3 +37,16 @@ func TestReadLines(t *testing.T) {
 	}
 	assert.Equal(t, want, lines)
 }
+
+func TestWhere(t *testing.T) {
+	c, err := Parse(strings.NewReader("# x\ntrusted_ips = 10.0.0.0/8\n"), "/etc/kong/kong.conf")
+	require.NoError(t, err)
+	assert.Equal(t, "/etc/kong/kong.conf:2", c.Where("trusted_ips"))
+	assert.Equal(t, "", c.Where("real_ip_header"))
+	c, err = Load("", []string{"KONG_REAL_IP_HEADER=X-Forwarded-For"})
+	require.NoError(t, err)
+	assert.Equal(t, "env:KONG_REAL_IP_HEADER", c.Where("real_ip_header"))
+	c, err = Parse(strings.NewReader("real_ip_recursive = on\n"), "")
+	require.NoError(t, err)
+	assert.Equal(t, "kong.conf:1", c.Where("real_ip_recursive"))
+}
