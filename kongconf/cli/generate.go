@@ -33,6 +33,7 @@ type genFlags struct {
 	image        string
 	lbCert       string
 	lbLocation   string
+	headerTO     string
 	namespace    string
 	prefix       string
 	mode         string
@@ -108,6 +109,7 @@ The result is linted before it is written; errors abort (--no-check skips this).
 	fl.StringVar(&f.image, "image", "", "REPO:TAG of a Kong image containing "+topology.PluginBinary+" (required by the Helm outputs)")
 	fl.StringVar(&f.lbCert, "lb-certificate", "", "with --tls lb: the load balancer's certificate (ACM ARN, DigitalOcean certificate ID, Hetzner certificate names, Linode TLS Secret, GCP pre-shared certificate)")
 	fl.StringVar(&f.lbLocation, "lb-location", "", "Hetzner: load balancer location (fsn1) or network zone (eu-central)")
+	fl.StringVar(&f.headerTO, "proxy-header-timeout", "", "with proxy-protocol: nginx client_header_timeout, how long Kong waits for the PROXY header (nginx default 60s; e.g. 5s)")
 	fl.StringVar(&f.namespace, "namespace", "", "namespace for Kubernetes objects (default kong)")
 	fl.StringVar(&f.prefix, "prefix", "", "Kong prefix for the plugin socket outside Helm (default /usr/local/kong)")
 	fl.StringVar(&f.mode, "mode", "", "plugin mode: monitor or enforce (default monitor)")
@@ -174,6 +176,9 @@ func resolveTopology(cmd *cobra.Command, f *genFlags) (*topology.Resolved, error
 	}
 	if ch("lb-location") {
 		t.LBLocation = f.lbLocation
+	}
+	if ch("proxy-header-timeout") {
+		t.ProxyHeaderTimeout = f.headerTO
 	}
 	if ch("namespace") {
 		t.Namespace = f.namespace

@@ -21,6 +21,9 @@ func HelmValues(r *topology.Resolved) map[string]any {
 	if len(r.TrustedIPs) > 0 {
 		env["trusted_ips"] = joinComma(r.TrustedIPs)
 	}
+	if r.HeaderTimeout != "" {
+		env[topology.HeaderTimeoutKey] = r.HeaderTimeout
+	}
 	gw := pluginServerValues(r.Platform)
 	for k, v := range gw["env"].(map[string]any) {
 		env[k] = v

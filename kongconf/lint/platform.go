@@ -46,10 +46,29 @@ var (
 		"plan a rollback as recreating the Service, or use the network load balancer (oci-network-load-balancer.oraclecloud.com/is-ppv2-enabled)")
 )
 
+var ruleHeaderTimeout = rule("KC124", Warning, "PROXY listener keeps nginx's 60s client_header_timeout",
+	"nginx reads the PROXY header under client_header_timeout (ngx_http_wait_request_handler), 60s unless set, so a client that connects and sends nothing holds a connection that long",
+	"set "+topology.HeaderTimeoutKey+" (e.g. 5s, as IBM Cloud's load balancer waits for its header; kongconf generate --proxy-header-timeout)")
+
+// checkHeaderTimeout: a node with a PROXY listener should bound the wait
+// for the header.
+func checkHeaderTimeout(s *sink, n *Node) {
+	if !n.UsesPP() || n.Format == "admin" {
+		return
+	}
+	for _, k := range []string{topology.HeaderTimeoutKey, "nginx_proxy_client_header_timeout"} {
+		if v, _, ok := n.Get(k); ok && strings.TrimSpace(v) != "" && strings.TrimSpace(v) != topology.DefaultHeaderTimeout {
+			return
+		}
+	}
+	s.add(ruleHeaderTimeout, n.File, n.ListenLine, "proxy_listen", fmt.Sprintf("%s reads PROXY headers with client_header_timeout %s", nodeName(n), topology.DefaultHeaderTimeout))
+}
+
 // checkPlatform runs the platform rules over one directory's files.
 func checkPlatform(s *sink, g *Set) {
 	var helm *HelmInfo
 	for _, n := range g.Nodes {
+		checkHeaderTimeout(s, n)
 		if n.Helm != nil {
 			checkHelmImage(s, n)
 			helm = n.Helm

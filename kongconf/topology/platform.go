@@ -2,6 +2,7 @@ package topology
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -80,6 +81,7 @@ func resolvePlatform(t *Topology, r *Resolved, fail func(string, ...any)) {
 	pl.Notes = append(pl.Notes, prof.Notes...)
 
 	resolveTLS(t, r, &pl, fail)
+	resolveHeaderTimeout(t, r, &pl, fail)
 	resolveLocation(t, p, &pl, fail)
 	if prof.NeedsLBAddress != "" && OnlyPresets(r.TrustedIPs, prof.Presets) {
 		fail("provider %s: %s", p.Name, prof.NeedsLBAddress)
@@ -145,6 +147,45 @@ func resolveTLS(t *Topology, r *Resolved, pl *Platform, fail func(string, ...any
 		pl.Ports = []Port{https}
 	default:
 		pl.Ports = []Port{http, https}
+	}
+}
+
+// HeaderTimeoutKey is the Kong property that sets nginx's
+// client_header_timeout for every server in the http block (Kong 3.9.3
+// kong.conf.default:1046 injects nginx_http_<directive> into http {};
+// kong/templates/nginx_kong.lua:41-42; the templates set no
+// client_header_timeout, so nginx's default applies).
+const HeaderTimeoutKey = "nginx_http_client_header_timeout"
+
+// DefaultHeaderTimeout is nginx's client_header_timeout default
+// (nginx 1.25.3 src/http/ngx_http_core_module.c:3489-3490, 60000 ms).
+const DefaultHeaderTimeout = "60s"
+
+// nginxTime is nginx's time syntax as client_header_timeout takes it.
+var nginxTime = regexp.MustCompile(`^([0-9]+(ms|s|m|h|d)?)+$`)
+
+// resolveHeaderTimeout sets HeaderTimeout. On a PROXY listener nginx reads
+// the PROXY header in ngx_http_wait_request_handler under the timer
+// ngx_http_init_connection armed with client_header_timeout (nginx 1.25.3
+// src/http/ngx_http_request.c:355, 366-471; the TLS path re-arms it in
+// ngx_http_ssl_handshake, :709, before reading PROXY at :729). A client that
+// connects and sends nothing therefore holds the connection for the whole
+// timeout, 60s by default, where a load balancer gives up far sooner (IBM
+// Cloud's --header-timeout defaults to 5s).
+func resolveHeaderTimeout(t *Topology, r *Resolved, pl *Platform, fail func(string, ...any)) {
+	if t.ProxyHeaderTimeout == "" {
+		if r.ProxyProtocol {
+			pl.Notes = append(pl.Notes, "Kong reads the PROXY header under nginx's client_header_timeout ("+DefaultHeaderTimeout+" by default), so a silent connection is held that long; --proxy-header-timeout lowers it.")
+		}
+		return
+	}
+	switch {
+	case !r.ProxyProtocol:
+		fail("proxyHeaderTimeout bounds the wait for a PROXY header; it needs method proxy-protocol (drop it, or use --method proxy-protocol)")
+	case !nginxTime.MatchString(t.ProxyHeaderTimeout):
+		fail("proxyHeaderTimeout %q is not an nginx time (use e.g. 5s or 500ms)", t.ProxyHeaderTimeout)
+	default:
+		r.HeaderTimeout = t.ProxyHeaderTimeout
 	}
 }
 

@@ -369,6 +369,32 @@ var providers = map[string]Provider{
 			MethodHeaders:       "layer-4 CLB adds no headers",
 		},
 	},
+	"tke-toa": {
+		Name:          "tke-toa",
+		Description:   "Tencent CLB passing the client address in a TCP option (TOA), restored by the toa kernel module on the nodes",
+		DefaultMethod: MethodLocal,
+		Methods: map[string]MethodProfile{
+			// TOA is not a PROXY header: the CLB writes the client address
+			// into a TCP option of the SYN and the toa module makes the
+			// kernel report it as the socket's peer, so Kong and the plugin
+			// see the client exactly as with method local. kongconf
+			// cannot check the CLB listener or the module; the notes say so.
+			MethodLocal: {
+				Annotations:           map[string]string{},
+				ExternalTrafficPolicy: "Local",
+				NoLBTLS:               "a TOA listener forwards TCP; keep --tls kong",
+				Notes: []string{
+					"TOA: the CLB carries the client address in a TCP option and the toa kernel module on each node restores it as the peer, so Kong needs no trusted ranges and the plugin's verdict is direct, the expected one here.",
+					"Turn TOA on for the CLB listener (Tencent console or API) and load toa.ko on every node that runs Kong before relying on it; without the module Kong sees the CLB's address, and kongconf cannot check either.",
+					"Local keeps kube-proxy from forwarding the connection through another node.",
+				},
+			},
+		},
+		Unsupported: map[string]string{
+			MethodProxyProtocol: "TOA replaces PROXY here; use tke-direct or tke for the other ways",
+			MethodHeaders:       "a layer-4 CLB adds no headers",
+		},
+	},
 	"ibm-vpc": {
 		Name:          "ibm-vpc",
 		Description:   "IBM Cloud VPC load balancer (ALB by default, NLB with enable-features: nlb)",
@@ -604,7 +630,7 @@ func (p Provider) MethodNames() []string {
 // ProviderNames returns every known provider in a stable order.
 func ProviderNames() []string {
 	return []string{"eks-nlb", "eks-nlb-intree", "eks-clb", "eks-alb", "gke", "gke-l7", "aks", "aks-pls",
-		"tke", "tke-direct", "ibm-vpc", "digitalocean", "oci", "oci-nlb", "hetzner", "linode", "cloudflare", "generic"}
+		"tke", "tke-direct", "tke-toa", "ibm-vpc", "digitalocean", "oci", "oci-nlb", "hetzner", "linode", "cloudflare", "generic"}
 }
 
 // LookupProvider returns the provider called name.

@@ -81,6 +81,10 @@ type Topology struct {
 	// LBLocation places the load balancer (Hetzner: a location such as fsn1
 	// or a network zone such as eu-central).
 	LBLocation string `json:"lbLocation,omitempty"`
+	// ProxyHeaderTimeout bounds how long Kong waits for a PROXY header (and
+	// the request head after it): nginx's client_header_timeout, 60s unless
+	// set. Method proxy-protocol only.
+	ProxyHeaderTimeout string `json:"proxyHeaderTimeout,omitempty"`
 	// ServiceName is the proxy Service's name (default: the chart's,
 	// <release>-kong-proxy or <release>-gateway-proxy; another name is set
 	// through proxy.nameOverride).
@@ -190,6 +194,8 @@ type Resolved struct {
 	Warnings []string
 	// Sources explains where trusted ranges came from (for comments).
 	Sources []string
+	// HeaderTimeout is nginx_http_client_header_timeout ("" leaves nginx's 60s).
+	HeaderTimeout string
 	// Platform holds the chart's names, the image and the load balancer's
 	// Service and Ingress settings.
 	Platform Platform
