@@ -2,11 +2,11 @@
 // tags (Kubernetes objects, Helm values, decK files, topology files), on top of
 // go.yaml.in/yaml/v3, the module's one YAML library.
 //
-// It keeps the behaviour of sigs.k8s.io/yaml, which the module used before:
-// output has sorted keys, two-space indentation, sequences flush with their
-// key, no line folding and quotes around YAML 1.1 booleans written as strings;
-// input follows YAML 1.1's booleans (an unquoted yes/no/on/off/y/n is a
-// boolean), as yaml.v2 underneath sigs.k8s.io/yaml did.
+// Its rules are those of sigs.k8s.io/yaml (on yaml.v2), which Kubernetes
+// tooling shares: output has sorted keys, two-space indentation, sequences
+// flush with their key, no line folding and quotes around strings YAML 1.1
+// would read as booleans; input reads an unquoted yes/no/on/off/y/n as a
+// boolean (YAML 1.1), except where the target field is a string.
 package yamljson
 
 import (

@@ -72,7 +72,7 @@ type Listener struct {
 
 // NewNode returns an empty node for file/format.
 func NewNode(file, format string) *Node {
-	return &Node{File: file, Format: format, Values: map[string]*Value{}, PrefixDefault: "/usr/local/kong"}
+	return &Node{File: file, Format: format, Values: map[string]*Value{}, PrefixDefault: nodeconf.DefaultPrefix}
 }
 
 // Set records a property occurrence.

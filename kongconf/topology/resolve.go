@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/client-ip-guard/client-ip-guard/internal/kong/nodeconf"
 	"github.com/client-ip-guard/client-ip-guard/kongconf/presets"
 )
 
@@ -194,7 +195,7 @@ func resolveHeader(t *Topology, r *Resolved, errs *problems) {
 			r.Recursive = *t.Recursive
 		}
 	case MethodLocal:
-		r.RealIPHeader = "X-Real-IP"
+		r.RealIPHeader = nodeconf.DefaultRealIPHeader
 		if t.RealIPHeader != "" || t.Recursive != nil {
 			errs.add("realIPHeader/recursive apply to method headers only")
 		}

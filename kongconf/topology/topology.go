@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/client-ip-guard/client-ip-guard/internal/kong/nodeconf"
 	"github.com/client-ip-guard/client-ip-guard/internal/yamljson"
 
 	"github.com/client-ip-guard/client-ip-guard/kongconf/chart"
@@ -37,7 +38,7 @@ const (
 	// PluginBinary is where the image installs the plugin binary.
 	PluginBinary = "/usr/local/bin/client-ip-guard"
 	// DefaultPrefix is Kong's default prefix outside the Helm chart.
-	DefaultPrefix = "/usr/local/kong"
+	DefaultPrefix = nodeconf.DefaultPrefix
 	// HelmPrefix is the prefix the Kong Helm chart configures.
 	HelmPrefix = "/kong_prefix"
 )
