@@ -60,6 +60,11 @@ type HelmInfo struct {
 	// StrayImage locates an image key the chart does not read (a top-level
 	// image: in ingress-chart values), 0 when none.
 	StrayImage int
+	// RendersProxy is false when the values switch the chart's proxy
+	// Service off (proxy.enabled: false).
+	RendersProxy bool
+	// NameOverride is proxy.nameOverride ("" when unset).
+	NameOverride string
 }
 
 // Listener is one proxy_listen entry.

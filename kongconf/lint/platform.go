@@ -176,8 +176,12 @@ func checkIngress(s *sink, ing *Ingress, svcs []*Service, helm *HelmInfo) {
 	if helm != nil {
 		specs = []string{helm.Chart}
 	}
+	// Helm values that render the proxy Service decide its name: the
+	// chart's form, or proxy.nameOverride. A manifest of another name
+	// next to them would be a second Service, not the chart's.
+	chartOwns := helm != nil && helm.RendersProxy
 	for _, b := range ing.Backends {
-		if serviceIn(b.Service, svcs) {
+		if chartOwns && b.Service == helm.NameOverride || !chartOwns && serviceIn(b.Service, svcs) {
 			continue
 		}
 		ok := false
@@ -186,7 +190,12 @@ func checkIngress(s *sink, ing *Ingress, svcs []*Service, helm *HelmInfo) {
 			_, match := spec.ReleaseOf(b.Service)
 			ok = ok || match
 		}
-		if !ok {
+		switch {
+		case ok:
+		case chartOwns:
+			spec, _ := chart.Lookup(helm.Chart)
+			s.add(ruleIngressBackend, ing.File, b.Line, "backend.service.name", fmt.Sprintf("Ingress %s routes to Service %s, but the %s chart's values here render %s (no proxy.nameOverride)", ing.Name, b.Service, spec.Name, spec.ProxyService("<release>")))
+		default:
 			s.add(ruleIngressBackend, ing.File, b.Line, "backend.service.name", fmt.Sprintf("Ingress %s routes to Service %s, which neither the %s chart renders nor this directory defines", ing.Name, b.Service, strings.Join(specs, " or ")))
 		}
 	}

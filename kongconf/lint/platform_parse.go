@@ -22,6 +22,8 @@ func helmInfo(root, gw *yaml.Node, ingress bool) *HelmInfo {
 			h.StrayImage = k.Line
 		}
 	}
+	h.RendersProxy = scalar(mapPath(gw, "proxy", "enabled")) != "false"
+	h.NameOverride = scalar(mapPath(gw, "proxy", "nameOverride"))
 	if k, img := mapGet(gw, "image"); img != nil {
 		h.ImageLine = k.Line
 		h.ImageRepo = scalar(mapPath(img, "repository"))
