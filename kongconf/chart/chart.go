@@ -67,6 +67,87 @@ const (
 	IngressGatewayChart = "3.2.0"
 )
 
+// Values keys whose support depends on the chart version.
+const (
+	KeyPreInstalled = "plugins.preInstalled"
+	KeyNameOverride = "proxy.nameOverride"
+)
+
+// minVersions: the first chart version that reads each key. The ingress
+// chart pins one kong chart per release (charts/ingress/Chart.yaml at each
+// tag): 0.18.0 embeds kong 2.47.0, 0.19.0 embeds 2.48.0.
+var minVersions = map[string]map[string]string{
+	Kong:    {KeyPreInstalled: MinPreInstalled, KeyNameOverride: MinNameOverride},
+	Ingress: {KeyPreInstalled: "0.18.0", KeyNameOverride: "0.19.0"},
+}
+
+// MinVersion returns the first version of chart that reads key ("" when
+// any version does).
+func MinVersion(chart, key string) string { return minVersions[chart][key] }
+
+// OlderThan reports whether version v is below min (both MAJOR.MINOR.PATCH,
+// an optional leading "v"; missing parts count as 0). A v that does not
+// parse is not older.
+func OlderThan(v, min string) bool {
+	a, ok1 := semver(v)
+	b, ok2 := semver(min)
+	if !ok1 || !ok2 {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return a[i] < b[i]
+		}
+	}
+	return false
+}
+
+func semver(s string) ([3]int, bool) {
+	var out [3]int
+	s = strings.TrimPrefix(strings.TrimSpace(s), "v")
+	if i := strings.IndexAny(s, "-+"); i >= 0 {
+		s = s[:i]
+	}
+	parts := strings.Split(s, ".")
+	if len(parts) == 0 || len(parts) > 3 {
+		return out, false
+	}
+	for i, p := range parts {
+		n := 0
+		if p == "" || p == "x" || p == "*" {
+			if i == 0 {
+				return out, false
+			}
+			break
+		}
+		for _, c := range p {
+			if c < '0' || c > '9' {
+				return out, false
+			}
+			n = n*10 + int(c-'0')
+		}
+		out[i] = n
+	}
+	return out, true
+}
+
+// LowestAllowed returns the lowest version a Helm dependency constraint
+// admits ("=2.46.0", "2.46.0", "~2.46.0", "^2.46", ">=2.40.0", ">= 2.40, < 3"),
+// or "" when it has no lower bound kongconf can read.
+func LowestAllowed(constraint string) string {
+	for _, part := range strings.Split(constraint, ",") {
+		p := strings.TrimSpace(part)
+		if strings.HasPrefix(p, "<") || strings.HasPrefix(p, "!=") {
+			continue
+		}
+		p = strings.TrimLeft(p, "=~^>v ")
+		if _, ok := semver(p); ok {
+			return p
+		}
+	}
+	return ""
+}
+
 // Spec is one chart's naming.
 type Spec struct {
 	// Name is the --chart value.

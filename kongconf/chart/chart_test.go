@@ -58,3 +58,25 @@ func TestParseImage(t *testing.T) {
 	assert.True(t, IsChartDefault("kong/kong-gateway"))
 	assert.False(t, IsChartDefault("example.com/kong-cig"))
 }
+
+func TestVersions(t *testing.T) {
+	for _, tc := range []struct {
+		constraint, lowest string
+		olderThanPreInstalled bool
+	}{
+		{"=2.46.0", "2.46.0", true},
+		{"2.47.0", "2.47.0", false},
+		{"~2.46.1", "2.46.1", true},
+		{"^2.40", "2.40", true},
+		{">= 2.48.0, < 3.0.0", "2.48.0", false},
+		{"< 3.0.0", "", false},
+		{"3.4.1", "3.4.1", false},
+	} {
+		assert.Equal(t, tc.lowest, LowestAllowed(tc.constraint), tc.constraint)
+		assert.Equal(t, tc.olderThanPreInstalled, OlderThan(LowestAllowed(tc.constraint), MinVersion(Kong, KeyPreInstalled)), tc.constraint)
+	}
+	assert.True(t, OlderThan("0.17.0", MinVersion(Ingress, KeyPreInstalled)))
+	assert.False(t, OlderThan("0.24.0", MinVersion(Ingress, KeyNameOverride)))
+	assert.False(t, OlderThan("garbage", "2.47.0"))
+	assert.Equal(t, "", MinVersion(Kong, "image.repository"))
+}

@@ -65,6 +65,19 @@ type HelmInfo struct {
 	RendersProxy bool
 	// NameOverride is proxy.nameOverride ("" when unset).
 	NameOverride string
+	// Keys locates the version-dependent keys the values use
+	// (chart.KeyPreInstalled, chart.KeyNameOverride).
+	Keys map[string]int
+}
+
+// ChartDep is a kong or ingress chart dependency of an umbrella Chart.yaml.
+type ChartDep struct {
+	// File and Line locate it.
+	File string
+	// Line of the dependency entry.
+	Line int
+	// Chart is kong or ingress; Version the constraint as written.
+	Chart, Version string
 }
 
 // Listener is one proxy_listen entry.
@@ -361,4 +374,6 @@ type Set struct {
 	Ingresses []*Ingress
 	// BackendConfigs found.
 	BackendConfigs []*BackendConfig
+	// ChartDeps are kong/ingress dependencies of Chart.yaml files.
+	ChartDeps []*ChartDep
 }

@@ -224,6 +224,8 @@ func loadDoc(set *Set, s *sink, file string, root *yaml.Node) {
 		loadGatewayConfiguration(set, s, file, root)
 	case kind != "":
 		// Other Kubernetes objects are not about client IPs.
+	case mapPath(root, "apiVersion") != nil && mapPath(root, "name") != nil && mapPath(root, "dependencies") != nil:
+		loadChartFile(set, file, root)
 	case mapPath(root, "_format_version") != nil || mapPath(root, "services") != nil && mapPath(root, "env") == nil:
 		loadDeck(set, s, file, root)
 	case mapPath(root, "env") != nil || mapPath(root, "proxy") != nil || mapPath(root, "gateway") != nil || mapPath(root, "plugins") != nil:

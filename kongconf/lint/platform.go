@@ -46,6 +46,26 @@ var (
 		"plan a rollback as recreating the Service, or use the network load balancer (oci-network-load-balancer.oraclecloud.com/is-ppv2-enabled)")
 )
 
+var ruleChartTooOld = rule("KC125", Error, "chart version too old for the values",
+	"plugins.preInstalled is read from kong chart "+chart.MinPreInstalled+" (ingress chart 0.18.0) and proxy.nameOverride from "+chart.MinNameOverride+" (ingress 0.19.0); older charts ignore them silently, so Kong never loads the plugin or the Service keeps the chart's name",
+	"raise the kong or ingress dependency in Chart.yaml to a version that reads the keys (kong "+chart.MinNameOverride+" or ingress 0.19.0 read both)")
+
+// checkChartVersions: every version-dependent key the values use must be
+// read by the lowest chart version the Chart.yaml dependency admits.
+func checkChartVersions(s *sink, deps []*ChartDep, helm *HelmInfo) {
+	if helm == nil {
+		return
+	}
+	for _, d := range deps {
+		low := chart.LowestAllowed(d.Version)
+		for key := range helm.Keys {
+			if min := chart.MinVersion(d.Chart, key); min != "" && chart.OlderThan(low, min) {
+				s.add(ruleChartTooOld, d.File, d.Line, "dependencies."+d.Chart, fmt.Sprintf("the %s chart dependency allows %s, but the values use %s, read from %s", d.Chart, low, key, min))
+			}
+		}
+	}
+}
+
 var ruleHeaderTimeout = rule("KC124", Warning, "PROXY listener keeps nginx's 60s client_header_timeout",
 	"nginx reads the PROXY header under client_header_timeout (ngx_http_wait_request_handler), 60s unless set, so a client that connects and sends nothing holds a connection that long",
 	"set "+topology.HeaderTimeoutKey+" (e.g. 5s, as IBM Cloud's load balancer waits for its header; kongconf generate --proxy-header-timeout)")
@@ -81,6 +101,7 @@ func checkPlatform(s *sink, g *Set) {
 	for _, ing := range g.Ingresses {
 		checkIngress(s, ing, g.Services, helm)
 	}
+	checkChartVersions(s, g.ChartDeps, helm)
 }
 
 // checkHelmImage: Helm values that load the plugin must name an image that
@@ -250,6 +271,10 @@ func groupByDir(set *Set) []*Set {
 	for _, b := range set.BackendConfigs {
 		g := group(b.File)
 		g.BackendConfigs = append(g.BackendConfigs, b)
+	}
+	for _, d := range set.ChartDeps {
+		g := group(d.File)
+		g.ChartDeps = append(g.ChartDeps, d)
 	}
 	dirs := make([]string, 0, len(groups))
 	for d := range groups {

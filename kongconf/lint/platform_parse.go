@@ -24,6 +24,12 @@ func helmInfo(root, gw *yaml.Node, ingress bool) *HelmInfo {
 	}
 	h.RendersProxy = scalar(mapPath(gw, "proxy", "enabled")) != "false"
 	h.NameOverride = scalar(mapPath(gw, "proxy", "nameOverride"))
+	h.Keys = map[string]int{}
+	for key, path := range map[string][]string{chart.KeyPreInstalled: {"plugins", "preInstalled"}, chart.KeyNameOverride: {"proxy", "nameOverride"}} {
+		if k, v := mapGet(mapPath(gw, path[0]), path[1]); v != nil && scalar(v) != "" {
+			h.Keys[key] = k.Line
+		}
+	}
 	if k, img := mapGet(gw, "image"); img != nil {
 		h.ImageLine = k.Line
 		h.ImageRepo = scalar(mapPath(img, "repository"))
@@ -61,6 +67,22 @@ func loadIngress(set *Set, s *sink, file string, root *yaml.Node) {
 		}
 	}
 	set.Ingresses = append(set.Ingresses, out)
+}
+
+// loadChartFile records the kong and ingress dependencies of an umbrella
+// chart's Chart.yaml, whose versions decide which values keys are read.
+func loadChartFile(set *Set, file string, root *yaml.Node) {
+	deps := mapPath(root, "dependencies")
+	if deps == nil || deps.Kind != yaml.SequenceNode {
+		return
+	}
+	for _, d := range deps.Content {
+		name := scalar(mapPath(d, "name"))
+		if name != chart.Kong && name != chart.Ingress {
+			continue
+		}
+		set.ChartDeps = append(set.ChartDeps, &ChartDep{File: file, Line: d.Line, Chart: name, Version: scalar(mapPath(d, "version"))})
+	}
 }
 
 // loadBackendConfig reads a GKE BackendConfig's health check; GKE's types
