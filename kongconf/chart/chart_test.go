@@ -61,7 +61,7 @@ func TestParseImage(t *testing.T) {
 
 func TestVersions(t *testing.T) {
 	for _, tc := range []struct {
-		constraint, lowest string
+		constraint, lowest    string
 		olderThanPreInstalled bool
 	}{
 		{"=2.46.0", "2.46.0", true},
