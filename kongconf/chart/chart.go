@@ -55,6 +55,13 @@ const (
 	DefaultTag  = "3.9"
 )
 
+// Port names the chart gives the proxy Service (kong-{{ .serviceName }} and
+// kong-{{ .serviceName }}-tls, _helpers.tpl:224,238).
+const (
+	PortHTTP = "kong-proxy"
+	PortTLS  = "kong-proxy-tls"
+)
+
 // Minimum chart versions for the keys generate writes.
 const (
 	// MinPreInstalled is the kong chart that added plugins.preInstalled;
