@@ -63,9 +63,9 @@ func helmProxy(r *topology.Resolved) map[string]any {
 	var tlsTarget int32
 	for _, p := range pl.Ports {
 		switch p.Name {
-		case "kong-proxy":
+		case chart.PortHTTP:
 			hasHTTP = true
-		case "kong-proxy-tls":
+		case chart.PortTLS:
 			hasTLS, tlsTarget = true, p.Target
 		}
 	}

@@ -100,13 +100,13 @@ func resolvePlatform(t *Topology, r *Resolved, fail func(string, ...any)) {
 // what no load balancer of the provider can do.
 func resolveTLS(t *Topology, r *Resolved, pl *Platform, fail func(string, ...any)) {
 	p, prof := r.Provider, r.Profile
-	http := Port{Name: "kong-proxy", Port: chart.HTTPPort, Target: chart.ProxyPort}
+	http := Port{Name: chart.PortHTTP, Port: chart.HTTPPort, Target: chart.ProxyPort}
 	switch {
 	case r.TLS == TLSKong && prof.TLSAtLB:
 		fail("provider %s with method %s speaks HTTP to Kong and terminates the client's TLS itself; use --tls lb with --lb-certificate (%s)", p.Name, r.Method, certWhat(prof))
 		return
 	case r.TLS == TLSKong:
-		pl.Ports = []Port{http, {Name: "kong-proxy-tls", Port: chart.HTTPSPort, Target: chart.ProxyTLS}}
+		pl.Ports = []Port{http, {Name: chart.PortTLS, Port: chart.HTTPSPort, Target: chart.ProxyTLS}}
 		if t.LBCertificate != "" {
 			fail("lbCertificate is only used with --tls lb")
 		}
@@ -139,7 +139,7 @@ func resolveTLS(t *Topology, r *Resolved, pl *Platform, fail func(string, ...any
 		pl.Front = f
 	}
 	// HTTPS on the load balancer, plain HTTP to Kong's 8000 listener.
-	https := Port{Name: "kong-proxy-tls", Port: chart.HTTPSPort, Target: chart.ProxyPort}
+	https := Port{Name: chart.PortTLS, Port: chart.HTTPSPort, Target: chart.ProxyPort}
 	switch {
 	case len(prof.LBTLS.Annotations) == 0:
 		pl.Ports = []Port{http} // TLS ends in front of the Service (Ingress, CDN, the user's proxy)
