@@ -30,7 +30,15 @@ func HelmValues(r *topology.Resolved) map[string]any {
 	}
 	gw["env"] = env
 	gw["proxy"] = helmProxy(r)
-	return underRoot(r.Platform.Chart, gw)
+	v := underRoot(r.Platform.Chart, gw)
+	if r.Platform.NameOverride && r.Platform.Chart.Name == chart.Ingress {
+		// The ingress chart's controller finds the proxy Service by
+		// controller.proxy.nameOverride, "{{ .Release.Name }}-gateway-proxy"
+		// by default (Kong/charts charts/ingress/values.yaml:5-7); a
+		// renamed Service must be renamed there too.
+		v["controller"] = map[string]any{"proxy": map[string]any{"nameOverride": r.Topology.ServiceName}}
+	}
+	return v
 }
 
 // helmProxy is the chart's proxy block: type, policy, annotations, name and

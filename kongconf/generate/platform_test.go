@@ -39,3 +39,19 @@ func TestProxyHeaderTimeout(t *testing.T) {
 		assert.ErrorContains(t, err, tc.want)
 	}
 }
+
+// A Service name of one's own reaches the chart through proxy.nameOverride,
+// and for the ingress chart also the controller's copy of it.
+func TestServiceNameOverride(t *testing.T) {
+	r := resolve(t, topology.Topology{Provider: "aks", Chart: "ingress", Release: "edge", ServiceName: "public-gw", Image: topologytest.Image})
+	v := HelmValues(r)
+	assert.Equal(t, "public-gw", v["gateway"].(map[string]any)["proxy"].(map[string]any)["nameOverride"])
+	assert.Equal(t, map[string]any{"proxy": map[string]any{"nameOverride": "public-gw"}}, v["controller"])
+	assert.Equal(t, "public-gw", ProxyService(r).Name)
+	y, err := HelmYAML(r)
+	require.NoError(t, err)
+	assert.Contains(t, y, "proxy.nameOverride >= 2.48.0")
+
+	own := HelmValues(resolve(t, topology.Topology{Provider: "aks", Chart: "ingress", Release: "edge", Image: topologytest.Image}))
+	assert.NotContains(t, own, "controller", "the chart's own name needs no override")
+}
