@@ -86,7 +86,7 @@ func resolvePlatform(t *Topology, r *Resolved, fail func(string, ...any)) {
 	if prof.NeedsLBAddress != "" && OnlyPresets(r.TrustedIPs, prof.Presets) {
 		fail("provider %s: %s", p.Name, prof.NeedsLBAddress)
 	}
-	if strings.HasPrefix(p.Name, "gke-l7") {
+	if prof.BackendConfig {
 		pl.BackendConfig = t.ServiceName
 		pl.Annotations[BackendConfigAnnotation] = fmt.Sprintf(`{"default": %q}`, pl.BackendConfig)
 	}

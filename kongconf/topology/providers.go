@@ -40,6 +40,9 @@ type MethodProfile struct {
 	// Front is the Ingress that puts an L7 load balancer in front of a
 	// ClusterIP proxy Service (eks-alb, gke-l7); nil for Service load balancers.
 	Front *FrontIngress
+	// BackendConfig asks for a GKE BackendConfig that health-checks Kong's
+	// status listener (GKE Ingress backends).
+	BackendConfig bool
 	// NeedsLBAddress, when set, refuses a topology that trusts only presets:
 	// the load balancer adds its own address to the header.
 	NeedsLBAddress string
@@ -282,6 +285,7 @@ var providers = map[string]Provider{
 					"kubernetes.io/ingress.class":               "gce",
 					"ingress.gcp.kubernetes.io/pre-shared-cert": CertToken,
 				}},
+				BackendConfig:  true,
 				NeedsLBAddress: "the Google front end appends '<client>, <load balancer IP>' to X-Forwarded-For, so with only its ranges trusted every client resolves to the load balancer's address; add the load balancer's IP with --trusted-cidr (reserve a static address and name it in the Ingress)",
 				Notes: []string{
 					"The Google front end appends '<client>, <load balancer IP>' to X-Forwarded-For and connects from 35.191.0.0/16 and 130.211.0.0/22.",
