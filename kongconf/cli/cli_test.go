@@ -47,6 +47,15 @@ func TestGenerateErrors(t *testing.T) {
 		{[]string{"generate", "--provider", "generic", "--aws-service", "EC2"}, "--trusted-from"},
 		{[]string{"generate", "--provider", "generic", "-o", "nginx"}, "unknown output"},
 		{[]string{"generate", "--topology", "no/such/file.yaml"}, "no such file"},
+		{[]string{"generate", "--provider", "gke-l7", "--lb-certificate", "c", "-o", "kong.conf"}, "add the load balancer's IP with --trusted-cidr"},
+		{[]string{"generate", "--provider", "eks-alb", "--trusted-cidr", "10.0.0.0/16", "-o", "ingress"}, "add --lb-certificate"},
+		{[]string{"generate", "--provider", "hetzner", "--trusted-cidr", "10.0.0.0/16", "-o", "service"}, "add --lb-location"},
+		{[]string{"generate", "--provider", "aks-pls", "--trusted-cidr", "10.0.0.0/16", "--tls", "lb"}, "cannot terminate TLS"},
+		{[]string{"generate", "--provider", "gke", "-o", "helm"}, "add --image REPO:TAG"},
+		{[]string{"generate", "--provider", "gke"}, "add --image REPO:TAG"},
+		{[]string{"generate", "--provider", "eks-clb", "--method", "headers", "--trusted-cidr", "10.0.0.0/16", "--lb-certificate", "arn:x",
+			"--image", "example.com/k:1", "-o", "gatewayconfiguration"}, "the operator's proxy Service maps 80 to 8000 and 443 to 8443"},
+		{[]string{"generate", "--provider", "gke", "--proxy-header-timeout", "5s", "-o", "kong.conf"}, "needs method proxy-protocol"},
 	} {
 		code, _, errs := run(t, tc.args...)
 		assert.Equal(t, 2, code, "%v", tc.args)
