@@ -52,7 +52,10 @@ func IngressYAML(r *topology.Resolved) (string, error) {
 // balancer health-checks Kong's status listener (/status/ready on 8100, as
 // the chart's readinessProbe does) instead of GET / on the serving port.
 // GKE's BackendConfig type is not a dependency, so the object is a map; the
-// field names follow cloud.google.com/v1 BackendConfigSpec.healthCheck.
+// field names follow cloud.google.com/v1 BackendConfigSpec.healthCheck. With
+// container-native load balancing (the Service's NEG annotation) the port is
+// the Pod's containerPort, here the chart's status port, which the proxy
+// Service does not expose.
 func BackendConfig(r *topology.Resolved) map[string]any {
 	if r.Platform.BackendConfig == "" {
 		return nil

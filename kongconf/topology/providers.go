@@ -290,6 +290,7 @@ var providers = map[string]Provider{
 				Notes: []string{
 					"The Google front end appends '<client>, <load balancer IP>' to X-Forwarded-For and connects from 35.191.0.0/16 and 130.211.0.0/22.",
 					"The BackendConfig (backendconfig.yaml) points GKE's health check at Kong's status port 8100 (/status/ready); without it GKE checks GET / on the serving port and Kong answers 404.",
+					"The health checks come from 35.191.0.0/16 and 130.211.0.0/22 to port 8100 on the pods; where firewall rules are managed by hand, admit them there as well as on 8000.",
 				},
 			},
 		},
