@@ -16,7 +16,6 @@ import (
 
 	"github.com/client-ip-guard/client-ip-guard/internal/kong/nodeconf"
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
 )
 
 const pluginName = "client-ip-guard"
@@ -218,12 +217,15 @@ func loadDoc(set *Set, s *sink, file string, root *yaml.Node) {
 	case kind == "KongPlugin" || kind == "KongClusterPlugin":
 		loadKICPlugin(set, s, file, root, kind)
 	case kind == "Ingress":
-		var ing networkingv1.Ingress
-		if err := strictDecode(root, &ing); err != nil {
-			s.add(ruleBadStrict, file, root.Line, "Ingress", "Ingress: "+err.Error())
-		}
+		loadIngress(set, s, file, root)
+	case kind == "BackendConfig":
+		loadBackendConfig(set, file, root)
+	case kind == "GatewayConfiguration":
+		loadGatewayConfiguration(set, s, file, root)
 	case kind != "":
 		// Other Kubernetes objects are not about client IPs.
+	case mapPath(root, "apiVersion") != nil && mapPath(root, "name") != nil && mapPath(root, "dependencies") != nil:
+		loadChartFile(set, file, root)
 	case mapPath(root, "_format_version") != nil || mapPath(root, "services") != nil && mapPath(root, "env") == nil:
 		loadDeck(set, s, file, root)
 	case mapPath(root, "env") != nil || mapPath(root, "proxy") != nil || mapPath(root, "gateway") != nil || mapPath(root, "plugins") != nil:
@@ -256,7 +258,11 @@ func loadService(set *Set, s *sink, file string, root *yaml.Node) {
 		return
 	}
 	out := &Service{File: file, Line: root.Line, Name: svc.Name, Type: string(svc.Spec.Type),
-		ExternalTrafficPolicy: string(svc.Spec.ExternalTrafficPolicy), Annotations: svc.Annotations, AnnLines: map[string]int{}}
+		ExternalTrafficPolicy: string(svc.Spec.ExternalTrafficPolicy), Annotations: svc.Annotations, AnnLines: map[string]int{},
+		Selector: svc.Spec.Selector}
+	if k, _ := mapGet(mapPath(root, "spec"), "selector"); k != nil {
+		out.SelectorLine = k.Line
+	}
 	if out.Type == "" {
 		out.Type = "ClusterIP"
 	}
@@ -270,8 +276,13 @@ func loadService(set *Set, s *sink, file string, root *yaml.Node) {
 	}
 	ports := mapPath(root, "spec", "ports")
 	for i, p := range svc.Spec.Ports {
+		out.Ports = append(out.Ports, p.Port)
+		// A port reaches Kong's TLS listener when it targets 8443 (or a
+		// named tls/ssl port), or names no target and is itself 443/8443.
+		// 443 aimed at 8000 is TLS ending on the load balancer.
 		tp := p.TargetPort.String()
-		if tp == "8443" || p.Port == 443 || strings.Contains(p.Name, "tls") || strings.Contains(p.Name, "ssl") || strings.Contains(tp, "tls") {
+		unset := tp == "0" || tp == ""
+		if tp == "8443" || strings.Contains(tp, "tls") || strings.Contains(tp, "ssl") || unset && (p.Port == 443 || p.Port == 8443) {
 			out.TargetsTLS = true
 			if ports != nil && i < len(ports.Content) {
 				out.TLSLine = ports.Content[i].Line
@@ -341,6 +352,7 @@ func loadHelm(set *Set, s *sink, file string, root *yaml.Node) {
 	}
 	n := NewNode(file, "helm")
 	n.PrefixDefault = "/kong_prefix"
+	n.Helm = helmInfo(root, gw, prefix != "")
 	if env := mapPath(gw, "env"); env != nil && env.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(env.Content); i += 2 {
 			k, v := env.Content[i], env.Content[i+1]
@@ -433,7 +445,11 @@ func loadHelm(set *Set, s *sink, file string, root *yaml.Node) {
 		}
 	}
 	if scalar(mapPath(proxy, "tls", "enabled")) != "false" {
-		svc.TargetsTLS = true
+		// tls.overrideServiceTargetPort aims the chart's 443 at another
+		// listener (Kong/charts charts/kong/templates/_helpers.tpl:240).
+		if o := scalar(mapPath(proxy, "tls", "overrideServiceTargetPort")); o == "" || o == "8443" {
+			svc.TargetsTLS = true
+		}
 		svc.TLSLine = proxy.Line
 		if k, _ := mapGet(proxy, "tls"); k != nil {
 			svc.TLSLine = k.Line

@@ -76,7 +76,7 @@ var (
 		"Kubernetes rejects externalTrafficPolicy unless the Service is NodePort or LoadBalancer",
 		"drop externalTrafficPolicy or change the Service type")
 	ruleSNAT = rule("KC108", Warning, "LoadBalancer Service loses the client address",
-		"with externalTrafficPolicy: Cluster and no PROXY protocol or L7 headers, kube-proxy SNATs and Kong sees node addresses",
+		"with externalTrafficPolicy: Cluster and no PROXY protocol, kube-proxy SNATs and Kong sees node addresses; a header from a proxy in front does not help, because the node becomes the peer and trusted_ips names the proxy",
 		"set externalTrafficPolicy: Local, or enable PROXY protocol on the load balancer and Kong")
 	ruleAWSPPValue = rule("KC109", Error, "invalid aws-load-balancer-proxy-protocol value",
 		"the AWS controllers only accept \"*\"; other values are ignored or rejected",
