@@ -21,4 +21,8 @@ GO=${GO:-go}
   $GO test -run '^$' -bench GatewayLoad -benchtime=20000x ./pdkserver/e2e/
   echo "## (d) plugin-server memory after 100k and 1M events"
   $GO test -run '^$' -bench PluginServerMemory -benchtime=1000000x -timeout 30m ./pdkserver/pluginsrv/
+  echo "## (e) metrics counting"
+  $GO test -run '^$' -bench Count -benchmem ./plugin/metrics/
+  echo "## (f) kongconf report parsing"
+  $GO test -run '^$' -bench Read ./kongconf/report/
 } 2>&1 | tee bench.out

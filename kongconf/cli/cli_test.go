@@ -28,7 +28,7 @@ func TestGenerateFlags(t *testing.T) {
 	assert.Contains(t, out, "proxy_listen = 0.0.0.0:8000 reuseport backlog=16384 proxy_protocol")
 	assert.NotContains(t, out, "# ----", "a single output has no separators")
 
-	code, out, _ = run(t, "generate", "--provider", "gke", "-o", "service", "-o", "helm")
+	code, out, _ = run(t, "generate", "--provider", "gke", "-o", "service", "-o", "helm", "--image", "example.com/kong-cig:1")
 	require.Equal(t, 0, code)
 	assert.Contains(t, out, "# ---- service.yaml ----")
 	assert.Contains(t, out, "externalTrafficPolicy: Local")
@@ -47,6 +47,15 @@ func TestGenerateErrors(t *testing.T) {
 		{[]string{"generate", "--provider", "generic", "--aws-service", "EC2"}, "--trusted-from"},
 		{[]string{"generate", "--provider", "generic", "-o", "nginx"}, "unknown output"},
 		{[]string{"generate", "--topology", "no/such/file.yaml"}, "no such file"},
+		{[]string{"generate", "--provider", "gke-l7", "--lb-certificate", "c", "-o", "kong.conf"}, "add the load balancer's IP with --trusted-cidr"},
+		{[]string{"generate", "--provider", "eks-alb", "--trusted-cidr", "10.0.0.0/16", "-o", "ingress"}, "add --lb-certificate"},
+		{[]string{"generate", "--provider", "hetzner", "--trusted-cidr", "10.0.0.0/16", "-o", "service"}, "add --lb-location"},
+		{[]string{"generate", "--provider", "aks-pls", "--trusted-cidr", "10.0.0.0/16", "--tls", "lb"}, "cannot terminate TLS"},
+		{[]string{"generate", "--provider", "gke", "-o", "helm"}, "add --image REPO:TAG"},
+		{[]string{"generate", "--provider", "gke"}, "add --image REPO:TAG"},
+		{[]string{"generate", "--provider", "eks-clb", "--method", "headers", "--trusted-cidr", "10.0.0.0/16", "--lb-certificate", "arn:x",
+			"--image", "example.com/k:1", "-o", "gatewayconfiguration"}, "the operator's proxy Service maps 80 to 8000 and 443 to 8443"},
+		{[]string{"generate", "--provider", "gke", "--proxy-header-timeout", "5s", "-o", "kong.conf"}, "needs method proxy-protocol"},
 	} {
 		code, _, errs := run(t, tc.args...)
 		assert.Equal(t, 2, code, "%v", tc.args)
@@ -69,6 +78,10 @@ func TestGenerateTopologyFileAndTrustedFrom(t *testing.T) {
 	assert.Contains(t, errs, "plain list")
 
 	code, _, errs = run(t, "generate", "-t", topo, "--trusted-from", aws, "--aws-service", "CLOUDFRONT", "--out-dir", out)
+	require.Equal(t, 2, code)
+	assert.Contains(t, errs, "add --image REPO:TAG", "the Helm values need an image with the plugin")
+
+	code, _, errs = run(t, "generate", "-t", topo, "--trusted-from", aws, "--aws-service", "CLOUDFRONT", "--out-dir", out, "--image", "example.com/kong-cig:1")
 	require.Equal(t, 0, code, errs)
 	b, err := os.ReadFile(filepath.Join(out, "kong.conf"))
 	require.NoError(t, err)

@@ -26,7 +26,11 @@ func newExplainCmd() *cobra.Command {
 kong.conf), the connection peer, an optional PROXY protocol source and the
 request's headers in order, and prints nginx's walk step by step, the resulting
 $remote_addr, $remote_port, $realip_remote_addr and $realip_remote_port, and
-client-ip-guard's verdict. Flags override values loaded from -c.`,
+client-ip-guard's client address, verdict and action, computed by the same
+evaluation the plugin runs. Header lines are read as nginx reads them: a space
+before the colon is a 400, tabs stay in values. --plugin-config judges with an
+instance's own config (a drift from the node shows as config_drift). Flags
+override values loaded from -c.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if conf != "" || useEnv {
@@ -85,7 +89,8 @@ client-ip-guard's verdict. Flags override values loaded from -c.`,
 	f.StringVar(&recursive, "real-ip-recursive", "off", "real_ip_recursive: on or off")
 	f.StringVar(&in.Peer, "peer", "", "connection peer ADDR[:PORT]")
 	f.StringVar(&in.ProxyProtocol, "proxy-protocol", "", "PROXY protocol source ADDR[:PORT]")
-	f.StringArrayVarP(&in.Headers, "header", "H", nil, "request header 'Name: value' (repeatable; order and repeats kept)")
+	f.StringArrayVarP(&in.Headers, "header", "H", nil, "request header 'Name: value' as sent (repeatable; order and repeats kept; read as nginx reads it)")
+	f.StringVar(&in.Plugin, "plugin-config", "", "the client-ip-guard instance's config as JSON (default: the node's trusted_ips and real_ip_* mirrored)")
 	f.StringVar(&format, "format", "text", "text or json")
 	return cmd
 }

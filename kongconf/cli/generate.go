@@ -29,6 +29,11 @@ type genFlags struct {
 	recursive    string
 	tls          string
 	chart        string
+	release      string
+	image        string
+	lbCert       string
+	lbLocation   string
+	headerTO     string
 	namespace    string
 	prefix       string
 	mode         string
@@ -47,10 +52,13 @@ func newGenerateCmd() *cobra.Command {
 and prints or writes every configuration surface, all agreeing with each other:
 the plugin's trusted_ips/real_ip_header/real_ip_recursive equal Kong's.
 
-Outputs (-o, repeatable; default all): ` + strings.Join(generate.KindNames(), ", ") + `.
+Outputs (-o, repeatable; default all but gatewayconfiguration, which replaces
+the Helm values for Kong Gateway Operator users): ` + strings.Join(generate.KindNames(), ", ") + `.
 The result is linted before it is written; errors abort (--no-check skips this).`,
-		Example: `  kongconf generate --provider eks-nlb --method proxy-protocol --trusted-cidr 10.0.0.0/16 -o helm
-  kongconf generate --provider gke-l7 --trusted-cidr 203.0.113.10 --out-dir ./gke
+		Example: `  kongconf generate --provider eks-nlb --method proxy-protocol --trusted-cidr 10.0.0.0/16 \
+      --release kong --image registry.example.com/kong-cig:3.9 -o helm
+  kongconf generate --provider gke-l7 --trusted-cidr 203.0.113.10 --release edge --chart ingress \
+      --image registry.example.com/kong-cig:3.9 --lb-certificate edge-cert --out-dir ./gke
   kongconf generate --provider cloudflare -o kong.conf
   kongconf generate --provider generic --method headers --trusted-from ip-ranges.json --aws-service CLOUDFRONT`,
 		Args: cobra.NoArgs,
@@ -67,9 +75,12 @@ The result is linted before it is written; errors abort (--no-check skips this).
 				fmt.Fprintln(cmd.ErrOrStderr(), "warning:", w)
 			}
 			if !f.noCheck {
-				all, err := generate.Bundle(r)
+				all, err := generate.CheckBundle(r)
 				if err != nil {
 					return err
+				}
+				for n, c := range files {
+					all[n] = c // kinds rendered on request only are checked too
 				}
 				rep := verify.Bundle(all)
 				if rep.HasErrors() {
@@ -94,6 +105,11 @@ The result is linted before it is written; errors abort (--no-check skips this).
 	fl.StringVar(&f.recursive, "recursive", "", "real_ip_recursive for method headers: on or off")
 	fl.StringVar(&f.tls, "tls", "", "where TLS terminates: kong or lb")
 	fl.StringVar(&f.chart, "chart", "", "Helm chart layout: kong or ingress (keys under gateway:)")
+	fl.StringVar(&f.release, "release", "", "Helm release name; Service, selector, Ingress backend and BackendConfig follow the chart's naming for it (default kong)")
+	fl.StringVar(&f.image, "image", "", "REPO:TAG of a Kong image containing "+topology.PluginBinary+" (required by the Helm outputs)")
+	fl.StringVar(&f.lbCert, "lb-certificate", "", "with --tls lb: the load balancer's certificate (ACM ARN, DigitalOcean certificate ID, Hetzner certificate names, Linode TLS Secret, GCP pre-shared certificate)")
+	fl.StringVar(&f.lbLocation, "lb-location", "", "Hetzner: load balancer location (fsn1) or network zone (eu-central)")
+	fl.StringVar(&f.headerTO, "proxy-header-timeout", "", "with proxy-protocol: nginx client_header_timeout, how long Kong waits for the PROXY header (nginx default 60s; e.g. 5s)")
 	fl.StringVar(&f.namespace, "namespace", "", "namespace for Kubernetes objects (default kong)")
 	fl.StringVar(&f.prefix, "prefix", "", "Kong prefix for the plugin socket outside Helm (default /usr/local/kong)")
 	fl.StringVar(&f.mode, "mode", "", "plugin mode: monitor or enforce (default monitor)")
@@ -148,6 +164,21 @@ func resolveTopology(cmd *cobra.Command, f *genFlags) (*topology.Resolved, error
 	}
 	if ch("chart") {
 		t.Chart = f.chart
+	}
+	if ch("release") {
+		t.Release = f.release
+	}
+	if ch("image") {
+		t.Image = f.image
+	}
+	if ch("lb-certificate") {
+		t.LBCertificate = f.lbCert
+	}
+	if ch("lb-location") {
+		t.LBLocation = f.lbLocation
+	}
+	if ch("proxy-header-timeout") {
+		t.ProxyHeaderTimeout = f.headerTO
 	}
 	if ch("namespace") {
 		t.Namespace = f.namespace

@@ -32,7 +32,7 @@ files for the usual footguns; and checks a running Kong through its Admin API.`,
 		SilenceErrors: true,
 	}
 	root.AddCommand(newGenerateCmd(), newLintCmd(), newRulesCmd(), newPresetsCmd(), newProvidersCmd(),
-		newRenderNginxCmd(), newDoctorCmd(), newApplyCmd(), newExplainCmd())
+		newRenderNginxCmd(), newDoctorCmd(), newApplyCmd(), newExplainCmd(), newReportCmd())
 	return root
 }
 

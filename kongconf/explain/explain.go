@@ -1,31 +1,41 @@
-// Package explain walks one request through nginx's realip logic, as Kong
-// runs it, and says step by step what happens: the resolved
-// $remote_addr/$remote_port, the untouched $realip_remote_addr/_port, and
-// client-ip-guard's verdict. It uses the plugin's own resolver, so the CLI
-// and the plugin cannot disagree.
+// Package explain walks one request through Kong as it runs it: nginx
+// reads the header lines, realip computes $remote_addr (Kong's client
+// address) from the node's trusted_ips and real_ip_* settings, and
+// client-ip-guard judges the request. Each step is shown. The judgement is
+// plugin/evaluate, the very function the plugin's handler calls, fed the
+// facts Kong would give it, so the CLI and the plugin cannot disagree.
 package explain
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/netip"
 	"strconv"
 	"strings"
 
+	"github.com/client-ip-guard/client-ip-guard/plugin/evaluate"
+	"github.com/client-ip-guard/client-ip-guard/plugin/guardconf"
 	"github.com/client-ip-guard/client-ip-guard/plugin/realip"
-	"github.com/client-ip-guard/client-ip-guard/plugin/verdict"
+	"github.com/client-ip-guard/client-ip-guard/plugin/record"
 )
 
-// Input is one request and the node settings that decide its client address.
+// Input is one request, the node settings that decide Kong's client
+// address and, optionally, the plugin's own config.
 type Input struct {
 	TrustedIPs      []string
 	RealIPHeader    string
 	RealIPRecursive bool
+	// Plugin is the plugin instance's config as JSON (what decK or a
+	// KongPlugin holds); empty mirrors the node settings above, as a
+	// well-configured instance does.
+	Plugin string
 	// Peer is "ADDR", "ADDR:PORT", "[V6]:PORT" or "unix:".
 	Peer string
 	// ProxyProtocol is the PROXY header's source "ADDR[:PORT]", or "".
 	ProxyProtocol string
-	// Headers are "Name: value" lines, in order, repeats kept.
+	// Headers are request header lines as sent, "Name: value", in order,
+	// repeats kept. They are read as nginx reads them.
 	Headers []string
 }
 
@@ -40,108 +50,195 @@ type Step struct {
 	Note    string `json:"note"`
 }
 
-// Report is the explanation; its JSON form is the CLI's interface.
+// Report is the explanation; its JSON form is the CLI's interface. The
+// $-named fields are nginx's variables in Kong; the rest is the plugin's.
 type Report struct {
 	RemoteAddr       string   `json:"remote_addr"`
 	RemotePort       int      `json:"remote_port"`
 	RealIPRemoteAddr string   `json:"realip_remote_addr"`
 	RealIPRemotePort int      `json:"realip_remote_port"`
+	ClientIP         string   `json:"client_ip"`
 	Verdict          string   `json:"verdict"`
 	Reasons          []string `json:"reasons"`
+	Action           string   `json:"action"`
 	Source           string   `json:"source"`
 	Replaced         bool     `json:"replaced"`
 	Steps            []Step   `json:"steps"`
-	Warnings         []string `json:"warnings,omitempty"`
+	// PluginSteps is the plugin's own walk, when it reads a source nginx
+	// cannot (Forwarded).
+	PluginSteps []Step `json:"plugin_steps,omitempty"`
+	// Record is what the plugin would log for this request.
+	Record   *record.Record `json:"record"`
+	Warnings []string       `json:"warnings,omitempty"`
 }
 
 // Run explains in. Errors name the bad input.
 func Run(in Input) (*Report, error) {
-	trusted, warns, err := realip.ParseTrusted(in.TrustedIPs)
+	node, err := nodeResolver(in)
+	if err != nil {
+		return nil, err
+	}
+	conf, err := pluginConfig(in)
+	if err != nil {
+		return nil, err
+	}
+	pol, err := guardconf.Compile(conf)
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{Steps: []Step{}}
+	lines, err := readHeaders(in.Headers, rep)
+	if err != nil {
+		return nil, err
+	}
+	var f evaluate.Facts
+	if err := setPeer(&f, in); err != nil {
+		return nil, err
+	}
+	source := pol.Resolver.HeaderName()
+	for i, h := range lines {
+		if i == evaluate.MaxHeaders {
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("Kong's get_headers returns the first %d lines: the plugin sees no more", evaluate.MaxHeaders))
+			break
+		}
+		f.AddHeader(source, []byte(h.Name), []byte(h.Value))
+	}
+
+	// Kong's own $remote_addr: nginx's walk over every line.
+	nodeReq := realip.Request{Peer: f.Req.Peer, Proxy: f.Req.Proxy, Headers: lines}
+	var trace realip.Trace
+	kong := node.Resolve(&nodeReq, &trace)
+	f.SetKong(addrText(kong.Addr, kong.Unix))
+
+	var ptrace realip.Trace
+	ev := evaluate.Evaluate(pol, &f, &ptrace)
+	res := &ev.Result
+	rep.RemoteAddr = addrText(kong.Addr, kong.Unix)
+	rep.RemotePort = int(kong.Port)
+	rep.RealIPRemoteAddr = addrText(kong.PeerAddr, !kong.PeerAddr.IsValid())
+	rep.RealIPRemotePort = int(kong.PeerPort)
+	rep.ClientIP = addrText(res.Addr, res.Unix)
+	rep.Verdict = ev.Outcome.Verdict.String()
+	rep.Reasons = ev.Outcome.Reasons.Names()
+	rep.Action = ev.Action
+	rep.Replaced = res.Replaced()
+	rep.Record = ev.Record(pol, &f, guardconf.Scope{}, "")
+	rep.Source = rep.Record.Source
+	rep.Steps = steps(trace.Steps)
+	if pol.Resolver.Kind() == realip.KindForwarded {
+		rep.PluginSteps = steps(ptrace.Steps)
+	}
+	rep.Warnings = append(rep.Warnings, pol.Warnings...)
+	return rep, nil
+}
+
+// nodeResolver is nginx's realip as Kong's settings configure it. nginx
+// has no RFC 7239 parser: real_ip_header Forwarded is a plain header to it.
+func nodeResolver(in Input) (*realip.Resolver, error) {
+	trusted, _, err := realip.ParseTrusted(in.TrustedIPs)
 	if err != nil {
 		return nil, fmt.Errorf("trusted_ips: %w", err)
 	}
-	header := in.RealIPHeader
+	header := strings.TrimSpace(in.RealIPHeader)
 	if header == "" {
 		header = "X-Real-IP"
 	}
-	res := realip.NewResolver(trusted, header, in.RealIPRecursive)
-	req := realip.Request{}
+	return realip.NewResolver(trusted, header, in.RealIPRecursive), nil
+}
+
+// pluginConfig is the plugin config to judge with: in.Plugin, or the node
+// settings mirrored.
+func pluginConfig(in Input) (*guardconf.Config, error) {
+	c := &guardconf.Config{}
+	if strings.TrimSpace(in.Plugin) == "" {
+		c.TrustedIPs, c.RealIPHeader, c.RealIPRecursive = in.TrustedIPs, in.RealIPHeader, in.RealIPRecursive
+		return c, nil
+	}
+	if err := json.Unmarshal([]byte(in.Plugin), c); err != nil {
+		return nil, fmt.Errorf("--plugin-config: %w", err)
+	}
+	return c, nil
+}
+
+// readHeaders parses the lines as nginx does; lines nginx ignores are
+// reported and dropped.
+func readHeaders(raw []string, rep *Report) ([]realip.Header, error) {
+	var out []realip.Header
+	for _, l := range raw {
+		h, err := parseHeaderLine(l)
+		if err != nil {
+			return nil, fmt.Errorf("-H %q: %w", l, err)
+		}
+		if h.Ignored {
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("nginx ignores the header line %q: its name has a byte other than letters, digits, '-' and '_' (ignore_invalid_headers on)", l))
+			continue
+		}
+		out = append(out, realip.Header{Name: h.Name, Value: h.Value})
+	}
+	return out, nil
+}
+
+func setPeer(f *evaluate.Facts, in Input) error {
 	if in.Peer != "unix:" {
 		ap, err := parseAddrPort(in.Peer)
 		if err != nil {
-			return nil, fmt.Errorf("--peer %q: %w", in.Peer, err)
+			return fmt.Errorf("--peer %q: %w", in.Peer, err)
 		}
-		req.Peer = ap
+		if err := f.SetPeer(ap.Addr().String()); err != nil {
+			return fmt.Errorf("--peer %q: %w", in.Peer, err)
+		}
+		f.SetPeerPort(ap.Port())
+	} else if err := f.SetPeer("unix:"); err != nil {
+		return err
 	}
 	if in.ProxyProtocol != "" {
-		ap, err := parseAddrPort(in.ProxyProtocol)
+		host, port, err := splitProxy(in.ProxyProtocol)
 		if err != nil {
-			return nil, fmt.Errorf("--proxy-protocol %q: %w", in.ProxyProtocol, err)
+			return fmt.Errorf("--proxy-protocol %q: %w", in.ProxyProtocol, err)
 		}
-		req.Proxy = &realip.Proxy{SrcAddr: ap.Addr().String(), SrcPort: ap.Port()}
+		f.SetProxy(host, port)
 	}
-	var fwd verdict.Forwarding
-	lines := 0
-	for _, h := range in.Headers {
-		name, value, ok := strings.Cut(h, ":")
-		name = strings.TrimSpace(name)
-		if !ok || name == "" {
-			return nil, fmt.Errorf("-H %q: want 'Name: value'", h)
-		}
-		value = strings.Trim(value, " \t")
-		req.Headers = append(req.Headers, realip.Header{Name: name, Value: value})
-		switch lower := strings.ToLower(name); lower {
-		case "x-forwarded-for":
-			fwd |= verdict.HasXForwardedFor
-		case "x-real-ip":
-			fwd |= verdict.HasXRealIP
-		case "forwarded":
-			fwd |= verdict.HasForwarded
-		default:
-			if lower == res.HeaderName() {
-				fwd |= verdict.HasConfigured
-			}
-		}
-		if strings.EqualFold(name, res.HeaderName()) {
-			lines++
-		}
-	}
-	var tr realip.Trace
-	r := res.Resolve(&req, &tr)
-	v4, v6 := trusted.TrustsEverything()
-	out := verdict.Judge(&verdict.Input{Result: &r, Kind: res.Kind(), Forwarding: fwd, SourceLines: lines, TrustAll: v4 || v6})
-	rep := &Report{
-		RemoteAddr:       addrText(r.Addr, r.Unix),
-		RemotePort:       int(r.Port),
-		RealIPRemoteAddr: addrText(r.PeerAddr, !r.PeerAddr.IsValid()),
-		RealIPRemotePort: int(r.PeerPort),
-		Verdict:          out.Verdict.String(),
-		Reasons:          out.Reasons.Names(),
-		Replaced:         r.Replaced(),
-		Steps:            []Step{},
-	}
+	return nil
+}
+
+// splitProxy splits "ADDR[:PORT]" or "[V6]:PORT" as $proxy_protocol_addr
+// and _port. The address text is kept as nginx's PROXY reader stored it
+// (010.1.1.1, 255.255.255.255); realip then reads it as nginx does.
+func splitProxy(s string) (string, uint16, error) {
+	host, port := s, ""
 	switch {
-	case !r.Replaced():
-		rep.Source = "socket"
-	case res.Kind() == realip.KindProxyProtocol:
-		rep.Source = "proxy_protocol"
-	default:
-		rep.Source = header
+	case strings.HasPrefix(s, "["):
+		end := strings.Index(s, "]")
+		if end < 0 {
+			return "", 0, fmt.Errorf("missing ']'")
+		}
+		host, port = s[1:end], strings.TrimPrefix(s[end+1:], ":")
+	case strings.Count(s, ":") == 1:
+		host, port, _ = strings.Cut(s, ":")
 	}
-	for _, s := range tr.Steps {
+	if host == "" || strings.ContainsAny(host, " \t,") {
+		return "", 0, fmt.Errorf("not an address")
+	}
+	if port == "" {
+		return host, 0, nil
+	}
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil {
+		return "", 0, fmt.Errorf("port %q: not a number from 0 to 65535", port)
+	}
+	return host, uint16(p), nil
+}
+
+func steps(ss []realip.Step) []Step {
+	out := []Step{}
+	for _, s := range ss {
 		st := Step{Line: s.Line, Token: s.Token, Parsed: s.Parsed, Trusted: s.Trusted, Note: s.Note, Port: int(s.Port)}
 		if s.Addr.IsValid() {
 			st.Addr = realip.FormatAddr(s.Addr)
 		}
-		rep.Steps = append(rep.Steps, st)
+		out = append(out, st)
 	}
-	for _, w := range warns {
-		rep.Warnings = append(rep.Warnings, w.Entry+": "+w.Message)
-	}
-	if v4 || v6 {
-		rep.Warnings = append(rep.Warnings, "trusted_ips trusts every address: with a header source any client can forge its address")
-	}
-	return rep, nil
+	return out
 }
 
 func addrText(a netip.Addr, unix bool) string {
@@ -166,16 +263,10 @@ func parseAddrPort(s string) (netip.AddrPort, error) {
 // Text writes the report for people.
 func (r *Report) Text(w io.Writer) {
 	fmt.Fprintln(w, "nginx realip walk:")
-	for i, s := range r.Steps {
-		where := "peer"
-		if s.Line >= 0 {
-			where = "line " + strconv.Itoa(s.Line+1)
-		}
-		tok := ""
-		if s.Token != "" {
-			tok = fmt.Sprintf(" %q", s.Token)
-		}
-		fmt.Fprintf(w, "  %d. [%s]%s %s\n", i+1, where, tok, s.Note)
+	writeSteps(w, r.Steps)
+	if len(r.PluginSteps) > 0 {
+		fmt.Fprintln(w, "client-ip-guard walk (RFC 7239 Forwarded, which nginx cannot read):")
+		writeSteps(w, r.PluginSteps)
 	}
 	port := func(p int) string {
 		if p == 0 {
@@ -187,13 +278,29 @@ func (r *Report) Text(w io.Writer) {
 	fmt.Fprintf(w, "$remote_port        = %s\n", port(r.RemotePort))
 	fmt.Fprintf(w, "$realip_remote_addr = %s\n", r.RealIPRemoteAddr)
 	fmt.Fprintf(w, "$realip_remote_port = %s\n", port(r.RealIPRemotePort))
+	fmt.Fprintf(w, "client (plugin)     = %s\n", r.ClientIP)
 	fmt.Fprintf(w, "source              = %s\n", r.Source)
 	fmt.Fprintf(w, "verdict             = %s", r.Verdict)
 	if len(r.Reasons) > 0 {
 		fmt.Fprintf(w, " (%s)", strings.Join(r.Reasons, ", "))
 	}
 	fmt.Fprintln(w)
+	fmt.Fprintf(w, "action              = %s\n", r.Action)
 	for _, wn := range r.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", wn)
+	}
+}
+
+func writeSteps(w io.Writer, ss []Step) {
+	for i, s := range ss {
+		where := "peer"
+		if s.Line >= 0 {
+			where = "line " + strconv.Itoa(s.Line+1)
+		}
+		tok := ""
+		if s.Token != "" {
+			tok = fmt.Sprintf(" %q", s.Token)
+		}
+		fmt.Fprintf(w, "  %d. [%s]%s %s\n", i+1, where, tok, s.Note)
 	}
 }

@@ -17,6 +17,7 @@ func TestRun(t *testing.T) {
 		remotePort int
 		peer       string
 		peerPort   int
+		client     string // the plugin's client address, when not remote
 		verdict    string
 		source     string
 	}{
@@ -51,6 +52,27 @@ func TestRun(t *testing.T) {
 			remote: "10.0.0.2", remotePort: 5555, peer: "10.0.0.2", peerPort: 5555, verdict: "lb_ip_leak", source: "socket",
 		},
 		{
+			name:   "Forwarded: nginx cannot read it, the plugin can",
+			in:     Input{TrustedIPs: []string{"10.0.0.0/8"}, RealIPHeader: "Forwarded", Peer: "10.0.0.2", Headers: []string{"Forwarded: for=203.0.113.7"}},
+			remote: "10.0.0.2", remotePort: 0, peer: "10.0.0.2", peerPort: 0, client: "203.0.113.7", verdict: "ok", source: "Forwarded",
+		},
+		{
+			name:   "a tab stays in the value, as in nginx",
+			in:     Input{TrustedIPs: []string{"10.0.0.0/8"}, RealIPHeader: "X-Forwarded-For", Peer: "10.0.0.2", Headers: []string{"X-Forwarded-For: 203.0.113.9\t"}},
+			remote: "10.0.0.2", remotePort: 0, peer: "10.0.0.2", peerPort: 0, verdict: "malformed", source: "socket",
+		},
+		{
+			name: "the plugin's own config differs from the node: drift",
+			in: Input{TrustedIPs: []string{"10.0.0.0/8"}, RealIPHeader: "X-Forwarded-For", Peer: "10.0.0.2", Headers: []string{"X-Forwarded-For: 203.0.113.9"},
+				Plugin: `{"trusted_ips":["10.0.0.0/8"],"real_ip_header":"X-Real-IP"}`},
+			remote: "203.0.113.9", remotePort: 0, peer: "10.0.0.2", peerPort: 0, client: "10.0.0.2", verdict: "config_drift", source: "socket",
+		},
+		{
+			name:   "an underscore spelling behind the LB is smuggled",
+			in:     Input{TrustedIPs: []string{"10.0.0.0/8"}, RealIPHeader: "X-Forwarded-For", Peer: "10.0.0.2", Headers: []string{"X_Forwarded_For: 6.6.6.6", "X-Forwarded-For: 203.0.113.9"}},
+			remote: "203.0.113.9", remotePort: 0, peer: "10.0.0.2", peerPort: 0, verdict: "smuggled", source: "X-Forwarded-For",
+		},
+		{
 			name:   "malformed rightmost entry is ignored by nginx",
 			in:     Input{TrustedIPs: []string{"10.0.0.0/8"}, RealIPHeader: "X-Forwarded-For", Peer: "10.0.0.2", Headers: []string{"X-Forwarded-For: 1.2.3.4, nope"}},
 			remote: "10.0.0.2", remotePort: 0, peer: "10.0.0.2", peerPort: 0, verdict: "malformed", source: "socket",
@@ -64,6 +86,11 @@ func TestRun(t *testing.T) {
 			assert.Equal(t, tc.remotePort, rep.RemotePort)
 			assert.Equal(t, tc.peer, rep.RealIPRemoteAddr)
 			assert.Equal(t, tc.peerPort, rep.RealIPRemotePort)
+			client := tc.client
+			if client == "" {
+				client = tc.remote
+			}
+			assert.Equal(t, client, rep.ClientIP)
 			assert.Equal(t, tc.verdict, rep.Verdict)
 			assert.Equal(t, tc.source, rep.Source)
 			assert.NotEmpty(t, rep.Steps)
@@ -93,10 +120,25 @@ func TestRunErrors(t *testing.T) {
 		{Peer: "not-an-ip"},
 		{Peer: "1.2.3.4", ProxyProtocol: "x:y"},
 		{Peer: "1.2.3.4", Headers: []string{"no colon here"}},
+		{Peer: "1.2.3.4", Headers: []string{"X-Real-IP : 1.2.3.4"}},
+		{Peer: "1.2.3.4", Headers: []string{": 1.2.3.4"}},
+		{Peer: "1.2.3.4", Headers: []string{"X-Real-IP: 1.2.3.4\r\nX-Evil: 1"}},
+		{Peer: "1.2.3.4", Headers: []string{"X-Real-IP: 1.2\x003.4"}},
+		{Peer: "1.2.3.4", Plugin: `{"mode":"block"}`},
+		{Peer: "1.2.3.4", Plugin: `{not json`},
 	} {
 		_, err := Run(in)
 		assert.Error(t, err, "%+v", in)
 	}
+}
+
+func TestIgnoredHeaderLine(t *testing.T) {
+	rep, err := Run(Input{TrustedIPs: []string{"10.0.0.0/8"}, Peer: "10.0.0.2", Headers: []string{"X.Real.IP: 1.2.3.4", "X-Real-IP: 5.6.7.8"}})
+	require.NoError(t, err)
+	assert.Equal(t, "5.6.7.8", rep.RemoteAddr, "nginx drops the invalid line, so X-Real-IP has one line")
+	assert.Equal(t, "ok", rep.Verdict)
+	require.NotEmpty(t, rep.Warnings)
+	assert.Contains(t, rep.Warnings[0], "nginx ignores the header line")
 }
 
 func TestText(t *testing.T) {

@@ -15,24 +15,27 @@ type Kind struct {
 	File string
 	// Render produces the file content.
 	Render func(r *topology.Resolved) (string, error)
+	// OnRequest kinds are rendered only when asked for by name: they
+	// replace others (the operator's GatewayConfiguration replaces Helm).
+	OnRequest bool
 }
 
 // Kinds lists every output in bundle order.
 var Kinds = []Kind{
-	{"kong.conf", "kong.conf", func(r *topology.Resolved) (string, error) { return KongConf(r), nil }},
-	{"env", "kong.env", func(r *topology.Resolved) (string, error) { return Env(r), nil }},
-	{"helm", "values.yaml", HelmYAML},
-	{"service", "service.yaml", ServiceYAML},
-	{"ingress", "ingress.yaml", IngressYAML},
-	{"kong.yml", "kong.yml", DeckYAML},
-	{"kongplugin", "kongplugin.yaml", KongPluginYAML},
-	{"kongclusterplugin", "kongclusterplugin.yaml", KongClusterPluginYAML},
-	{"pluginserver-env", "pluginserver.env", func(r *topology.Resolved) (string, error) {
+	{Name: "kong.conf", File: "kong.conf", Render: func(r *topology.Resolved) (string, error) { return KongConf(r), nil }},
+	{Name: "env", File: "kong.env", Render: func(r *topology.Resolved) (string, error) { return Env(r), nil }},
+	{Name: "helm", File: "values.yaml", Render: HelmYAML},
+	{Name: "service", File: "service.yaml", Render: ServiceYAML},
+	{Name: "ingress", File: "ingress.yaml", Render: IngressYAML},
+	{Name: "kong.yml", File: "kong.yml", Render: DeckYAML},
+	{Name: "kongplugin", File: "kongplugin.yaml", Render: KongPluginYAML},
+	{Name: "kongclusterplugin", File: "kongclusterplugin.yaml", Render: KongClusterPluginYAML},
+	{Name: "pluginserver-env", File: "pluginserver.env", Render: func(r *topology.Resolved) (string, error) {
 		return PluginServerEnv(r.Topology.Prefix), nil
 	}},
-	{"pluginserver-helm", "pluginserver-values.yaml", func(r *topology.Resolved) (string, error) {
-		return PluginServerHelmYAML(r.Topology.Chart)
-	}},
+	{Name: "pluginserver-helm", File: "pluginserver-values.yaml", Render: PluginServerHelmYAML},
+	{Name: "backendconfig", File: "backendconfig.yaml", Render: BackendConfigYAML},
+	{Name: "gatewayconfiguration", File: "gatewayconfiguration.yaml", Render: GatewayConfigurationYAML, OnRequest: true},
 }
 
 // KindNames returns the --output vocabulary.
@@ -54,15 +57,37 @@ func LookupKind(name string) (Kind, error) {
 	return Kind{}, fmt.Errorf("unknown output %q (known: %s)", name, strings.Join(KindNames(), ", "))
 }
 
+// CheckBundle renders what a partial bundle is checked against: every kind
+// that applies, less the Helm values when the topology has no image (they
+// are refused then, and were not asked for).
+func CheckBundle(r *topology.Resolved) (map[string]string, error) {
+	var names []string
+	for _, k := range Kinds {
+		if k.OnRequest || r.Platform.ImageRepo == "" && (k.Name == "helm" || k.Name == "pluginserver-helm") {
+			continue
+		}
+		names = append(names, k.Name)
+	}
+	return render(r, names, true)
+}
+
 // Bundle renders the named kinds (all when names is empty) keyed by file
 // name. Outputs that do not apply to the provider (an Ingress without an L7
 // load balancer) are left out of an all-kinds bundle and are an error when
 // asked for by name.
 func Bundle(r *topology.Resolved, names ...string) (map[string]string, error) {
-	all := len(names) == 0
-	if all {
-		names = KindNames()
+	if len(names) == 0 {
+		for _, k := range Kinds {
+			if !k.OnRequest {
+				names = append(names, k.Name)
+			}
+		}
+		return render(r, names, true)
 	}
+	return render(r, names, false)
+}
+
+func render(r *topology.Resolved, names []string, skipEmpty bool) (map[string]string, error) {
 	out := map[string]string{}
 	for _, n := range names {
 		k, err := LookupKind(n)
@@ -74,7 +99,7 @@ func Bundle(r *topology.Resolved, names ...string) (map[string]string, error) {
 			return nil, fmt.Errorf("render %s: %w", n, err)
 		}
 		if s == "" {
-			if all {
+			if skipEmpty {
 				continue
 			}
 			return nil, fmt.Errorf("output %s does not apply to provider %s", n, r.Provider.Name)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/client-ip-guard/client-ip-guard/internal/kong/nodeconf"
 	"github.com/client-ip-guard/client-ip-guard/kongconf/topology"
+	"github.com/client-ip-guard/client-ip-guard/kongconf/topology/topologytest"
 	"github.com/client-ip-guard/client-ip-guard/plugin/guardconf"
 )
 
@@ -78,7 +79,7 @@ func allTopologies(t *testing.T) []*topology.Resolved {
 			if _, ok := p.Methods[m]; !ok {
 				continue
 			}
-			out = append(out, resolve(t, topology.Topology{Provider: pn, Method: m, TrustedCIDRs: []string{"10.0.0.0/16", "2001:db8::/32"}}))
+			out = append(out, resolve(t, topologytest.Complete(topology.Topology{Provider: pn, Method: m, TrustedCIDRs: []string{"10.0.0.0/16", "2001:db8::/32"}})))
 		}
 	}
 	return out
@@ -137,7 +138,7 @@ func orEmpty(s []string) []string {
 }
 
 func TestHelmValues(t *testing.T) {
-	r := resolve(t, topology.Topology{Provider: "aks-pls", TrustedCIDRs: []string{"10.224.0.0/16"}, Chart: "ingress"})
+	r := resolve(t, topology.Topology{Provider: "aks-pls", TrustedCIDRs: []string{"10.224.0.0/16"}, Chart: "ingress", Image: "example.com/kong-cig:1.2"})
 	v := HelmValues(r)
 	gw, ok := v["gateway"].(map[string]any)
 	require.True(t, ok, "ingress chart nests under gateway")
@@ -155,13 +156,20 @@ func TestHelmValues(t *testing.T) {
 	assert.Equal(t, map[string]any{"parameters": []string{"http2", "proxy_protocol"}}, proxy["tls"])
 	assert.Equal(t, "true", proxy["annotations"].(map[string]string)["service.beta.kubernetes.io/azure-pls-proxy-protocol"])
 	assert.Equal(t, map[string]any{"preInstalled": "client-ip-guard"}, gw["plugins"])
+	assert.Equal(t, map[string]any{"repository": "example.com/kong-cig", "tag": "1.2"}, gw["image"], "the ingress chart's image is gateway.image")
+	assert.NotContains(t, v, "image")
 
 	y, err := HelmYAML(r)
 	require.NoError(t, err)
 	assert.Contains(t, y, `real_ip_recursive: "off"`, "on/off must be quoted for Helm")
 	assert.NotContains(t, y, "-kong-prefix\n", "long strings must not be folded")
 
-	l7 := HelmValues(resolve(t, topology.Topology{Provider: "gke-l7"}))
+	_, err = HelmYAML(resolve(t, topology.Topology{Provider: "gke", Method: "local"}))
+	assert.ErrorContains(t, err, "add --image REPO:TAG")
+	_, err = PluginServerHelmYAML(resolve(t, topology.Topology{Provider: "gke", Method: "local"}))
+	assert.ErrorContains(t, err, "add --image REPO:TAG")
+
+	l7 := HelmValues(resolve(t, topologytest.Complete(topology.Topology{Provider: "gke-l7", TrustedCIDRs: []string{"203.0.113.10"}})))
 	assert.Equal(t, map[string]any{"enabled": false}, l7["proxy"].(map[string]any)["tls"])
 	assert.Equal(t, "ClusterIP", l7["proxy"].(map[string]any)["type"])
 	assert.NotContains(t, l7["proxy"].(map[string]any), "externalTrafficPolicy")
@@ -224,17 +232,17 @@ func TestDeckConfig(t *testing.T) {
 }
 
 func TestBundleKinds(t *testing.T) {
-	r := resolve(t, topology.Topology{Provider: "generic"})
+	r := resolve(t, topology.Topology{Provider: "generic", Image: topologytest.Image})
 	all, err := Bundle(r)
 	require.NoError(t, err)
-	assert.Len(t, all, len(Kinds)-1, "no Ingress without an L7 load balancer")
+	assert.Len(t, all, len(Kinds)-3, "no Ingress or BackendConfig without an L7 load balancer, no GatewayConfiguration unless asked for")
 	_, err = Bundle(r, "ingress")
 	assert.ErrorContains(t, err, "does not apply to provider generic")
-	alb, err := Bundle(resolve(t, topology.Topology{Provider: "eks-alb", TrustedCIDRs: []string{"10.0.0.0/16"}}), "ingress")
+	alb, err := Bundle(resolve(t, topologytest.Complete(topology.Topology{Provider: "eks-alb", TrustedCIDRs: []string{"10.0.0.0/16"}})), "ingress")
 	require.NoError(t, err)
 	assert.Contains(t, alb["ingress.yaml"], "alb.ingress.kubernetes.io/target-type: ip")
-	assert.Contains(t, alb["ingress.yaml"], "name: kong-proxy\n")
-	gce := FrontIngress(resolve(t, topology.Topology{Provider: "gke-l7"}))
+	assert.Contains(t, alb["ingress.yaml"], "name: kong-kong-proxy\n")
+	gce := FrontIngress(resolve(t, topologytest.Complete(topology.Topology{Provider: "gke-l7", TrustedCIDRs: []string{"203.0.113.10"}})))
 	require.NotNil(t, gce)
 	assert.Equal(t, "gce", gce.Annotations["kubernetes.io/ingress.class"])
 	one, err := Bundle(r, "kong.conf")

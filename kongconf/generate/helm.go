@@ -5,6 +5,7 @@ import (
 
 	"github.com/client-ip-guard/client-ip-guard/internal/yamljson"
 
+	"github.com/client-ip-guard/client-ip-guard/kongconf/chart"
 	"github.com/client-ip-guard/client-ip-guard/kongconf/topology"
 )
 
@@ -20,12 +21,32 @@ func HelmValues(r *topology.Resolved) map[string]any {
 	if len(r.TrustedIPs) > 0 {
 		env["trusted_ips"] = joinComma(r.TrustedIPs)
 	}
-	for _, s := range PluginServerSettings(topology.HelmPrefix) {
-		if s.Key == "plugins" {
-			continue // plugins.preInstalled appends to the chart's KONG_PLUGINS
-		}
-		env[s.Key] = s.Value
+	if r.HeaderTimeout != "" {
+		env[topology.HeaderTimeoutKey] = r.HeaderTimeout
 	}
+	gw := pluginServerValues(r.Platform)
+	for k, v := range gw["env"].(map[string]any) {
+		env[k] = v
+	}
+	gw["env"] = env
+	gw["proxy"] = helmProxy(r)
+	v := underRoot(r.Platform.Chart, gw)
+	if r.Platform.NameOverride && r.Platform.Chart.Name == chart.Ingress {
+		// The ingress chart's controller finds the proxy Service by
+		// controller.proxy.nameOverride, "{{ .Release.Name }}-gateway-proxy"
+		// by default (Kong/charts charts/ingress/values.yaml:5-7); a
+		// renamed Service must be renamed there too.
+		v["controller"] = map[string]any{"proxy": map[string]any{"nameOverride": r.Topology.ServiceName}}
+	}
+	return v
+}
+
+// helmProxy is the chart's proxy block: type, policy, annotations, name and
+// the ports of r.Platform (Kong/charts charts/kong/templates/_helpers.tpl:176,
+// 224, 238-240: nameOverride, servicePort 0 hides a port, the TLS port
+// targets tls.overrideServiceTargetPort).
+func helmProxy(r *topology.Resolved) map[string]any {
+	pl := r.Platform
 	proxy := map[string]any{}
 	svcType := "LoadBalancer"
 	if r.Profile.ServiceType != "" {
@@ -35,59 +56,117 @@ func HelmValues(r *topology.Resolved) map[string]any {
 	if svcType != "ClusterIP" && r.Profile.ExternalTrafficPolicy != "" {
 		proxy["externalTrafficPolicy"] = r.Profile.ExternalTrafficPolicy
 	}
-	if len(r.Profile.Annotations) > 0 {
-		proxy["annotations"] = r.Profile.Annotations
+	if len(pl.Annotations) > 0 {
+		proxy["annotations"] = pl.Annotations
 	}
+	if pl.NameOverride {
+		proxy["nameOverride"] = r.Topology.ServiceName
+	}
+	httpBlock, tlsBlock := map[string]any{}, map[string]any{}
 	if r.ProxyProtocol {
-		proxy["http"] = map[string]any{"parameters": []string{"proxy_protocol"}}
-		proxy["tls"] = map[string]any{"parameters": []string{"http2", "proxy_protocol"}}
+		httpBlock["parameters"] = []string{"proxy_protocol"}
+		tlsBlock["parameters"] = []string{"http2", "proxy_protocol"}
 	}
-	if r.TLS == topology.TLSLB {
-		proxy["tls"] = map[string]any{"enabled": false}
+	var hasHTTP, hasTLS bool
+	var tlsTarget int32
+	for _, p := range pl.Ports {
+		switch p.Name {
+		case chart.PortHTTP:
+			hasHTTP = true
+		case chart.PortTLS:
+			hasTLS, tlsTarget = true, p.Target
+		}
 	}
-	gw := map[string]any{
+	if !hasHTTP {
+		httpBlock["servicePort"] = 0 // keep Kong's listener, expose no port 80
+	}
+	switch {
+	case !hasTLS:
+		tlsBlock = map[string]any{"enabled": false}
+	case tlsTarget == chart.ProxyPort:
+		tlsBlock["overrideServiceTargetPort"] = chart.ProxyPort
+	}
+	if len(httpBlock) > 0 {
+		proxy["http"] = httpBlock
+	}
+	if len(tlsBlock) > 0 {
+		proxy["tls"] = tlsBlock
+	}
+	return proxy
+}
+
+// pluginServerValues are the keys that load the plugin: the image that has
+// it, the pluginserver env and plugins.preInstalled (kong chart >= 2.47.0).
+func pluginServerValues(pl topology.Platform) map[string]any {
+	env := map[string]any{}
+	for _, s := range PluginServerSettings(topology.HelmPrefix) {
+		if s.Key == "plugins" {
+			continue // plugins.preInstalled appends to the chart's KONG_PLUGINS
+		}
+		env[s.Key] = s.Value
+	}
+	return map[string]any{
+		"image":   map[string]any{"repository": pl.ImageRepo, "tag": pl.ImageTag},
 		"env":     env,
 		"plugins": map[string]any{"preInstalled": topology.PluginName},
-		"proxy":   proxy,
 	}
-	if r.Topology.Chart == topology.ChartIngress {
-		return map[string]any{"gateway": gw}
+}
+
+func underRoot(c chart.Spec, v map[string]any) map[string]any {
+	if c.Root == "" {
+		return v
 	}
-	return gw
+	return map[string]any{c.Root: v}
+}
+
+// helmNeedsImage refuses Helm values without an image: the chart's kong:3.9
+// has no plugin binary, so Kong would fail to start with it in KONG_PLUGINS.
+func helmNeedsImage(r *topology.Resolved) error {
+	if r.Platform.ImageRepo == "" {
+		return fmt.Errorf("the Helm values load %s, but the chart's image (%s:%s) has no %s: add --image REPO:TAG naming an image that contains it",
+			topology.PluginName, chart.DefaultRepo, chart.DefaultTag, topology.PluginBinary)
+	}
+	return nil
+}
+
+func helmIntro(r *topology.Resolved) string {
+	c := r.Platform.Chart
+	min := "plugins.preInstalled needs kong chart >= " + chart.MinPreInstalled
+	if r.Platform.NameOverride {
+		min += ", proxy.nameOverride >= " + chart.MinNameOverride
+	}
+	return fmt.Sprintf("# Chart %s, release %s: the proxy Service is %s. %s.\n# %s is an image with %s (world-executable).\n",
+		c.Name, r.Platform.Release, r.Topology.ServiceName, min, c.ValuesPath("image"), topology.PluginBinary)
 }
 
 // HelmYAML renders HelmValues with a comment header.
 func HelmYAML(r *topology.Resolved) (string, error) {
+	if err := helmNeedsImage(r); err != nil {
+		return "", err
+	}
 	y, err := yamljson.Marshal(HelmValues(r))
 	if err != nil {
 		return "", err
 	}
-	chart := "kong"
-	if r.Topology.Chart == topology.ChartIngress {
-		chart = "ingress (gateway keys under gateway:)"
+	name := "kong"
+	if r.Platform.Chart.Root != "" {
+		name = r.Platform.Chart.Name + " (gateway keys under " + r.Platform.Chart.Root + ":)"
 	}
-	return header(r, fmt.Sprintf("Helm values for the Kong/charts %s chart", chart), "#") +
-		"# The image must contain " + topology.PluginBinary + " (world-executable); set image.repository/tag to it.\n" +
-		notes(r) + string(y), nil
+	return header(r, fmt.Sprintf("Helm values for the Kong/charts %s chart", name), "#") +
+		helmIntro(r) + notes(r) + string(y), nil
 }
 
 // PluginServerHelmYAML renders only the Helm keys that load the plugin.
-func PluginServerHelmYAML(chart string) (string, error) {
-	env := map[string]any{}
-	for _, s := range PluginServerSettings(topology.HelmPrefix) {
-		if s.Key != "plugins" {
-			env[s.Key] = s.Value
-		}
+func PluginServerHelmYAML(r *topology.Resolved) (string, error) {
+	if err := helmNeedsImage(r); err != nil {
+		return "", err
 	}
-	v := map[string]any{"env": env, "plugins": map[string]any{"preInstalled": topology.PluginName}}
-	if chart == topology.ChartIngress {
-		v = map[string]any{"gateway": v}
-	}
-	y, err := yamljson.Marshal(v)
+	y, err := yamljson.Marshal(underRoot(r.Platform.Chart, pluginServerValues(r.Platform)))
 	if err != nil {
 		return "", err
 	}
-	return "# Helm values that load client-ip-guard through Kong's pluginserver (chart prefix " + topology.HelmPrefix + ").\n" + string(y), nil
+	return "# Helm values that load client-ip-guard through Kong's pluginserver (chart " + r.Platform.Chart.Name +
+		", prefix " + topology.HelmPrefix + "; plugins.preInstalled needs kong chart >= " + chart.MinPreInstalled + ").\n" + string(y), nil
 }
 
 func joinComma(s []string) string {

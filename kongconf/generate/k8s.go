@@ -12,19 +12,16 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/client-ip-guard/client-ip-guard/kongconf/chart"
 	"github.com/client-ip-guard/client-ip-guard/kongconf/topology"
 )
 
-// ProxySelector matches the pods the Kong Helm chart labels as the gateway.
-var ProxySelector = map[string]string{
-	"app.kubernetes.io/name":      "kong",
-	"app.kubernetes.io/component": "app",
-}
-
-// ProxyService builds Kong's proxy Service with the provider's annotations
-// and traffic policy.
+// ProxyService builds Kong's proxy Service as the chart renders it for the
+// topology's release (name, selector, ports), with the provider's annotations
+// and traffic policy. Applied on its own it replaces the chart's Service
+// (proxy.enabled: false); next to values.yaml it shows what Helm creates.
 func ProxyService(r *topology.Resolved) *corev1.Service {
-	t := r.Topology
+	t, pl := r.Topology, r.Platform
 	typ := corev1.ServiceTypeLoadBalancer
 	if r.Profile.ServiceType != "" {
 		typ = corev1.ServiceType(r.Profile.ServiceType)
@@ -34,26 +31,21 @@ func ProxyService(r *topology.Resolved) *corev1.Service {
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      t.ServiceName,
 			Namespace: t.Namespace,
-			Labels:    map[string]string{"app.kubernetes.io/name": "kong", "app.kubernetes.io/managed-by": "kongconf"},
+			Labels: map[string]string{chart.LabelName: pl.Chart.AppName, chart.LabelInstance: pl.Release,
+				"app.kubernetes.io/managed-by": "kongconf"},
 		},
-		Spec: corev1.ServiceSpec{
-			Type:     typ,
-			Selector: ProxySelector,
-			Ports: []corev1.ServicePort{{
-				Name: "kong-proxy", Port: 80, TargetPort: intstr.FromInt32(8000), Protocol: corev1.ProtocolTCP,
-			}},
-		},
+		Spec: corev1.ServiceSpec{Type: typ, Selector: pl.Chart.Selector(pl.Release)},
 	}
-	if len(r.Profile.Annotations) > 0 {
+	for _, p := range pl.Ports {
+		svc.Spec.Ports = append(svc.Spec.Ports, corev1.ServicePort{
+			Name: p.Name, Port: p.Port, TargetPort: intstr.FromInt32(p.Target), Protocol: corev1.ProtocolTCP,
+		})
+	}
+	if len(pl.Annotations) > 0 {
 		svc.Annotations = map[string]string{}
-		for k, v := range r.Profile.Annotations {
+		for k, v := range pl.Annotations {
 			svc.Annotations[k] = v
 		}
-	}
-	if r.TLS == topology.TLSKong {
-		svc.Spec.Ports = append(svc.Spec.Ports, corev1.ServicePort{
-			Name: "kong-proxy-tls", Port: 443, TargetPort: intstr.FromInt32(8443), Protocol: corev1.ProtocolTCP,
-		})
 	}
 	if typ != corev1.ServiceTypeClusterIP && r.Profile.ExternalTrafficPolicy != "" {
 		svc.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicy(r.Profile.ExternalTrafficPolicy)
@@ -126,7 +118,10 @@ func ServiceYAML(r *topology.Resolved) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return header(r, "Kong proxy Service", "#") + notes(r) + y, nil
+	return header(r, "Kong proxy Service", "#") +
+		fmt.Sprintf("# The Service the %s chart renders for release %s (same name, selector and ports); apply it yourself only with %s: false.\n",
+			r.Platform.Chart.Name, r.Platform.Release, r.Platform.Chart.ValuesPath("proxy.enabled")) +
+		notes(r) + y, nil
 }
 
 // KongPluginYAML renders KongPlugin as a manifest.
@@ -157,7 +152,7 @@ func KongClusterPluginYAML(r *topology.Resolved) (string, error) {
 
 func notes(r *topology.Resolved) string {
 	var b strings.Builder
-	for _, n := range r.Profile.Notes {
+	for _, n := range r.Platform.Notes {
 		fmt.Fprintf(&b, "# note: %s\n", n)
 	}
 	return b.String()

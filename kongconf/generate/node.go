@@ -40,6 +40,9 @@ func ClientIPSettings(r *topology.Resolved) []Setting {
 	if l := ProxyListen(r); l != "" {
 		s = append(s, Setting{"proxy_listen", l})
 	}
+	if r.HeaderTimeout != "" {
+		s = append(s, Setting{topology.HeaderTimeoutKey, r.HeaderTimeout})
+	}
 	return s
 }
 

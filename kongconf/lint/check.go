@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/client-ip-guard/client-ip-guard/internal/kong/nodeconf"
+	"github.com/client-ip-guard/client-ip-guard/kongconf/topology"
 )
 
 // Check runs every rule over set and returns the findings.
@@ -39,37 +40,8 @@ func Check(set *Set) []Finding {
 	}
 	// The files of one deployment (one directory, or the files named on the
 	// command line) form one node; cross-file rules compare within it.
-	groups := map[string]*Set{}
-	group := func(file string) *Set {
-		d := set.group(file)
-		if groups[d] == nil {
-			groups[d] = &Set{}
-		}
-		return groups[d]
-	}
-	for _, n := range deploy {
-		g := group(n.File)
-		g.Nodes = append(g.Nodes, n)
-	}
-	for _, sv := range set.Services {
-		g := group(sv.File)
-		g.Services = append(g.Services, sv)
-	}
-	for _, p := range set.Plugins {
-		g := group(p.File)
-		g.Plugins = append(g.Plugins, p)
-	}
-	dirs := make([]string, 0, len(groups))
-	for d := range groups {
-		dirs = append(dirs, d)
-	}
-	sort.Strings(dirs)
-	for _, d := range dirs {
-		g := groups[d]
-		hasIngress := false
-		for _, f := range set.ingresses {
-			hasIngress = hasIngress || set.group(f) == d
-		}
+	for _, g := range groupDeployments(set, deploy) {
+		hasIngress := len(g.Ingresses) > 0
 		for _, n := range crossNodes(g.Nodes) {
 			if n.realIPUnknown() {
 				continue // a placeholder or reference hides the client-IP settings
@@ -87,6 +59,7 @@ func Check(set *Set) []Finding {
 				checkServicePlugin(&s, sv, p)
 			}
 		}
+		checkPlatform(&s, g)
 	}
 	return dedupe(s.findings)
 }
@@ -522,9 +495,10 @@ func gkeL7(sv *Service) string {
 }
 
 // snatPossible reports whether the nodes configured next to sv (same
-// directory) would still lose the client behind a Cluster-policy Service:
+// deployment) would still lose the client behind a Cluster-policy Service:
 // true when there are none, or when none reads PROXY protocol or a header
-// from trusted peers.
+// from trusted peers. A node that reads a header is judged by
+// checkTopology, which knows whether trusted_ips covers the nodes.
 func snatPossible(set *Set, deploy []*Node, sv *Service) bool {
 	var nodes []*Node
 	for _, n := range deploy {
@@ -539,7 +513,7 @@ func snatPossible(set *Set, deploy []*Node, sv *Service) bool {
 		h, _ := n.RealIPHeader()
 		t, _ := n.TrustedIPs()
 		if n.UsesPP() || len(t) > 0 && (!strings.EqualFold(h, nodeconf.DefaultRealIPHeader) || trustedNodeNetwork(t) != "") {
-			return false // KC115 reports a trusted node network instead
+			return false // checkTopology reports the header method behind SNAT
 		}
 	}
 	return true
@@ -593,7 +567,7 @@ func checkService(s *sink, sv *Service, snat bool) {
 		s.add(ruleNLBIP, sv.File, sv.annLine(annAWSTarget), annAWSTarget, "")
 		return
 	}
-	if snat && sv.Type == "LoadBalancer" && sv.ExternalTrafficPolicy != "Local" && pp == "" && l7Annotation(sv) == "" {
+	if snat && topology.SNATs(sv.Type, sv.ExternalTrafficPolicy) && sv.Type == "LoadBalancer" && pp == "" && l7Annotation(sv) == "" {
 		if v, _ := sv.ann(annTKEDirect); strings.EqualFold(v, "true") {
 			return
 		}
@@ -631,6 +605,8 @@ func checkNodeService(s *sink, n *Node, sv *Service) {
 		trusted, tv := n.TrustedIPs()
 		if !covers(trusted, "35.191.0.0/16") || !covers(trusted, "130.211.0.0/22") {
 			s.add(ruleGFENotTrusted, tv.file(n.File), tv.line(), tv.origOr("trusted_ips"), fmt.Sprintf("Service %s is behind the GKE L7 load balancer (%s) but trusted_ips is %q", sv.Name, l7, strings.Join(trusted, ",")))
+		} else if topology.OnlyPresets(trusted, gfePresets) {
+			s.add(ruleGFEOnly, tv.file(n.File), tv.line(), tv.origOr("trusted_ips"), fmt.Sprintf("Service %s is behind the GKE L7 load balancer and trusted_ips holds only Google front-end ranges", sv.Name))
 		}
 	}
 	if l7 := l7Annotation(sv); l7 != "" {
@@ -668,6 +644,9 @@ func covers(list []string, want string) bool {
 	return false
 }
 
+// gfePresets are the Google front-end ranges gke-l7 trusts by default.
+var gfePresets = []string{"gcp-lb"}
+
 func checkServicePlugin(s *sink, sv *Service, p *PluginUse) {
 	l7 := gkeL7(sv)
 	if l7 == "" {
@@ -680,5 +659,7 @@ func checkServicePlugin(s *sink, sv *Service, p *PluginUse) {
 	list := toStrings(p.Config["trusted_ips"])
 	if !covers(list, "35.191.0.0/16") || !covers(list, "130.211.0.0/22") {
 		s.add(ruleGFENotTrusted, p.File, p.line("trusted_ips"), "config.trusted_ips", fmt.Sprintf("%s: plugin trusted_ips lacks the Google front-end ranges", p.Where))
+	} else if topology.OnlyPresets(list, gfePresets) {
+		s.add(ruleGFEOnly, p.File, p.line("trusted_ips"), "config.trusted_ips", fmt.Sprintf("%s: plugin trusted_ips holds only Google front-end ranges", p.Where))
 	}
 }

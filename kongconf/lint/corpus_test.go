@@ -153,7 +153,7 @@ func TestFilesGivenFormOneDeployment(t *testing.T) {
 		}
 		return out
 	}
-	assert.Equal(t, []string{"KC115"}, rules(Files([]string{conf, svc})))
+	assert.Equal(t, []string{"KC127"}, rules(Files([]string{conf, svc})))
 	assert.Equal(t, []string{"KC108"}, rules(Files([]string{a, b})))
 }
 

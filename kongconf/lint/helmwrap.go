@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	operatorv1beta1 "github.com/kong/kubernetes-configuration/api/gateway-operator/v1beta1"
 	yaml "go.yaml.in/yaml/v3"
 )
 
@@ -186,13 +187,27 @@ func serviceOptions(file, name string, opts *yaml.Node, defType string) *Service
 
 // loadOperator reads a Kong Gateway Operator DataPlane or
 // GatewayConfiguration: the data plane pod template's env (as any
-// workload) and the ingress Service options (type LoadBalancer unless set).
-func loadOperator(set *Set, file, kind string, root *yaml.Node) {
+// workload) and the ingress Service options (type LoadBalancer unless set;
+// the operator maps its 443 to Kong's 8443). v1beta1 objects are first
+// decoded strictly into the operator's types (KC209 on a mismatch); the
+// settings are read either way.
+func loadOperator(set *Set, s *sink, file, kind string, root *yaml.Node) {
+	if scalar(mapPath(root, "apiVersion")) == operatorv1beta1.SchemeGroupVersion.String() {
+		var obj any = &operatorv1beta1.GatewayConfiguration{}
+		if kind == "DataPlane" {
+			obj = &operatorv1beta1.DataPlane{}
+		}
+		if err := strictDecode(root, obj); err != nil {
+			s.add(ruleBadStrict, file, root.Line, kind, kind+": "+err.Error())
+		}
+	}
 	loadWorkload(set, file, kind, root)
 	name := scalar(mapPath(root, "metadata", "name"))
 	for _, p := range [][]string{{"spec", "network", "services", "ingress"}, {"spec", "dataPlaneOptions", "network", "services", "ingress"}} {
 		if opts := mapPath(root, p...); opts != nil {
-			set.Services = append(set.Services, serviceOptions(file, kind+" "+name+" ingress", opts, "LoadBalancer"))
+			sv := serviceOptions(file, kind+" "+name+" ingress", opts, "LoadBalancer")
+			sv.TargetsTLS, sv.TLSLine = true, opts.Line
+			set.Services = append(set.Services, sv)
 		}
 	}
 }

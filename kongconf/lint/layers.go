@@ -109,7 +109,7 @@ func (set *Set) deployments() []*Node {
 // its own file and line.
 func (n *Node) merged() *Node {
 	m := NewNode(n.File, n.Format)
-	m.Where, m.PrefixDefault, m.TLSDisabled = n.Where, n.PrefixDefault, n.TLSDisabled
+	m.Where, m.PrefixDefault, m.TLSDisabled, m.Helm = n.Where, n.PrefixDefault, n.TLSDisabled, n.Helm
 	for _, b := range append(append([]*Node{}, n.bases...), n) {
 		for _, v := range b.Order {
 			m.Set(v)

@@ -148,7 +148,7 @@ func TestSuggest(t *testing.T) {
 func TestCleanConfigHasNoFindings(t *testing.T) {
 	dir := t.TempDir()
 	write := func(n, c string) { require.NoError(t, os.WriteFile(filepath.Join(dir, n), []byte(c), 0o644)) }
-	write("kong.conf", "trusted_ips = 10.0.0.0/16\nreal_ip_header = proxy_protocol\nproxy_listen = 0.0.0.0:8000 proxy_protocol, 0.0.0.0:8443 ssl http2 proxy_protocol\nplugins = bundled,client-ip-guard\npluginserver_names = client-ip-guard\npluginserver_client_ip_guard_start_cmd = /usr/local/bin/client-ip-guard -kong-prefix /usr/local/kong\npluginserver_client_ip_guard_query_cmd = /usr/local/bin/client-ip-guard -dump\n")
+	write("kong.conf", "trusted_ips = 10.0.0.0/16\nreal_ip_header = proxy_protocol\nproxy_listen = 0.0.0.0:8000 proxy_protocol, 0.0.0.0:8443 ssl http2 proxy_protocol\nplugins = bundled,client-ip-guard\npluginserver_names = client-ip-guard\npluginserver_client_ip_guard_start_cmd = /usr/local/bin/client-ip-guard -kong-prefix /usr/local/kong\npluginserver_client_ip_guard_query_cmd = /usr/local/bin/client-ip-guard -dump\nnginx_http_client_header_timeout = 5s\n")
 	write("kong.yml", "_format_version: \"3.0\"\nplugins:\n- name: client-ip-guard\n  config:\n    trusted_ips: [10.0.0.0/16]\n    real_ip_header: proxy_protocol\n    real_ip_recursive: false\n")
 	rep := Files([]string{dir})
 	assert.Empty(t, rep.Findings)
@@ -210,7 +210,7 @@ func TestAllowDriftTag(t *testing.T) {
 	write("kong.conf", "trusted_ips = 10.0.0.0/16\nreal_ip_header = X-Forwarded-For\nreal_ip_recursive = on\n"+
 		"plugins = bundled,client-ip-guard\npluginserver_names = client-ip-guard\n"+
 		"pluginserver_client_ip_guard_start_cmd = /usr/local/bin/client-ip-guard -kong-prefix /usr/local/kong\n"+
-		"pluginserver_client_ip_guard_query_cmd = /usr/local/bin/client-ip-guard -dump\n")
+		"pluginserver_client_ip_guard_query_cmd = /usr/local/bin/client-ip-guard -dump\nnginx_http_client_header_timeout = 5s\n")
 	write("kong.yml", "_format_version: \"3.0\"\nservices:\n- name: s\n  url: http://s\n  routes:\n  - name: r\n    paths: [/r]\n    plugins:\n    - name: client-ip-guard\n      tags: [kongconf-allow-drift]\n      config:\n        trusted_ips: []\n        real_ip_header: X-Forwarded-For\n        real_ip_recursive: true\n")
 	assert.Empty(t, Files([]string{dir}).Findings)
 	write("kong.yml", "_format_version: \"3.0\"\nplugins:\n- name: client-ip-guard\n  config:\n    trusted_ips: []\n    real_ip_header: X-Forwarded-For\n    real_ip_recursive: true\n")

@@ -50,9 +50,42 @@ type Node struct {
 	PrefixDefault string
 	// TLSDisabled is true when Helm values switch off the TLS proxy port.
 	TLSDisabled bool
+	// Helm is set for Helm values: the chart layout and the image.
+	Helm *HelmInfo
 
 	// layers links a node to the settings Kong reads under it (see layers.go).
 	layers
+}
+
+// HelmInfo is what Helm values say about the chart and the image.
+type HelmInfo struct {
+	// Chart is kong, or ingress when the keys are under gateway:.
+	Chart string
+	// ImageRepo is the image repository at the chart's key ("" when unset).
+	ImageRepo string
+	// ImageLine locates it, or the values' root.
+	ImageLine int
+	// StrayImage locates an image key the chart does not read (a top-level
+	// image: in ingress-chart values), 0 when none.
+	StrayImage int
+	// RendersProxy is false when the values switch the chart's proxy
+	// Service off (proxy.enabled: false).
+	RendersProxy bool
+	// NameOverride is proxy.nameOverride ("" when unset).
+	NameOverride string
+	// Keys locates the version-dependent keys the values use
+	// (chart.KeyPreInstalled, chart.KeyNameOverride).
+	Keys map[string]int
+}
+
+// ChartDep is a kong or ingress chart dependency of an umbrella Chart.yaml.
+type ChartDep struct {
+	// File and Line locate it.
+	File string
+	// Line of the dependency entry.
+	Line int
+	// Chart is kong or ingress; Version the constraint as written.
+	Chart, Version string
 }
 
 // Listener is one proxy_listen entry.
@@ -246,8 +279,56 @@ type Service struct {
 	TargetsTLS bool
 	// TLSLine locates that port or the Helm tls block.
 	TLSLine int
-	// FromHelm marks a Service described by Helm values.
+	// FromHelm marks a Service described by Helm values or a
+	// GatewayConfiguration (no manifest; the chart or operator renders it).
 	FromHelm bool
+	// Selector is the Service's pod selector (nil for Helm values, where the
+	// chart renders it).
+	Selector map[string]string
+	// SelectorLine locates spec.selector.
+	SelectorLine int
+	// Ports are the Service ports.
+	Ports []int32
+}
+
+// Ingress is an Ingress object (the L7 load balancer in front of Kong).
+type Ingress struct {
+	// File and Line locate it.
+	File string
+	// Line of the object.
+	Line int
+	// Name of the Ingress.
+	Name string
+	// Class is spec.ingressClassName or the kubernetes.io/ingress.class annotation.
+	Class string
+	// Annotations on the Ingress.
+	Annotations map[string]string
+	// Backends are the Service names it routes to, with their lines.
+	Backends []Backend
+	// HasTLS is set when spec.tls names a certificate Secret.
+	HasTLS bool
+}
+
+// Backend is one Service an Ingress routes to.
+type Backend struct {
+	// Service name and port.
+	Service string
+	// Line locates it.
+	Line int
+}
+
+// BackendConfig is a GKE BackendConfig's health check.
+type BackendConfig struct {
+	// File and Line locate it.
+	File string
+	// Line of the object.
+	Line int
+	// Name of the BackendConfig.
+	Name string
+	// Path and Port of spec.healthCheck ("" and 0 when unset).
+	Path string
+	// Port of the health check.
+	Port int
 }
 
 func (s *Service) ann(k string) (string, bool) {
@@ -297,14 +378,18 @@ type Set struct {
 	Services []*Service
 	// Plugins found.
 	Plugins []*PluginUse
+	// Ingresses found.
+	Ingresses []*Ingress
+	// BackendConfigs found.
+	BackendConfigs []*BackendConfig
+	// ChartDeps are kong/ingress dependencies of Chart.yaml files.
+	ChartDeps []*ChartDep
 
 	// containers and envSources wait for resolution (resolveWorkloads).
 	containers []container
 	envSources []*envSource
 	// valuesFrom waits for resolution (resolveValuesFrom).
 	valuesFrom []valuesRef
-	// ingresses lists the files that define an Ingress.
-	ingresses []string
 	// groupOf maps an input file to its deployment (see group).
 	groupOf map[string]string
 	// linked is set once linkLayers ran.

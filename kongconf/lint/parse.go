@@ -16,7 +16,6 @@ import (
 
 	"github.com/client-ip-guard/client-ip-guard/internal/kong/nodeconf"
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
 )
 
 const pluginName = "client-ip-guard"
@@ -313,11 +312,9 @@ func loadDoc(set *Set, s *sink, file string, root *yaml.Node, skipped *kindTally
 	case kind == "KongPlugin" || kind == "KongClusterPlugin":
 		loadKICPlugin(set, s, file, root, kind)
 	case kind == "Ingress":
-		var ing networkingv1.Ingress
-		if err := strictDecode(root, &ing); err != nil {
-			s.add(ruleBadStrict, file, root.Line, "Ingress", "Ingress: "+err.Error())
-		}
-		set.ingresses = append(set.ingresses, file)
+		loadIngress(set, s, file, root)
+	case kind == "BackendConfig" && strings.HasPrefix(api, "cloud.google.com/"):
+		loadBackendConfig(set, file, root)
 	case (kind == "ConfigMap" || kind == "Secret") && api == "v1":
 		loadEnvSource(set, s, file, kind, root)
 	case kind == "Application" && strings.HasPrefix(api, "argoproj.io/"):
@@ -327,11 +324,13 @@ func loadDoc(set *Set, s *sink, file string, root *yaml.Node, skipped *kindTally
 	case kind == "HelmChart" && strings.HasPrefix(api, "helm.cattle.io/"):
 		loadHelmChartCR(set, s, file, root)
 	case (kind == "GatewayConfiguration" || kind == "DataPlane") && strings.HasPrefix(api, "gateway-operator.konghq.com/"):
-		loadOperator(set, file, kind, root)
+		loadOperator(set, s, file, kind, root)
 	case kind != "":
 		if !loadWorkload(set, file, kind, root) {
 			skipped.add(kind, root.Line)
 		}
+	case mapPath(root, "apiVersion") != nil && mapPath(root, "name") != nil && mapPath(root, "dependencies") != nil:
+		loadChartFile(set, s, file, root)
 	case isCompose(root):
 		loadCompose(set, s, file, root)
 	case mapPath(root, "_format_version") != nil || mapPath(root, "services") != nil && mapPath(root, "env") == nil:
@@ -416,7 +415,11 @@ func loadService(set *Set, s *sink, file string, root *yaml.Node) {
 		return
 	}
 	out := &Service{File: file, Line: root.Line, Name: svc.Name, Type: string(svc.Spec.Type),
-		ExternalTrafficPolicy: string(svc.Spec.ExternalTrafficPolicy), Annotations: svc.Annotations, AnnLines: map[string]int{}}
+		ExternalTrafficPolicy: string(svc.Spec.ExternalTrafficPolicy), Annotations: svc.Annotations, AnnLines: map[string]int{},
+		Selector: svc.Spec.Selector}
+	if k, _ := mapGet(mapPath(root, "spec"), "selector"); k != nil {
+		out.SelectorLine = k.Line
+	}
 	if out.Type == "" {
 		out.Type = "ClusterIP"
 	}
@@ -430,8 +433,13 @@ func loadService(set *Set, s *sink, file string, root *yaml.Node) {
 	}
 	ports := mapPath(root, "spec", "ports")
 	for i, p := range svc.Spec.Ports {
+		out.Ports = append(out.Ports, p.Port)
+		// A port reaches Kong's TLS listener when it targets 8443 (or a
+		// named tls/ssl port), or names no target and is itself 443/8443.
+		// 443 aimed at 8000 is TLS ending on the load balancer.
 		tp := p.TargetPort.String()
-		if tp == "8443" || p.Port == 443 || strings.Contains(p.Name, "tls") || strings.Contains(p.Name, "ssl") || strings.Contains(tp, "tls") {
+		unset := tp == "0" || tp == ""
+		if tp == "8443" || strings.Contains(tp, "tls") || strings.Contains(tp, "ssl") || unset && (p.Port == 443 || p.Port == 8443) {
 			out.TargetsTLS = true
 			if ports != nil && i < len(ports.Content) {
 				out.TLSLine = ports.Content[i].Line
@@ -503,6 +511,7 @@ func loadHelm(set *Set, s *sink, file string, root *yaml.Node, prefix string) *N
 	}
 	n := NewNode(file, "helm")
 	n.PrefixDefault = helmPrefix
+	n.Helm = helmInfo(root, gw, gw != root)
 	if env := mapPath(gw, "env"); env != nil && env.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(env.Content); i += 2 {
 			k, v := env.Content[i], env.Content[i+1]
@@ -589,7 +598,11 @@ func loadHelm(set *Set, s *sink, file string, root *yaml.Node, prefix string) *N
 func helmService(file string, n *Node, proxy *yaml.Node) *Service {
 	svc := serviceOptions(file, "proxy", proxy, "LoadBalancer")
 	if scalar(mapPath(proxy, "tls", "enabled")) != "false" {
-		svc.TargetsTLS = true
+		// tls.overrideServiceTargetPort aims the chart's 443 at another
+		// listener (Kong/charts charts/kong/templates/_helpers.tpl:240).
+		if o := scalar(mapPath(proxy, "tls", "overrideServiceTargetPort")); o == "" || o == "8443" {
+			svc.TargetsTLS = true
+		}
 		svc.TLSLine = proxy.Line
 		if k, _ := mapGet(proxy, "tls"); k != nil {
 			svc.TLSLine = k.Line

@@ -75,8 +75,8 @@ var (
 	ruleLocalOnClusterIP = rule("KC107", Error, "externalTrafficPolicy on a ClusterIP Service",
 		"Kubernetes rejects externalTrafficPolicy unless the Service is NodePort or LoadBalancer",
 		"drop externalTrafficPolicy or change the Service type")
-	ruleSNAT = rule("KC108", Warning, "LoadBalancer Service loses the client address",
-		"with externalTrafficPolicy: Cluster and no PROXY protocol or L7 headers, kube-proxy SNATs and Kong sees node addresses",
+	ruleSNAT = rule("KC108", Warning, "Cluster-policy Service loses the client address",
+		"with externalTrafficPolicy: Cluster and no PROXY protocol, kube-proxy SNATs and Kong sees node addresses; a header from a proxy in front does not help while trusted_ips names only the proxy, because the node becomes the peer",
 		"set externalTrafficPolicy: Local, or enable PROXY protocol on the load balancer and Kong")
 	ruleAWSPPValue = rule("KC109", Error, "invalid aws-load-balancer-proxy-protocol value",
 		"the AWS controllers only accept \"*\"; other values are ignored or rejected",
@@ -136,7 +136,7 @@ var (
 		"lint cannot check what it cannot parse",
 		"fix the syntax error")
 	ruleUnknownFile = rule("KC902", Info, "unrecognised file",
-		"lint reads kong.conf, env files, Dockerfiles, docker-compose files, Helm values (also inside Argo CD, Flux and k3s objects), Kubernetes workloads, ConfigMaps, Secrets, Services, Kong Gateway Operator objects, kong.yml and Kong plugin objects; nothing here is one of them or sets Kong's settings",
+		"lint reads kong.conf, env files, Dockerfiles, docker-compose files, Helm values (also inside Argo CD, Flux and k3s objects), Chart.yaml, Kubernetes workloads, ConfigMaps, Secrets, Services, Ingresses, GKE BackendConfigs, Kong Gateway Operator objects, kong.yml and Kong plugin objects; nothing here is one of them or sets Kong's settings",
 		"nothing to do if this is not about Kong; otherwise see \"What lint reads\" in kongconf/README.md")
 )
 
@@ -193,16 +193,10 @@ var (
 	ruleInlineComment = rule("KC020", Warning, "inline # kept in an env-file value",
 		"docker run --env-file, systemd EnvironmentFile and Kubernetes take everything after '=' as the value, the # comment too (only docker compose's env_file strips it)",
 		"move the comment to its own line")
-	ruleClassicELBLocal = rule("KC114", Warning, "Classic ELB in TCP/SSL mode with externalTrafficPolicy: Local and no PROXY",
+	ruleClassicELBLocal = rule("KC126", Warning, "Classic ELB in TCP/SSL mode with externalTrafficPolicy: Local and no PROXY",
 		"a Classic ELB in TCP/SSL mode opens its own connection to the node, so Kong sees the ELB's address; Local stops kube-proxy's SNAT but not the ELB's",
 		"enable PROXY protocol (aws-load-balancer-proxy-protocol: \"*\" and proxy_protocol on Kong), or use an NLB (aws-load-balancer-type: nlb) with Local")
-	ruleTrustedNodes = rule("KC115", Warning, "trusted_ips covers the node network behind a Cluster-policy Service",
+	ruleTrustedNodes = rule("KC127", Warning, "trusted_ips covers the node network behind a Cluster-policy Service",
 		"kube-proxy SNATs every connection to a node address; with the nodes trusted, any client reaching the load balancer can forge the client-IP header (a warning: lint assumes private ranges hold the nodes)",
 		"set externalTrafficPolicy: Local (or use PROXY protocol) and trust only the proxy's own addresses")
-	ruleNodesUntrusted = rule("KC116", Warning, "header method behind a Cluster-policy Service without the node ranges trusted",
-		"kube-proxy SNATs every connection to a node address, which trusted_ips does not cover, so Kong ignores the header and every request resolves to a node",
-		"set externalTrafficPolicy: Local, or add the node network to trusted_ips if only the L7 proxy can reach the nodes")
-	ruleOnlyGFE = rule("KC117", Error, "GKE L7 load balancer with only the Google front-end ranges trusted",
-		"the front end appends \"<client>, <LB IP>\" to X-Forwarded-For; with the LB's own address untrusted, realip stops there and every client becomes the LB IP",
-		"add the load balancer's IP address to trusted_ips with real_ip_recursive = on (kongconf generate --provider gke-l7 --trusted-cidr <LB IP>)")
 )

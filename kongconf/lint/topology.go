@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/client-ip-guard/client-ip-guard/internal/kong/nodeconf"
+	"github.com/client-ip-guard/client-ip-guard/kongconf/topology"
 )
 
 // privateRanges are where cluster nodes and pods get their addresses
@@ -16,12 +17,6 @@ var privateRanges = []netip.Prefix{
 	netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("172.16.0.0/12"),
 	netip.MustParsePrefix("192.168.0.0/16"), netip.MustParsePrefix("100.64.0.0/10"),
 	netip.MustParsePrefix("fc00::/7"),
-}
-
-// gfeRanges are the Google front ends' source ranges (kongconf preset gcp-lb).
-var gfeRanges = []netip.Prefix{
-	netip.MustParsePrefix("35.191.0.0/16"), netip.MustParsePrefix("130.211.0.0/22"),
-	netip.MustParsePrefix("2600:2d00:1:b029::/64"), netip.MustParsePrefix("2600:2d00:1:1::/64"),
 }
 
 func parseEntry(e string) (netip.Prefix, bool) {
@@ -69,35 +64,11 @@ func trustsPrivate(trusted []string) bool {
 	return false
 }
 
-// onlyGFE reports whether every trusted entry lies inside the Google front
-// ends' ranges.
-func onlyGFE(trusted []string) bool {
-	if len(trusted) == 0 {
-		return false
-	}
-	for _, e := range trusted {
-		p, ok := parseEntry(e)
-		if !ok {
-			return false
-		}
-		in := false
-		for _, g := range gfeRanges {
-			if g.Bits() <= p.Bits() && g.Contains(p.Addr()) {
-				in = true
-			}
-		}
-		if !in {
-			return false
-		}
-	}
-	return true
-}
-
 // snatService reports whether connections through sv reach Kong from a
 // node address: a LoadBalancer or NodePort Service with Cluster policy and
 // no PROXY protocol, not sent straight to pod IPs.
 func snatService(sv *Service) bool {
-	if sv.Type != "LoadBalancer" && sv.Type != "NodePort" || sv.ExternalTrafficPolicy == "Local" || ppAnnotation(sv) != "" {
+	if !topology.SNATs(sv.Type, sv.ExternalTrafficPolicy) || ppAnnotation(sv) != "" {
 		return false
 	}
 	if v, _ := sv.ann(annTKEDirect); strings.EqualFold(v, "true") {
@@ -119,25 +90,29 @@ func headerBased(n *Node) (string, bool) {
 
 // checkTopology runs the rules that need a node and the Service exposing
 // it together. hasIngress tells whether an Ingress (an L7 proxy that sets
-// X-Forwarded-For) is among the same files.
+// X-Forwarded-For) is among the same files. A header method behind SNAT
+// either trusts the node network (KC127: anyone can forge the header) or
+// not (KC108: every request resolves to a node). GKE L7's front-end-only
+// trust is KC114 (checkNodeService).
 func checkTopology(s *sink, n *Node, sv *Service, hasIngress bool) {
 	trusted, tv := n.TrustedIPs()
 	header, isHeader := headerBased(n)
-	if isHeader && !isTrustAll(trusted) && snatService(sv) {
-		switch net := trustedNodeNetwork(trusted); {
-		case net != "" && l7Annotation(sv) == "" && !hasIngress:
-			s.add(ruleTrustedNodes, tv.file(n.File), tv.line(), tv.origOr("trusted_ips"),
-				fmt.Sprintf("Service %s (%s, externalTrafficPolicy %s) SNATs every client to a node address, and trusted_ips entry %s covers the node/pod network, so Kong takes %s from anyone",
-					sv.Name, sv.Type, orDefault(sv.ExternalTrafficPolicy, "Cluster"), net, header))
-		case !trustsPrivate(trusted) && !strings.EqualFold(header, nodeconf.DefaultRealIPHeader):
-			s.add(ruleNodesUntrusted, tv.file(n.File), tv.line(), tv.origOr("trusted_ips"),
-				fmt.Sprintf("Service %s (%s, externalTrafficPolicy %s) makes a node the peer of every request, and trusted_ips %q has no private (node) range",
-					sv.Name, sv.Type, orDefault(sv.ExternalTrafficPolicy, "Cluster"), strings.Join(trusted, ",")))
-		}
+	if !isHeader || isTrustAll(trusted) || !snatService(sv) {
+		return
 	}
-	if gkeL7(sv) != "" && isHeader && onlyGFE(trusted) {
-		s.add(ruleOnlyGFE, tv.file(n.File), tv.line(), tv.origOr("trusted_ips"),
-			fmt.Sprintf("Service %s is behind the GKE L7 load balancer and trusted_ips %q holds only the Google front-end ranges", sv.Name, strings.Join(trusted, ",")))
+	policy := orDefault(sv.ExternalTrafficPolicy, "Cluster")
+	switch net := trustedNodeNetwork(trusted); {
+	case net != "" && l7Annotation(sv) == "" && !hasIngress:
+		s.add(ruleTrustedNodes, tv.file(n.File), tv.line(), tv.origOr("trusted_ips"),
+			fmt.Sprintf("Service %s (%s, externalTrafficPolicy %s) SNATs every client to a node address, and trusted_ips entry %s covers the node/pod network, so Kong takes %s from anyone",
+				sv.Name, sv.Type, policy, net, header))
+	case !trustsPrivate(trusted) && !strings.EqualFold(header, nodeconf.DefaultRealIPHeader):
+		// checkService reports the same mistake for nodes without a header
+		// method (snatPossible); this is its header-method form.
+		s.addFix(ruleSNAT, tv.file(n.File), tv.line(), tv.origOr("trusted_ips"),
+			fmt.Sprintf("Service %s (%s, externalTrafficPolicy %s) makes a node the peer of every request, and trusted_ips %q has no private (node) range, so Kong ignores %s",
+				sv.Name, sv.Type, policy, strings.Join(trusted, ","), header),
+			"set externalTrafficPolicy: Local, or add the node network to trusted_ips if only the L7 proxy can reach the nodes")
 	}
 }
 

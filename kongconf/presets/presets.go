@@ -263,3 +263,23 @@ func IsTrustAll(cidr string) bool {
 	p, err := netip.ParsePrefix(strings.TrimSpace(cidr))
 	return err == nil && p.Bits() == 0
 }
+
+// Covered reports whether the address or prefix entry lies wholly inside one
+// of ranges. Entries that do not parse are not covered.
+func Covered(entry string, ranges []string) bool {
+	e, err := netip.ParsePrefix(strings.TrimSpace(entry))
+	if err != nil {
+		a, aerr := netip.ParseAddr(strings.TrimSpace(entry))
+		if aerr != nil {
+			return false
+		}
+		e = netip.PrefixFrom(a, a.BitLen())
+	}
+	for _, r := range ranges {
+		p, err := netip.ParsePrefix(r)
+		if err == nil && p.Bits() <= e.Bits() && p.Contains(e.Addr()) {
+			return true
+		}
+	}
+	return false
+}

@@ -96,3 +96,22 @@ func TestIsTrustAll(t *testing.T) {
 	assert.False(t, IsTrustAll("10.0.0.0/8"))
 	assert.False(t, IsTrustAll("garbage"))
 }
+
+func TestCovered(t *testing.T) {
+	gfe := []string{"35.191.0.0/16", "130.211.0.0/22", "2600:2d00:1:b029::/64"}
+	for _, tc := range []struct {
+		entry string
+		want  bool
+	}{
+		{"35.191.0.0/16", true},
+		{"35.191.7.0/24", true},
+		{"35.191.7.9", true},
+		{"2600:2d00:1:b029::1", true},
+		{"35.0.0.0/8", false}, // wider than any range
+		{"203.0.113.10", false},
+		{"130.211.4.0/22", false},
+		{"not-an-ip", false},
+	} {
+		assert.Equal(t, tc.want, Covered(tc.entry, gfe), tc.entry)
+	}
+}

@@ -29,8 +29,23 @@ type MethodProfile struct {
 	Header string
 	// Recursive is the default real_ip_recursive for the headers method.
 	Recursive bool
-	// TLSAtLB reports whether TLS normally terminates on the load balancer.
+	// TLSAtLB reports that the load balancer speaks HTTP to Kong, so TLS
+	// from clients can only terminate on the load balancer (tls: lb).
 	TLSAtLB bool
+	// LBTLS is how the load balancer terminates TLS with tls: lb; nil
+	// refuses tls: lb with NoLBTLS as the reason.
+	LBTLS *LBTLS
+	// NoLBTLS says why the load balancer cannot terminate TLS.
+	NoLBTLS string
+	// Front is the Ingress that puts an L7 load balancer in front of a
+	// ClusterIP proxy Service (eks-alb, gke-l7); nil for Service load balancers.
+	Front *FrontIngress
+	// BackendConfig asks for a GKE BackendConfig that health-checks Kong's
+	// status listener (GKE Ingress backends).
+	BackendConfig bool
+	// NeedsLBAddress, when set, refuses a topology that trusts only presets:
+	// the load balancer adds its own address to the header.
+	NeedsLBAddress string
 	// Presets are added to trusted_ips by default.
 	Presets []string
 	// NeedsCIDRs reports whether the user must name the LB/VPC ranges
@@ -38,6 +53,28 @@ type MethodProfile struct {
 	NeedsCIDRs bool
 	// Notes are emitted as comments next to the generated files.
 	Notes []string
+}
+
+// CertToken in an annotation value is replaced by the topology's lbCertificate.
+const CertToken = "{certificate}"
+
+// LBTLS describes how one load balancer terminates TLS for Kong.
+type LBTLS struct {
+	// Annotations go on the proxy Service (values may contain CertToken).
+	Annotations map[string]string
+	// Cert says what lbCertificate names.
+	Cert string
+	// HTTPSOnly exposes port 443 alone: the load balancer's protocol
+	// annotation applies to every port of the Service.
+	HTTPSOnly bool
+}
+
+// FrontIngress is the Ingress of an L7 load balancer in front of Kong.
+type FrontIngress struct {
+	// Class is spec.ingressClassName ("" leaves it unset).
+	Class string
+	// Annotations go on the Ingress (values may contain CertToken).
+	Annotations map[string]string
 }
 
 // Provider describes one load-balancer environment.
@@ -52,7 +89,27 @@ type Provider struct {
 	Methods map[string]MethodProfile
 	// Unsupported explains, per method, why the provider cannot do it.
 	Unsupported map[string]string
+	// Location, when set, requires the topology's lbLocation.
+	Location *Location
 }
+
+// Location is a provider's placement annotation.
+type Location struct {
+	// Key takes a location (fsn1), ZoneKey a network zone (eu-central).
+	Key, ZoneKey string
+	// Zones are the network zones; any other value is a location.
+	Zones []string
+	// Why a topology without one is refused.
+	Why string
+}
+
+// ALB Ingress annotations lint checks by name.
+const (
+	albHealthPort  = "alb.ingress.kubernetes.io/healthcheck-port"
+	albHealthPath  = "alb.ingress.kubernetes.io/healthcheck-path"
+	albCertificate = "alb.ingress.kubernetes.io/certificate-arn"
+	albListenPorts = "alb.ingress.kubernetes.io/listen-ports"
+)
 
 const (
 	awsLBType      = "service.beta.kubernetes.io/aws-load-balancer-type"
@@ -61,7 +118,18 @@ const (
 	awsPP          = "service.beta.kubernetes.io/aws-load-balancer-proxy-protocol"
 	awsBackendProt = "service.beta.kubernetes.io/aws-load-balancer-backend-protocol"
 	awsHCProtocol  = "service.beta.kubernetes.io/aws-load-balancer-healthcheck-protocol"
+	awsSSLCert     = "service.beta.kubernetes.io/aws-load-balancer-ssl-cert"
+	awsSSLPorts    = "service.beta.kubernetes.io/aws-load-balancer-ssl-ports"
+	acmCert        = "an ACM certificate ARN"
 )
+
+// awsTLS terminates TLS on port 443 of an NLB or Classic ELB with an ACM certificate.
+var awsTLS = &LBTLS{Annotations: map[string]string{awsSSLCert: CertToken, awsSSLPorts: "443"}, Cert: acmCert}
+
+// ppNoTLS refuses tls: lb where the load balancer forwards TCP with PROXY.
+func ppNoTLS(lb string) string {
+	return "kongconf keeps TLS on Kong when " + lb + " forwards TCP with PROXY protocol; use --tls kong, or --method headers with --tls lb"
+}
 
 var providers = map[string]Provider{
 	"eks-nlb": {
@@ -80,6 +148,7 @@ var providers = map[string]Provider{
 				ExternalTrafficPolicy: "Cluster",
 				PPVersion:             "v2",
 				NeedsCIDRs:            true,
+				LBTLS:                 awsTLS,
 				Notes: []string{
 					"aws-load-balancer-type: external is read only when the Service is created; recreate the Service to switch.",
 					"IP targets do not preserve the client address, so PROXY v2 carries it; trust the VPC CIDR the NLB's ENIs live in.",
@@ -126,6 +195,7 @@ var providers = map[string]Provider{
 				ExternalTrafficPolicy: "Cluster",
 				PPVersion:             "v1",
 				NeedsCIDRs:            true,
+				LBTLS:                 awsTLS,
 				Notes:                 []string{"A Classic ELB in TCP mode sends PROXY v1 on every backend port when proxy-protocol is \"*\"."},
 			},
 			MethodHeaders: {
@@ -134,6 +204,7 @@ var providers = map[string]Provider{
 				Header:                "X-Forwarded-For",
 				Recursive:             true,
 				TLSAtLB:               true,
+				LBTLS:                 awsTLS,
 				NeedsCIDRs:            true,
 				Notes:                 []string{"In HTTP mode the Classic ELB appends the client to X-Forwarded-For and terminates TLS itself."},
 			},
@@ -152,10 +223,26 @@ var providers = map[string]Provider{
 				Header:                "X-Forwarded-For",
 				Recursive:             true,
 				TLSAtLB:               true,
+				LBTLS:                 &LBTLS{Cert: acmCert},
 				NeedsCIDRs:            true,
+				// Health checks go to Kong's status listener (Kong/charts
+				// charts/kong/values.yaml:235-240, readiness path :962-964);
+				// the ALB's default is GET / on the traffic port, which Kong
+				// answers 404 when no route matches.
+				Front: &FrontIngress{Class: "alb", Annotations: map[string]string{
+					"alb.ingress.kubernetes.io/scheme":           "internet-facing",
+					"alb.ingress.kubernetes.io/target-type":      "ip",
+					albHealthPort:                                "8100",
+					albHealthPath:                                "/status/ready",
+					"alb.ingress.kubernetes.io/success-codes":    "200",
+					albCertificate:                               CertToken,
+					albListenPorts:                               `[{"HTTP": 80}, {"HTTPS": 443}]`,
+					"alb.ingress.kubernetes.io/backend-protocol": "HTTP",
+				}},
 				Notes: []string{
-					"Point an Ingress with alb.ingress.kubernetes.io/target-type: ip at this ClusterIP Service; the ALB appends the client to X-Forwarded-For.",
+					"The Ingress (ingress.yaml) sends the ALB to this ClusterIP Service's pods (target-type: ip); the ALB appends the client to X-Forwarded-For.",
 					"Trust the VPC CIDR (the ALB's addresses), not 0.0.0.0/0.",
+					"The ALB health-checks each pod on Kong's status port 8100 (/status/ready); the pods' security group must admit the ALB on 8100 as well as 8000.",
 				},
 			},
 		},
@@ -193,9 +280,17 @@ var providers = map[string]Provider{
 				TLSAtLB:     true,
 				Presets:     []string{"gcp-lb"},
 				NeedsCIDRs:  false,
+				LBTLS:       &LBTLS{Cert: "the name of a Google Cloud SSL certificate resource (pre-shared certificate)"},
+				Front: &FrontIngress{Annotations: map[string]string{
+					"kubernetes.io/ingress.class":               "gce",
+					"ingress.gcp.kubernetes.io/pre-shared-cert": CertToken,
+				}},
+				BackendConfig:  true,
+				NeedsLBAddress: "the Google front end appends '<client>, <load balancer IP>' to X-Forwarded-For, so with only its ranges trusted every client resolves to the load balancer's address; add the load balancer's IP with --trusted-cidr (reserve a static address and name it in the Ingress)",
 				Notes: []string{
 					"The Google front end appends '<client>, <load balancer IP>' to X-Forwarded-For and connects from 35.191.0.0/16 and 130.211.0.0/22.",
-					"Add the load balancer's own IP to the trusted list (--trusted-cidr) so the recursive walk skips it.",
+					"The BackendConfig (backendconfig.yaml) points GKE's health check at Kong's status port 8100 (/status/ready); without it GKE checks GET / on the serving port and Kong answers 404.",
+					"The health checks come from 35.191.0.0/16 and 130.211.0.0/22 to port 8100 on the pods; where firewall rules are managed by hand, admit them there as well as on 8000.",
 				},
 			},
 		},
@@ -212,6 +307,7 @@ var providers = map[string]Provider{
 			MethodLocal: {
 				Annotations:           map[string]string{},
 				ExternalTrafficPolicy: "Local",
+				NoLBTLS:               "Azure's Standard Load Balancer is layer 4 and cannot terminate TLS; keep --tls kong",
 				Notes:                 []string{"The Azure LB is pass-through; Local keeps the client address."},
 			},
 		},
@@ -234,9 +330,10 @@ var providers = map[string]Provider{
 				ExternalTrafficPolicy: "Cluster",
 				PPVersion:             "v2",
 				NeedsCIDRs:            true,
+				NoLBTLS:               "Azure's internal Load Balancer and Private Link are layer 4 and cannot terminate TLS; keep --tls kong",
 				Notes: []string{
 					"Keep externalTrafficPolicy: Cluster: with Local the LB probes the healthCheckNodePort, which does not speak PROXY, and every node fails.",
-					"Private Link NATs the consumer; the PROXY v2 header carries its address. Trust the PLS NAT subnet.",
+					"Private Link NATs the consumer; the PROXY v2 header carries its address.",
 				},
 			},
 		},
@@ -277,6 +374,32 @@ var providers = map[string]Provider{
 			MethodHeaders:       "layer-4 CLB adds no headers",
 		},
 	},
+	"tke-toa": {
+		Name:          "tke-toa",
+		Description:   "Tencent CLB passing the client address in a TCP option (TOA), restored by the toa kernel module on the nodes",
+		DefaultMethod: MethodLocal,
+		Methods: map[string]MethodProfile{
+			// TOA is not a PROXY header: the CLB writes the client address
+			// into a TCP option of the SYN and the toa module makes the
+			// kernel report it as the socket's peer, so Kong and the plugin
+			// see the client exactly as with method local. kongconf
+			// cannot check the CLB listener or the module; the notes say so.
+			MethodLocal: {
+				Annotations:           map[string]string{},
+				ExternalTrafficPolicy: "Local",
+				NoLBTLS:               "a TOA listener forwards TCP; keep --tls kong",
+				Notes: []string{
+					"TOA: the CLB carries the client address in a TCP option and the toa kernel module on each node restores it as the peer, so Kong needs no trusted ranges and the plugin's verdict is direct, the expected one here.",
+					"Turn TOA on for the CLB listener (Tencent console or API) and load toa.ko on every node that runs Kong before relying on it; without the module Kong sees the CLB's address, and kongconf cannot check either.",
+					"Local keeps kube-proxy from forwarding the connection through another node.",
+				},
+			},
+		},
+		Unsupported: map[string]string{
+			MethodProxyProtocol: "TOA replaces PROXY here; use tke-direct or tke for the other ways",
+			MethodHeaders:       "a layer-4 CLB adds no headers",
+		},
+	},
 	"ibm-vpc": {
 		Name:          "ibm-vpc",
 		Description:   "IBM Cloud VPC load balancer (ALB by default, NLB with enable-features: nlb)",
@@ -287,9 +410,9 @@ var providers = map[string]Provider{
 				ExternalTrafficPolicy: "Cluster",
 				PPVersion:             "v1",
 				NeedsCIDRs:            true,
+				NoLBTLS:               "the IBM Cloud VPC load balancer for Services forwards TCP; keep --tls kong",
 				Notes: []string{
 					"enable-features is read only when the load balancer is created; recreate the Service to change it.",
-					"Trust the VPC subnets the load balancer lives in.",
 				},
 			},
 			MethodLocal: {
@@ -310,6 +433,7 @@ var providers = map[string]Provider{
 				ExternalTrafficPolicy: "Cluster",
 				PPVersion:             "v1",
 				NeedsCIDRs:            true,
+				NoLBTLS:               ppNoTLS("the DigitalOcean load balancer"),
 				Notes: []string{
 					"In-cluster clients that resolve the LB address are short-circuited by kube-proxy and arrive without a PROXY header; set do-loadbalancer-hostname to avoid that.",
 				},
@@ -320,7 +444,11 @@ var providers = map[string]Provider{
 				Header:                "X-Forwarded-For",
 				Recursive:             true,
 				TLSAtLB:               true,
-				NeedsCIDRs:            true,
+				LBTLS: &LBTLS{Annotations: map[string]string{
+					"service.beta.kubernetes.io/do-loadbalancer-certificate-id": CertToken,
+					"service.beta.kubernetes.io/do-loadbalancer-tls-ports":      "443",
+				}, Cert: "a DigitalOcean certificate ID"},
+				NeedsCIDRs: true,
 			},
 		},
 		Unsupported: map[string]string{MethodLocal: "the DigitalOcean LB proxies connections; use proxy-protocol"},
@@ -335,7 +463,12 @@ var providers = map[string]Provider{
 				ExternalTrafficPolicy: "Cluster",
 				PPVersion:             "v2",
 				NeedsCIDRs:            true,
-				Notes:                 []string{"PROXY applies to TCP listeners of the OCI flexible load balancer."},
+				NoLBTLS:               "kongconf does not generate the OCI load balancer's TLS secret (oci-load-balancer-tls-secret); keep --tls kong",
+				Notes: []string{
+					"PROXY applies to TCP listeners of the OCI flexible load balancer.",
+					"Once PROXY is enabled on a classic OCI load balancer's listener it cannot be turned off: removing the annotation later leaves the LB sending PROXY while Kong no longer expects it, and every request fails. Roll back by recreating the Service.",
+					"For an OCI network load balancer use provider oci-nlb (is-ppv2-enabled).",
+				},
 			},
 			MethodLocal: {
 				Annotations: map[string]string{
@@ -348,15 +481,41 @@ var providers = map[string]Provider{
 		},
 		Unsupported: map[string]string{MethodHeaders: "use an OCI HTTP listener with generic and headers"},
 	},
+	"oci-nlb": {
+		Name:          "oci-nlb",
+		Description:   "Oracle Cloud Infrastructure network load balancer (load-balancer-type: nlb) sending PROXY v2",
+		DefaultMethod: MethodProxyProtocol,
+		Methods: map[string]MethodProfile{
+			MethodProxyProtocol: {
+				Annotations: map[string]string{
+					"oci.oraclecloud.com/load-balancer-type":                    "nlb",
+					"oci-network-load-balancer.oraclecloud.com/is-ppv2-enabled": "true",
+				},
+				ExternalTrafficPolicy: "Cluster",
+				PPVersion:             "v2",
+				NeedsCIDRs:            true,
+				NoLBTLS:               "an OCI network load balancer is layer 4 and cannot terminate TLS; keep --tls kong",
+				Notes:                 []string{"is-ppv2-enabled makes the network load balancer send PROXY v2 on every listener."},
+			},
+		},
+		Unsupported: map[string]string{
+			MethodLocal:   "use provider oci with method local (is-preserve-source)",
+			MethodHeaders: "a network load balancer adds no headers",
+		},
+	},
 	"hetzner": {
-		Name:          "hetzner",
-		Description:   "Hetzner Cloud Load Balancer",
+		Name:        "hetzner",
+		Description: "Hetzner Cloud Load Balancer",
+		Location: &Location{Key: "load-balancer.hetzner.cloud/location", ZoneKey: "load-balancer.hetzner.cloud/network-zone",
+			Zones: []string{"eu-central", "us-east", "us-west", "ap-southeast"},
+			Why:   "the Hetzner cloud controller refuses to create a load balancer without a location or network zone unless the cluster sets HCLOUD_LOAD_BALANCERS_LOCATION or HCLOUD_LOAD_BALANCERS_NETWORK_ZONE"},
 		DefaultMethod: MethodProxyProtocol,
 		Methods: map[string]MethodProfile{
 			MethodProxyProtocol: {
 				Annotations:           map[string]string{"load-balancer.hetzner.cloud/uses-proxyprotocol": "true"},
 				ExternalTrafficPolicy: "Cluster",
 				NeedsCIDRs:            true,
+				NoLBTLS:               ppNoTLS("the Hetzner load balancer"),
 				Notes:                 []string{"PROXY is switched on for every port of the load balancer."},
 			},
 			MethodHeaders: {
@@ -365,7 +524,14 @@ var providers = map[string]Provider{
 				Header:                "X-Forwarded-For",
 				Recursive:             true,
 				TLSAtLB:               true,
-				NeedsCIDRs:            true,
+				// protocol applies to every port, so HTTPS serves 443 alone
+				// and port 80 redirects to it.
+				LBTLS: &LBTLS{Annotations: map[string]string{
+					"load-balancer.hetzner.cloud/protocol":           "https",
+					"load-balancer.hetzner.cloud/http-certificates":  CertToken,
+					"load-balancer.hetzner.cloud/http-redirect-http": "true",
+				}, Cert: "Hetzner certificate IDs or names, comma-separated", HTTPSOnly: true},
+				NeedsCIDRs: true,
 			},
 		},
 		Unsupported: map[string]string{MethodLocal: "the Hetzner LB proxies connections; use proxy-protocol"},
@@ -380,6 +546,7 @@ var providers = map[string]Provider{
 				ExternalTrafficPolicy: "Cluster",
 				PPVersion:             "v2",
 				NeedsCIDRs:            true,
+				NoLBTLS:               ppNoTLS("the NodeBalancer"),
 			},
 			MethodHeaders: {
 				Annotations:           map[string]string{"service.beta.kubernetes.io/linode-loadbalancer-default-protocol": "http"},
@@ -387,7 +554,10 @@ var providers = map[string]Provider{
 				Header:                "X-Forwarded-For",
 				Recursive:             true,
 				TLSAtLB:               true,
-				NeedsCIDRs:            true,
+				LBTLS: &LBTLS{Annotations: map[string]string{
+					"service.beta.kubernetes.io/linode-loadbalancer-port-443": `{"protocol": "https", "tls-secret-name": "` + CertToken + `"}`,
+				}, Cert: "the name of a kubernetes.io/tls Secret in the Service's namespace"},
+				NeedsCIDRs: true,
 			},
 		},
 		Unsupported: map[string]string{MethodLocal: "the NodeBalancer proxies connections; use proxy-protocol"},
@@ -404,6 +574,9 @@ var providers = map[string]Provider{
 				Recursive:             false,
 				Presets:               []string{"cloudflare"},
 				NeedsCIDRs:            false,
+				// Cloudflare terminates the client's TLS at its edge; nothing
+				// on the Service changes.
+				LBTLS: &LBTLS{},
 				Notes: []string{
 					"Kong must see Cloudflare's address as the peer, so keep the L4 path source-preserving (externalTrafficPolicy: Local).",
 					"Firewall the origin to Cloudflare's ranges; anyone else can send CF-Connecting-IP, though Kong ignores it from untrusted peers.",
@@ -428,23 +601,41 @@ var providers = map[string]Provider{
 				Annotations:           map[string]string{},
 				ExternalTrafficPolicy: "Cluster",
 				NeedsCIDRs:            true,
+				LBTLS:                 &LBTLS{},
 				Notes:                 []string{"Enable PROXY protocol on the load balancer at the same time as on Kong; one side alone breaks every request."},
 			},
 			MethodHeaders: {
-				Annotations:           map[string]string{},
-				ExternalTrafficPolicy: "Cluster",
+				Annotations: map[string]string{},
+				// Local: with Cluster, kube-proxy would SNAT the proxy's
+				// connection to a node address that trusted_ips (the
+				// proxy's ranges) does not cover, and every client would
+				// resolve to the node.
+				ExternalTrafficPolicy: "Local",
 				Header:                "X-Forwarded-For",
 				Recursive:             true,
 				NeedsCIDRs:            true,
+				LBTLS:                 &LBTLS{},
+				Notes:                 []string{"Kong must see the proxy in front as the TCP peer, so the Service keeps externalTrafficPolicy: Local."},
 			},
 		},
 	},
 }
 
+// MethodNames lists the provider's methods in the order of Methods.
+func (p Provider) MethodNames() []string {
+	var out []string
+	for _, m := range Methods {
+		if _, ok := p.Methods[m]; ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 // ProviderNames returns every known provider in a stable order.
 func ProviderNames() []string {
 	return []string{"eks-nlb", "eks-nlb-intree", "eks-clb", "eks-alb", "gke", "gke-l7", "aks", "aks-pls",
-		"tke", "tke-direct", "ibm-vpc", "digitalocean", "oci", "hetzner", "linode", "cloudflare", "generic"}
+		"tke", "tke-direct", "tke-toa", "ibm-vpc", "digitalocean", "oci", "oci-nlb", "hetzner", "linode", "cloudflare", "generic"}
 }
 
 // LookupProvider returns the provider called name.

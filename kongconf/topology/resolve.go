@@ -31,6 +31,7 @@ func Resolve(t Topology, extraTrusted ...string) (*Resolved, error) {
 	resolveHeader(&t, r, &errs)
 	resolvePlugin(&t, r, &errs)
 	resolveServices(&t, &errs)
+	resolvePlatform(&t, r, errs.add)
 	if t.Name == "" {
 		t.Name = r.Provider.Name + "-" + t.Method
 	}
@@ -58,21 +59,19 @@ func resolveProvider(t *Topology) (*Resolved, error) {
 	prof, ok := p.Methods[t.Method]
 	if !ok {
 		if why, known := p.Unsupported[t.Method]; known {
-			return nil, fmt.Errorf("provider %s does not support method %s: %s", p.Name, t.Method, why)
+			return nil, fmt.Errorf("provider %s does not support method %s: %s; use --method %s", p.Name, t.Method, why, strings.Join(p.MethodNames(), " or "))
 		}
 		return nil, fmt.Errorf("unknown method %q (known: %s)", t.Method, strings.Join(Methods, ", "))
 	}
 	return &Resolved{Provider: p, Method: t.Method, Profile: prof}, nil
 }
 
-// resolveDeployment fills the Kubernetes and Helm defaults and where TLS
-// terminates.
+// resolveDeployment fills the Kubernetes defaults and where TLS terminates;
+// the chart's names and the load balancer's settings follow in
+// resolvePlatform (platform.go).
 func resolveDeployment(t *Topology, r *Resolved, errs *problems) {
 	if t.Namespace == "" {
 		t.Namespace = "kong"
-	}
-	if t.ServiceName == "" {
-		t.ServiceName = "kong-proxy"
 	}
 	if t.IngressClass == "" {
 		t.IngressClass = "kong"
@@ -87,13 +86,6 @@ func resolveDeployment(t *Topology, r *Resolved, errs *problems) {
 	if t.Prefix == "" {
 		t.Prefix = "/"
 	}
-	switch t.Chart {
-	case "":
-		t.Chart = ChartKong
-	case ChartKong, ChartIngress:
-	default:
-		errs.add("chart %q must be kong or ingress", t.Chart)
-	}
 	switch t.TLS {
 	case "":
 		t.TLS = TLSKong
@@ -103,9 +95,6 @@ func resolveDeployment(t *Topology, r *Resolved, errs *problems) {
 	case TLSKong, TLSLB:
 	default:
 		errs.add("tls %q must be kong or lb", t.TLS)
-	}
-	if t.TLS == TLSLB && t.Method == MethodLocal {
-		r.Warnings = append(r.Warnings, "tls: lb with method local: a load balancer that terminates TLS cannot also pass the client through as the TCP peer")
 	}
 	r.TLS = t.TLS
 }

@@ -11,6 +11,8 @@ import (
 
 	"github.com/client-ip-guard/client-ip-guard/internal/kong/nodeconf"
 	"github.com/client-ip-guard/client-ip-guard/internal/yamljson"
+
+	"github.com/client-ip-guard/client-ip-guard/kongconf/chart"
 )
 
 // TLS termination points.
@@ -24,9 +26,9 @@ const (
 // Chart names for Helm values output.
 const (
 	// ChartKong is the Kong/charts "kong" chart (keys at the top level).
-	ChartKong = "kong"
+	ChartKong = chart.Kong
 	// ChartIngress is the Kong/charts "ingress" chart (gateway keys under "gateway.").
-	ChartIngress = "ingress"
+	ChartIngress = chart.Ingress
 )
 
 // Plugin identity shared by every emitter.
@@ -67,7 +69,26 @@ type Topology struct {
 	Chart string `json:"chart,omitempty"`
 	// Namespace for Kubernetes objects (default kong).
 	Namespace string `json:"namespace,omitempty"`
-	// ServiceName is the proxy Service's name (default kong-proxy).
+	// Release is the Helm release name; every generated Kubernetes name
+	// follows the chart's naming for it (default kong).
+	Release string `json:"release,omitempty"`
+	// Image is REPO:TAG of a Kong image that contains the plugin binary;
+	// required by the Helm outputs (the chart's kong:3.9 has no plugin).
+	Image string `json:"image,omitempty"`
+	// LBCertificate is the certificate the load balancer terminates TLS with
+	// (tls: lb): an ACM ARN, a DigitalOcean certificate ID, Hetzner
+	// certificate names, a Linode TLS Secret or a GCP pre-shared certificate.
+	LBCertificate string `json:"lbCertificate,omitempty"`
+	// LBLocation places the load balancer (Hetzner: a location such as fsn1
+	// or a network zone such as eu-central).
+	LBLocation string `json:"lbLocation,omitempty"`
+	// ProxyHeaderTimeout bounds how long Kong waits for a PROXY header (and
+	// the request head after it): nginx's client_header_timeout, 60s unless
+	// set. Method proxy-protocol only.
+	ProxyHeaderTimeout string `json:"proxyHeaderTimeout,omitempty"`
+	// ServiceName is the proxy Service's name (default: the chart's,
+	// <release>-kong-proxy or <release>-gateway-proxy; another name is set
+	// through proxy.nameOverride).
 	ServiceName string `json:"serviceName,omitempty"`
 	// IngressClass for KongClusterPlugin (default kong).
 	IngressClass string `json:"ingressClass,omitempty"`
@@ -174,6 +195,11 @@ type Resolved struct {
 	Warnings []string
 	// Sources explains where trusted ranges came from (for comments).
 	Sources []string
+	// HeaderTimeout is nginx_http_client_header_timeout ("" leaves nginx's 60s).
+	HeaderTimeout string
+	// Platform holds the chart's names, the image and the load balancer's
+	// Service and Ingress settings.
+	Platform Platform
 }
 
 // LoadFile reads a topology YAML file strictly (unknown keys are errors).

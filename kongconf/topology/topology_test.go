@@ -21,7 +21,7 @@ func TestResolveDefaults(t *testing.T) {
 	}{
 		{"eks-nlb default is PROXY", Topology{Provider: "eks-nlb", TrustedCIDRs: []string{"10.0.0.0/16"}}, MethodProxyProtocol, "proxy_protocol", false, true, TLSKong, []string{"10.0.0.0/16"}, true},
 		{"gke default is local", Topology{Provider: "gke"}, MethodLocal, "X-Real-IP", false, false, TLSKong, nil, false},
-		{"gke-l7 trusts GFE", Topology{Provider: "gke-l7", TrustedCIDRs: []string{"203.0.113.10"}}, MethodHeaders, "X-Forwarded-For", true, false, TLSLB,
+		{"gke-l7 trusts GFE", Topology{Provider: "gke-l7", TrustedCIDRs: []string{"203.0.113.10"}, LBCertificate: "gfe-cert"}, MethodHeaders, "X-Forwarded-For", true, false, TLSLB,
 			[]string{"203.0.113.10", "35.191.0.0/16", "130.211.0.0/22", "2600:2d00:1:b029::/64", "2600:2d00:1:1::/64"}, true},
 		{"cloudflare header", Topology{Provider: "cloudflare"}, MethodHeaders, "CF-Connecting-IP", false, false, TLSKong, nil, true},
 		{"generic headers override", Topology{Provider: "generic", Method: "headers", TrustedCIDRs: []string{"192.0.2.0/24", "192.0.2.0/24"}, RealIPHeader: "x-real-ip", Recursive: ptr(false)},
@@ -79,6 +79,19 @@ func TestResolveErrors(t *testing.T) {
 		{Topology{Provider: "generic", TLS: "both"}, "tls"},
 		{Topology{Provider: "generic", Prefix: "kong"}, "absolute path"},
 		{Topology{Provider: "generic", Services: []Service{{Name: "x"}}}, "services[0] needs name and url"},
+		// What the platform cannot do, and the input it needs.
+		{Topology{Provider: "gke-l7", LBCertificate: "c"}, "add the load balancer's IP with --trusted-cidr"},
+		{Topology{Provider: "gke-l7", TrustedCIDRs: []string{"35.191.0.0/16"}, LBCertificate: "c"}, "add the load balancer's IP"},
+		{Topology{Provider: "eks-alb", TrustedCIDRs: []string{"10.0.0.0/16"}}, "add --lb-certificate (an ACM certificate ARN)"},
+		{Topology{Provider: "eks-alb", TrustedCIDRs: []string{"10.0.0.0/16"}, TLS: TLSKong}, "use --tls lb with --lb-certificate"},
+		{Topology{Provider: "hetzner", TrustedCIDRs: []string{"10.0.0.0/16"}}, "add --lb-location"},
+		{Topology{Provider: "aks-pls", TrustedCIDRs: []string{"10.0.0.0/16"}, TLS: TLSLB}, "layer 4 and cannot terminate TLS"},
+		{Topology{Provider: "eks-nlb", Method: MethodLocal, TLS: TLSLB}, "tls lb with method local"},
+		{Topology{Provider: "generic", LBCertificate: "x"}, "only used with --tls lb"},
+		{Topology{Provider: "gke", LBLocation: "fsn1"}, "lbLocation is only used by hetzner"},
+		{Topology{Provider: "generic", Release: "Kong_1"}, "is not a Helm release name"},
+		{Topology{Provider: "generic", Image: "kong:3.9"}, "Kong's stock image"},
+		{Topology{Provider: "generic", Image: "registry.example.com/kong"}, "must be REPO:TAG"},
 	} {
 		_, err := Resolve(tc.in)
 		assert.ErrorContains(t, err, tc.want, "%+v", tc.in)

@@ -4,11 +4,9 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/client-ip-guard/client-ip-guard/kongconf/generate"
@@ -105,27 +103,4 @@ func itoa(i int) string {
 		i /= 10
 	}
 	return string(s)
-}
-
-// TestEveryProviderMethodVerifies generates every supported provider ×
-// method combination and requires a lint-clean bundle.
-func TestEveryProviderMethodVerifies(t *testing.T) {
-	for _, pn := range topology.ProviderNames() {
-		p, _ := topology.LookupProvider(pn)
-		methods := make([]string, 0, len(p.Methods))
-		for m := range p.Methods {
-			methods = append(methods, m)
-		}
-		sort.Strings(methods)
-		for _, m := range methods {
-			for _, chart := range []string{"kong", "ingress"} {
-				r, err := topology.Resolve(topology.Topology{Provider: pn, Method: m, Chart: chart, TrustedCIDRs: []string{"10.0.0.0/16"}})
-				require.NoError(t, err, "%s/%s", pn, m)
-				files, err := generate.Bundle(r)
-				require.NoError(t, err)
-				rep := verify.Bundle(files)
-				assert.False(t, rep.HasErrors(), "%s/%s/%s: %+v", pn, m, chart, rep.Findings)
-			}
-		}
-	}
 }

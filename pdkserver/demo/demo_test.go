@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/client-ip-guard/client-ip-guard/pdkserver/gateway"
-	"github.com/client-ip-guard/client-ip-guard/pdkserver/pluginsrv"
+	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongpdk"
 )
 
 func TestRecordFromEachSink(t *testing.T) {
@@ -20,11 +20,11 @@ func TestRecordFromEachSink(t *testing.T) {
 		x    *gateway.Exchange
 		want string
 	}{
-		{"serializer map", &gateway.Exchange{Request: &pluginsrv.Request{SerializeValue: map[string]any{"client_ip_guard": map[string]any{"verdict": "ok"}}}}, "ok"},
-		{"serializer JSON text", &gateway.Exchange{Request: &pluginsrv.Request{SerializeValue: map[string]any{"client_ip_guard": `{"verdict":"direct"}`}}}, "direct"},
-		{"kong.log line", &gateway.Exchange{Request: &pluginsrv.Request{Logs: []pluginsrv.LogLine{{Level: "notice", Message: "other"}, {Level: "notice", Message: `[client-ip-guard] {"verdict":"malformed"}`}}}}, "malformed"},
-		{"file-log", &gateway.Exchange{Request: &pluginsrv.Request{}, FileLog: []map[string]any{{"client_ip_guard": map[string]any{"verdict": "denied"}}}}, "denied"},
-		{"none", &gateway.Exchange{Request: &pluginsrv.Request{Logs: []pluginsrv.LogLine{{Message: "{not json"}}}}, ""},
+		{"serializer map", &gateway.Exchange{Request: &kongpdk.Request{SerializeValue: map[string]any{"client_ip_guard": map[string]any{"verdict": "ok"}}}}, "ok"},
+		{"serializer JSON text", &gateway.Exchange{Request: &kongpdk.Request{SerializeValue: map[string]any{"client_ip_guard": `{"verdict":"direct"}`}}}, "direct"},
+		{"kong.log line", &gateway.Exchange{Request: &kongpdk.Request{Logs: []kongpdk.LogLine{{Level: "notice", Message: "other"}, {Level: "notice", Message: `[client-ip-guard] {"verdict":"malformed"}`}}}}, "malformed"},
+		{"file-log", &gateway.Exchange{Request: &kongpdk.Request{}, FileLog: []map[string]any{{"client_ip_guard": map[string]any{"verdict": "denied"}}}}, "denied"},
+		{"none", &gateway.Exchange{Request: &kongpdk.Request{Logs: []kongpdk.LogLine{{Message: "{not json"}}}}, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -35,7 +35,7 @@ func TestRecordFromEachSink(t *testing.T) {
 }
 
 func TestProblemsAndTable(t *testing.T) {
-	x := &gateway.Exchange{Request: &pluginsrv.Request{Vars: pluginsrv.Vars{RemoteAddr: "203.0.113.7"}, Calls: map[string][]string{"access": {"a", "b", "c"}}}}
+	x := &gateway.Exchange{Request: &kongpdk.Request{Vars: kongpdk.Vars{RemoteAddr: "203.0.113.7"}, Calls: map[string][]string{"access": {"a", "b", "c"}}}}
 	good := Result{
 		Scenario: Scenario{Name: "good", Node: "alb", Listener: "plain", From: LoadBalancer, Path: "/echo", Expect: Expect{Status: 200, Verdict: "ok", ClientIP: "203.0.113.7"}},
 		Response: &Response{Status: 200}, Exchange: x, Record: map[string]any{"verdict": "ok"},
@@ -54,7 +54,7 @@ func TestProblemsAndTable(t *testing.T) {
 	assert.Equal(t, 1, n)
 	out := buf.String()
 	assert.Contains(t, out, "ok 200")
-	assert.Contains(t, out, "PDK calls per access event: ok 3")
+	assert.Contains(t, out, "PDK calls per judgement (rewrite for the global instance, access for a route's): ok 3")
 	assert.Contains(t, out, "#2 bad: status 200, want 403")
 	assert.Contains(t, out, "connection dropped")
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/client-ip-guard/client-ip-guard/internal/kong/nodeconf"
 	"github.com/client-ip-guard/client-ip-guard/pdkserver/gateway"
+	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongpdk"
 	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongyml"
 	"github.com/client-ip-guard/client-ip-guard/pdkserver/pluginsrv"
 )
@@ -67,6 +68,18 @@ func StartNode(ctx context.Context, spec NodeSpec) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Kong's error log for this node: nginx writes only lines at kong.conf's
+	// log_level or above.
+	kongLog, err := gateway.LevelFilter(conf.Raw["log_level"], func(format string, args ...any) {
+		logf("["+spec.Name+"] "+format, args...)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", spec.ConfPath, err)
+	}
+	maxReqHeaders, err := luaMaxReqHeaders(conf.Raw["lua_max_req_headers"])
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", spec.ConfPath, err)
+	}
 	n := &Node{Name: spec.Name, Conf: conf, YMLPath: spec.YMLPath, logf: logf}
 	if n.YMLPath == "" {
 		n.YMLPath = conf.DeclarativeConfig
@@ -81,25 +94,7 @@ func StartNode(ctx context.Context, spec NodeSpec) (*Node, error) {
 		}
 		return nil, err
 	}
-	node := gateway.Node{
-		TrustedIPs:      conf.TrustedIPs,
-		RealIPHeader:    conf.RealIPHeader,
-		RealIPRecursive: conf.RealIPRecursive,
-		Plugins:         conf.Plugins,
-		HeaderBuffers: gateway.HeaderBuffers{
-			ClientSize: conf.ClientHeaderBufferSize,
-			LargeNum:   conf.LargeClientHeaderBuffers.Num,
-			LargeSize:  conf.LargeClientHeaderBuffers.Size,
-		},
-	}
-	for _, l := range conf.ProxyListen {
-		node.Listeners = append(node.Listeners, gateway.Listener{
-			Addr:          net.JoinHostPort(strings.Trim(l.Host, "[]"), strconv.Itoa(l.Port)),
-			SSL:           l.SSL,
-			HTTP2:         l.HTTP2,
-			ProxyProtocol: l.ProxyProtocol,
-		})
-	}
+	node := gatewayNode(conf, maxReqHeaders)
 	var plugins []gateway.Plugin
 	servers := conf.PluginServers
 	if spec.Share != nil {
@@ -108,7 +103,7 @@ func StartNode(ctx context.Context, spec NodeSpec) (*Node, error) {
 	for _, ps := range servers {
 		srv, err := pluginsrv.Start(ctx, pluginsrv.Options{
 			Name: ps.Name, StartCmd: ps.StartCmd, QueryCmd: ps.QueryCmd, Socket: ps.Socket,
-			Logf: func(format string, args ...any) { logf("["+spec.Name+"] "+format, args...) },
+			Logf: kongLog,
 		})
 		if err != nil {
 			n.Close()
@@ -132,7 +127,7 @@ func StartNode(ctx context.Context, spec NodeSpec) (*Node, error) {
 	n.plugins = plugins
 	gw, err := gateway.New(gateway.Options{
 		Node: node, Config: yml, Plugins: plugins,
-		Logf:         func(format string, args ...any) { logf("["+spec.Name+"] "+format, args...) },
+		Logf:         kongLog,
 		EventTimeout: spec.EventTimeout,
 		Observe:      spec.Observe,
 	})
@@ -145,29 +140,62 @@ func StartNode(ctx context.Context, spec NodeSpec) (*Node, error) {
 		n.Close()
 		return nil, err
 	}
-	// Kong's Admin API, for POST /config, only where admin_listen is set
-	// explicitly (Kong's default, 127.0.0.1:8001, would collide with a
-	// real Kong on the same machine).
-	if v := strings.TrimSpace(conf.Raw["admin_listen"]); v != "" && v != "off" {
-		ls, err := nodeconf.ParseListen(v)
-		if err != nil {
-			n.Close()
-			return nil, err
-		}
-		for _, l := range ls {
-			if l.SSL {
-				logf("[warn] [%s] admin_listen %s: ssl admin listeners are not emulated, skipped", spec.Name, l.Raw)
-				continue
-			}
-			a, err := gw.ServeAdmin(net.JoinHostPort(strings.Trim(l.Host, "[]"), strconv.Itoa(l.Port)))
-			if err != nil {
-				n.Close()
-				return nil, err
-			}
-			n.AdminAddrs = append(n.AdminAddrs, a.String())
-		}
+	if err := n.serveAdmin(spec.Name); err != nil {
+		n.Close()
+		return nil, err
 	}
 	return n, nil
+}
+
+// gatewayNode is what the gateway needs of the node's settings.
+func gatewayNode(conf *nodeconf.Conf, maxReqHeaders int) gateway.Node {
+	node := gateway.Node{
+		TrustedIPs:       conf.TrustedIPs,
+		RealIPHeader:     conf.RealIPHeader,
+		RealIPRecursive:  conf.RealIPRecursive,
+		Plugins:          conf.Plugins,
+		LuaMaxReqHeaders: maxReqHeaders,
+		HeaderBuffers: gateway.HeaderBuffers{
+			ClientSize: conf.ClientHeaderBufferSize,
+			LargeNum:   conf.LargeClientHeaderBuffers.Num,
+			LargeSize:  conf.LargeClientHeaderBuffers.Size,
+		},
+	}
+	for _, l := range conf.ProxyListen {
+		node.Listeners = append(node.Listeners, gateway.Listener{
+			Addr:          net.JoinHostPort(strings.Trim(l.Host, "[]"), strconv.Itoa(l.Port)),
+			SSL:           l.SSL,
+			HTTP2:         l.HTTP2,
+			ProxyProtocol: l.ProxyProtocol,
+		})
+	}
+	return node
+}
+
+// serveAdmin opens Kong's Admin API, for POST /config, only where
+// admin_listen is set explicitly (Kong's default, 127.0.0.1:8001, would
+// collide with a real Kong on the same machine).
+func (n *Node) serveAdmin(name string) error {
+	v := strings.TrimSpace(n.Conf.Raw["admin_listen"])
+	if v == "" || v == "off" {
+		return nil
+	}
+	ls, err := nodeconf.ParseListen(v)
+	if err != nil {
+		return err
+	}
+	for _, l := range ls {
+		if l.SSL {
+			n.logf("[warn] [%s] admin_listen %s: ssl admin listeners are not emulated, skipped", name, l.Raw)
+			continue
+		}
+		a, err := n.Gateway.ServeAdmin(net.JoinHostPort(strings.Trim(l.Host, "[]"), strconv.Itoa(l.Port)))
+		if err != nil {
+			return err
+		}
+		n.AdminAddrs = append(n.AdminAddrs, a.String())
+	}
+	return nil
 }
 
 // Reload re-reads kong.yml and swaps it in while traffic flows, as Kong's
@@ -233,7 +261,7 @@ func (e *external) Phases() []string        { return e.info.Phases }
 func (e *external) Schema() json.RawMessage { return e.info.Schema }
 
 // HandleEvent runs one phase through the plugin server.
-func (e *external) HandleEvent(ctx context.Context, ent *gateway.Entity, phase string, req *pluginsrv.Request) error {
+func (e *external) HandleEvent(ctx context.Context, ent *gateway.Entity, phase string, req *kongpdk.Request) error {
 	if e.srv == nil {
 		return errors.New("plugin server not running")
 	}
@@ -272,4 +300,18 @@ func waitSocket(ctx context.Context, path string, timeout time.Duration) error {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+}
+
+// luaMaxReqHeaders reads kong.conf's lua_max_req_headers: an integer from 1
+// to 1000 (kong/conf_loader/parse.lua:843-846 at 3.9.3); "" is Kong's
+// default (0 here).
+func luaMaxReqHeaders(v string) (int, error) {
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < 1 || n > 1000 {
+		return 0, fmt.Errorf("lua_max_req_headers must be an integer between 1 and 1000, got %q", v)
+	}
+	return n, nil
 }

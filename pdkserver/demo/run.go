@@ -118,13 +118,15 @@ func RunScenario(n *Node, c *Collector, s Scenario, timeout time.Duration) Resul
 
 // Record finds the plugin's record for an exchange, whichever Kong-side
 // sink carried it: kong.log.set_serialize_value("client_ip_guard"), a
-// kong.log.* line, or what the emulated file-log wrote.
+// kong.log.* line, or what the emulated file-log wrote. Where a global
+// instance judged in the rewrite phase and a route or service instance
+// in access, the last record is the more specific instance's.
 func Record(x *gateway.Exchange) map[string]any {
 	if rec := asRecord(x.Request.SerializeValue["client_ip_guard"]); rec != nil {
 		return rec
 	}
-	for _, l := range x.Request.Logs {
-		if rec := asRecord(l.Message); rec != nil {
+	for i := len(x.Request.Logs) - 1; i >= 0; i-- {
+		if rec := asRecord(x.Request.Logs[i].Message); rec != nil {
 			return rec
 		}
 	}
@@ -281,13 +283,18 @@ func PrintTable(w io.Writer, results []Result) int {
 		fmt.Fprintf(tw, "%d%s\t%s\t%s\t%s\t%s\t%s\t%s\n", i+1, mark, r.Scenario.Node, r.Scenario.Name, r.sent(), r.resolved(), r.outcome(), r.upstream())
 	}
 	tw.Flush()
-	calls := map[string][2]int{} // verdict -> min, max PDK calls in access
+	calls := map[string][2]int{} // verdict -> min, max PDK calls of the judging event
 	var order []string
 	for _, r := range results {
 		if r.Exchange == nil || r.Verdict() == "" {
 			continue
 		}
+		// A route or service instance judges in access; a global one in
+		// rewrite, and its access event makes no call.
 		n := len(r.Exchange.Request.Calls["access"])
+		if n == 0 {
+			n = len(r.Exchange.Request.Calls["rewrite"])
+		}
 		v := r.Verdict()
 		mm, seen := calls[v]
 		if !seen {
@@ -307,7 +314,7 @@ func PrintTable(w io.Writer, results []Result) int {
 				parts = append(parts, fmt.Sprintf("%s %d-%d", v, mm[0], mm[1]))
 			}
 		}
-		fmt.Fprintf(w, "\nPDK calls per access event: %s\n", strings.Join(parts, ", "))
+		fmt.Fprintf(w, "\nPDK calls per judgement (rewrite for the global instance, access for a route's): %s\n", strings.Join(parts, ", "))
 		fmt.Fprintln(w, "  (here every request is recorded: +1; PROXY data: +2 get_var; a rejection: +1 exit;")
 		fmt.Fprintln(w, "   an ok request in the plugin's default configuration costs 3)")
 	}

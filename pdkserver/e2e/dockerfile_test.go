@@ -95,8 +95,9 @@ func TestDockerfileSettings(t *testing.T) {
 	n, err := demo.StartNode(t.Context(), demo.NodeSpec{Name: "docker", Environ: environ, Observe: col.Observe})
 	require.NoError(t, err)
 	defer n.Close()
-	r := demo.RunScenario(n, col, demo.Scenario{Listener: "plain", From: demo.DirectClient, Path: "/strict", Headers: [][2]string{{"X-Forwarded-For", "1.2.3.4"}}}, 5*time.Second)
+	r := demo.RunScenario(n, col, demo.Scenario{Listener: "plain", From: demo.LoadBalancer, Path: "/strict",
+		Headers: [][2]string{{"X_Forwarded_For", "6.6.6.6"}, {"X-Forwarded-For", "203.0.113.7"}}}, 5*time.Second)
 	require.NoError(t, r.Err)
-	assert.Equal(t, 403, r.Response.Status, "the plugin rejected the spoof (enforce mode)")
-	assert.Equal(t, "spoof_attempt", r.Verdict())
+	assert.Equal(t, 403, r.Response.Status, "the plugin rejected the smuggled header (enforce mode)")
+	assert.Equal(t, "smuggled", r.Verdict())
 }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/client-ip-guard/client-ip-guard/internal/testsupport"
 	"github.com/client-ip-guard/client-ip-guard/pdkserver/demo"
+	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongyml"
 )
 
 // TestScenarios runs the demo's scripted requests (every verdict, monitor
@@ -166,9 +167,13 @@ func TestPolicyFeatures(t *testing.T) {
 		{name: "without strip, Kong appends to a spoofed XFF",
 			sc:     demo.Scenario{From: demo.DirectClient, Path: "/echo", Headers: [][2]string{{"X-Forwarded-For", "1.2.3.4"}, {"X-Real-IP", "5.6.7.8"}}},
 			status: 200, verdict: "spoof_attempt", upstream: map[string]string{"X-Forwarded-For": "1.2.3.4, 127.0.0.1", "X-Real-Ip": "127.0.0.1"}},
-		{name: "strip_untrusted_forwarding: the upstream sees only Kong's values",
+		// A route-scoped instance runs only in the access phase, after Kong's
+		// access.before computed X-Forwarded-For (kong/init.lua:1199-1203,
+		// kong/runloop/handler.lua:1340-1347 at 3.9.3): clearing the line
+		// cannot remove the forged value; X-Real-IP is $remote_addr anyway.
+		{name: "strip_untrusted_forwarding on a route: Kong still forwards the forged XFF",
 			sc:     demo.Scenario{From: demo.DirectClient, Path: "/strip", Headers: [][2]string{{"X-Forwarded-For", "1.2.3.4"}, {"X-Real-IP", "5.6.7.8"}}},
-			status: 200, verdict: "spoof_attempt", upstream: map[string]string{"X-Forwarded-For": "127.0.0.1", "X-Real-Ip": "127.0.0.1"}},
+			status: 200, verdict: "spoof_attempt", upstream: map[string]string{"X-Forwarded-For": "1.2.3.4, 127.0.0.1", "X-Real-Ip": "127.0.0.1"}},
 		{name: "strip leaves a trusted LB's chain alone",
 			sc:     demo.Scenario{From: demo.LoadBalancer, Path: "/strip", Headers: lb("203.0.113.7")},
 			status: 200, verdict: "ok", upstream: map[string]string{"X-Forwarded-For": "203.0.113.7, 127.0.0.2"}},
@@ -277,6 +282,27 @@ services:
 	})
 }
 
+// TestStdoutSinkHiddenAtDefaultLogLevel: Kong logs the plugin server's
+// stdout at INFO (process.lua:126 at 3.9.3) and its log_level defaults to
+// notice (kong_defaults.lua:3), so log_sink stdout writes nothing a default
+// Kong keeps.
+func TestStdoutSinkHiddenAtDefaultLogLevel(t *testing.T) {
+	s := startStack(t, stackOpts{logLevel: "default", servers: []string{"client-ip-guard"}, yml: `
+_format_version: "3.0"
+services:
+- name: echo
+  url: ECHO
+  routes:
+  - {name: stdout, paths: [/stdout], plugins: [{name: client-ip-guard, config: {trusted_ips: [127.0.0.2/32], log_sink: stdout}}]}
+`})
+	r := s.do(demo.Scenario{From: demo.DirectClient, Path: "/stdout", Headers: [][2]string{{"X-Real-IP", "9.9.9.9"}}})
+	x := exchangeOf(t, r)
+	assert.Empty(t, x.Request.Logs)
+	time.Sleep(300 * time.Millisecond) // the stdout reader is asynchronous
+	assert.Empty(t, s.logged(`"verdict"`), "no record line at log_level notice")
+	assert.NotEmpty(t, s.logged("[notice]"), "notice lines are kept")
+}
+
 // load sends requests from workers until stop is closed, counting
 // outcomes; every request is bounded by timeout.
 type load struct {
@@ -368,7 +394,7 @@ func TestConfigChangeUnderLoad(t *testing.T) {
 		}
 	})
 	time.Sleep(300 * time.Millisecond)
-	code, body := postConfig(t, s, strings.Replace(defaultYML, "real_ip_recursive: true}", "real_ip_recursive: true, mode: enforce}", 1))
+	code, body := postConfig(t, s, strings.Replace(defaultYML, "real_ip_recursive: true}", "real_ip_recursive: true, mode: enforce, require_trusted_peer: true}", 1))
 	require.Equal(t, 201, code, body)
 	reloadedAt.Store(time.Now().UnixNano())
 	time.Sleep(500 * time.Millisecond)
@@ -548,6 +574,33 @@ func TestPdkserverDemo(t *testing.T) {
 	for _, v := range []string{"direct", "ok", "spoof_attempt", "lb_ip_leak", "malformed", "denied", "config_drift"} {
 		assert.Contains(t, string(out), v+" ")
 	}
+	// The rollout report of the run's own records closes the demo: kong.yml
+	// logs all, and every request that reached the plugin is judged by the
+	// global instance (rewrite) and, on a route with its own instance,
+	// again by that one (access).
+	decl, err := kongyml.Load(filepath.Join(repoRoot, "kong.yml"))
+	require.NoError(t, err)
+	ownInstance := map[string]bool{}
+	for _, p := range decl.Plugins {
+		if p.Route != nil {
+			for _, path := range p.Route.Paths {
+				ownInstance[path] = true
+			}
+		}
+	}
+	require.NotEmpty(t, ownInstance)
+	recorded := 0
+	for _, sc := range demo.Scenarios {
+		if !sc.Expect.Closed {
+			recorded++
+			if ownInstance[sc.Path] {
+				recorded++
+			}
+		}
+	}
+	assert.Contains(t, string(out), "Rollout report of this run's records")
+	assert.Contains(t, string(out), fmt.Sprintf("client-ip-guard records: %d;", recorded))
+	assert.Contains(t, string(out), "Safe to enforce: ")
 }
 
 func freeAddr(t *testing.T) string {

@@ -42,7 +42,7 @@ services:
     paths: [/strict]
     plugins:
     - name: client-ip-guard
-      config: {trusted_ips: [127.0.0.2/32], real_ip_header: X-Forwarded-For, real_ip_recursive: true, log_when: all, mode: enforce, status: STATUS}
+      config: {trusted_ips: [127.0.0.2/32], real_ip_header: X-Forwarded-For, real_ip_recursive: true, log_when: all, mode: enforce, require_trusted_peer: true, status: STATUS}
   - name: nlb
     paths: [/nlb]
     plugins:

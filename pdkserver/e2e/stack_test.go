@@ -90,6 +90,17 @@ type stackOpts struct {
 	// settings with large_client_header_buffers raised to 4 512k, so that
 	// heads Kong's defaults refuse reach the plugin.
 	wide bool
+	// logLevel is kong.conf's log_level. "" means info: the tests read the
+	// plugin server's stdout and stderr (panics, the SIGUSR1 procstats
+	// line, log_sink stdout), which Kong logs at INFO
+	// (kong/runloop/plugin_servers/process.lua:126 at 3.9.3) and so hides
+	// at its default, notice, as an operator would see them only after
+	// raising it. "default" leaves kong.conf's setting.
+	logLevel string
+	// guardArgs are appended to client-ip-guard's start command.
+	guardArgs string
+	// env adds KONG_* settings over the repository's kong.conf.
+	env []string
 }
 
 func startStack(t testing.TB, o stackOpts) *stack {
@@ -128,7 +139,14 @@ func startStack(t testing.TB, o stackOpts) *stack {
 	if len(servers) == 0 {
 		servers = []string{"client-ip-guard", "panicker"}
 	}
-	env := s.env(servers)
+	env := append(s.env(servers, o.guardArgs), o.env...)
+	switch o.logLevel {
+	case "":
+		env = append(env, "KONG_LOG_LEVEL=info")
+	case "default":
+	default:
+		env = append(env, "KONG_LOG_LEVEL="+o.logLevel)
+	}
 	logf := func(format string, args ...any) {
 		s.mu.Lock()
 		s.log = append(s.log, time.Now().Format("15:04:05.000 ")+fmt.Sprintf(format, args...))
@@ -165,13 +183,17 @@ func startStack(t testing.TB, o stackOpts) *stack {
 // env is the environment Kong would get: the repository's kong.conf is
 // used as is, with KONG_* overrides for the temporary prefix, free ports
 // and the freshly built binaries.
-func (s *stack) env(servers []string) []string {
+func (s *stack) env(servers []string, guardArgs string) []string {
 	var env []string
 	add := func(name, bin string) {
 		key := "KONG_PLUGINSERVER_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+		extra := ""
+		if name == "client-ip-guard" && guardArgs != "" {
+			extra = " " + guardArgs
+		}
 		env = append(env,
 			key+"_SOCKET="+filepath.Join(s.dir, name+".socket"),
-			key+"_START_CMD="+filepath.Join(binDir, bin)+" -kong-prefix "+s.dir,
+			key+"_START_CMD="+filepath.Join(binDir, bin)+" -kong-prefix "+s.dir+extra,
 			key+"_QUERY_CMD="+filepath.Join(binDir, bin)+" -dump")
 	}
 	env = append(env,

@@ -22,14 +22,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongpdk"
 	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongyml"
-	"github.com/client-ip-guard/client-ip-guard/pdkserver/pluginsrv"
 	"github.com/client-ip-guard/client-ip-guard/plugin/realip"
 )
 
 // KongVersion is the Kong release the gateway stands in for, as shown in
-// the Via and Server headers.
-const KongVersion = "3.9.1"
+// the Via and Server headers: the tag whose source pdkserver models.
+const KongVersion = "3.9.3"
 
 // Listener is one proxy_listen entry.
 type Listener struct {
@@ -68,6 +68,9 @@ type Node struct {
 	// whose head would not fit them are refused with Kong's 400 or 414
 	// before any phase. The zero value is nginx's default (1k; 4 8k).
 	HeaderBuffers HeaderBuffers
+	// LuaMaxReqHeaders is kong.conf's lua_max_req_headers: how many request
+	// lines ngx.req.get_headers() reads in Kong (0: Kong's default, 100).
+	LuaMaxReqHeaders int
 }
 
 // Entity is a plugin entity as handed to a plugin server.
@@ -85,7 +88,7 @@ type Plugin interface {
 	Phases() []string
 	// Schema is the plugin's schema from -dump; nil skips config checks.
 	Schema() json.RawMessage
-	HandleEvent(ctx context.Context, e *Entity, phase string, req *pluginsrv.Request) error
+	HandleEvent(ctx context.Context, e *Entity, phase string, req *kongpdk.Request) error
 }
 
 // Options configure a Gateway.
@@ -115,7 +118,7 @@ type Exchange struct {
 	Route    *kongyml.Route
 	Service  *kongyml.Service
 	// Request is the PDK state after every phase ran.
-	Request *pluginsrv.Request
+	Request *kongpdk.Request
 	// Status is the status sent to the client; Source is Kong's
 	// kong.response.get_source: "exit", "error" or "service".
 	Status int
@@ -129,6 +132,7 @@ type Exchange struct {
 	// FileLog holds the records the emulated file-log plugin wrote.
 	FileLog []map[string]any
 
+	kong  kongVars  // $upstream_* as access.before set them
 	size  int       // response body bytes sent
 	start time.Time // request start
 }
@@ -439,22 +443,53 @@ func (g *Gateway) pluginsFor(rt *routing, route *kongyml.Route, scheme string) [
 	}
 	out := make([]*boundPlugin, 0, len(best))
 	for _, p := range best {
-		b := &boundPlugin{cfg: p, entity: rt.entities[p]}
-		if p.Name == fileLogName {
-			b.priority, b.phases = fileLogPriority, []string{"log"}
-		} else {
-			b.ext = g.plugins[p.Name]
-			b.priority, b.phases = b.ext.Priority(), b.ext.Phases()
-		}
-		out = append(out, b)
+		out = append(out, g.bind(rt, p))
 	}
+	sortByPriority(out)
+	return out
+}
+
+// globalRewrite lists the global plugin entities (no route, service or
+// consumer) whose plugin has a rewrite handler, by priority. Kong runs each
+// of them in the rewrite phase, before routing, whatever more specific
+// entity the access phase picks later and whatever the protocol
+// (kong/runloop/plugins_iterator.lua:569-573 and 604-614, kong/init.lua:1169
+// and 312-341 at 3.9.3).
+func (g *Gateway) globalRewrite(rt *routing) []*boundPlugin {
+	var out []*boundPlugin
+	for _, p := range rt.file.Plugins {
+		if !p.Enabled || p.Route != nil || p.Service != nil || p.Name == fileLogName { // kongyml refuses consumer scopes
+			continue
+		}
+		if b := g.bind(rt, p); b.ext != nil && b.has("rewrite") {
+			out = append(out, b)
+		}
+	}
+	sortByPriority(out)
+	return out
+}
+
+// bind pairs a plugin entity with its plugin.
+func (g *Gateway) bind(rt *routing, p *kongyml.Plugin) *boundPlugin {
+	b := &boundPlugin{cfg: p, entity: rt.entities[p]}
+	if p.Name == fileLogName {
+		b.priority, b.phases = fileLogPriority, []string{"log"}
+	} else {
+		b.ext = g.plugins[p.Name]
+		b.priority, b.phases = b.ext.Priority(), b.ext.Phases()
+	}
+	return b
+}
+
+// sortByPriority orders plugins as Kong's iterator runs them: highest
+// priority first.
+func sortByPriority(out []*boundPlugin) {
 	slices.SortFunc(out, func(a, b *boundPlugin) int {
 		if a.priority != b.priority {
 			return b.priority - a.priority
 		}
 		return strings.Compare(a.cfg.Name, b.cfg.Name)
 	})
-	return out
 }
 
 func newRequestID() string {

@@ -15,8 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongpdk"
 	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongyml"
-	"github.com/client-ip-guard/client-ip-guard/pdkserver/pluginsrv"
 	"github.com/client-ip-guard/client-ip-guard/plugin/realip"
 )
 
@@ -51,20 +51,22 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		x.Service = route.Service
 		req.RouteID, req.RouteName = route.ID, route.Name
 		req.ServiceID, req.ServiceName = route.Service.ID, route.Service.Name
+		req.RouteEntity = map[string]any{"id": route.ID, "name": route.Name, "paths": route.Paths}
+		svc := route.Service
+		req.ServiceEntity = map[string]any{"id": svc.ID, "name": svc.Name, "host": svc.Host, "port": svc.Port, "protocol": svc.Protocol, "path": svc.Path}
 		if !slices.Contains(route.Protocols, req.Scheme) {
 			route = nil // Kong's router does not match a route for another protocol
 			x.Route, x.Service = nil, nil
 			req.RouteID, req.RouteName, req.ServiceID, req.ServiceName = "", "", "", ""
+			req.RouteEntity, req.ServiceEntity = nil, nil
 		}
 	}
 	plugins := g.pluginsFor(rt, route, req.Scheme)
 	ctx := r.Context()
 
-	// rewrite: global plugins only, as in Kong.
-	for _, p := range plugins {
-		if p.ext == nil || !p.has("rewrite") || p.cfg.Route != nil || p.cfg.Service != nil {
-			continue
-		}
+	// rewrite: every global entity, before routing decides anything
+	// (kong/init.lua:1155-1169 at 3.9.3).
+	for _, p := range g.globalRewrite(rt) {
 		if stop := g.runPhase(ctx, x, p, "rewrite", w); stop {
 			g.finish(x, plugins)
 			return
@@ -75,6 +77,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.finish(x, plugins)
 		return
 	}
+	x.kong = g.accessBefore(req, route)
 	for _, p := range plugins {
 		if p.ext == nil || !p.has("access") {
 			continue
@@ -163,13 +166,13 @@ func (g *Gateway) finish(x *Exchange, plugins []*boundPlugin) {
 	}
 	g.bg.Add(1)
 	// What the log phase's snapshot reads: the response as sent.
-	x.Request.Response = pluginsrv.Response{Status: x.Status, Source: x.Source, Headers: x.ResponseHeader, Size: x.size}
+	x.Request.Response = kongpdk.Response{Status: x.Status, Source: x.Source, Headers: x.ResponseHeader, Size: x.size}
 	if x.Upstream != nil {
 		x.Request.Response.UpstreamURI = x.Upstream.URL.RequestURI()
 	}
 	// The serializer output a log plugin receives is taken now, when the
 	// log phase starts, as kong.log.serialize() is.
-	ser := serialize(x)
+	ser := kongpdk.SerializeJSON(x.Request, kongpdk.DefaultWorkspaceID)
 	go func() {
 		defer g.bg.Done()
 		defer func() { <-g.logSlots }()
@@ -197,8 +200,8 @@ func (g *Gateway) finish(x *Exchange, plugins []*boundPlugin) {
 }
 
 // newRequest fills the PDK state nginx would have for r.
-func (g *Gateway) newRequest(r *http.Request, gc *gwConn, bl BoundListener, start time.Time) *pluginsrv.Request {
-	req := &pluginsrv.Request{
+func (g *Gateway) newRequest(r *http.Request, gc *gwConn, bl BoundListener, start time.Time) *kongpdk.Request {
+	req := &kongpdk.Request{
 		Scheme:      "http",
 		Method:      r.Method,
 		Path:        r.URL.EscapedPath(),
@@ -270,10 +273,10 @@ func hostOnly(h string) string {
 // headerLines lists the request's header lines, Host first. net/http keeps
 // the order of lines of one name but not across names, so names come in
 // sorted order; nginx's realip only depends on the per-name order.
-func headerLines(r *http.Request) []pluginsrv.Header {
-	out := make([]pluginsrv.Header, 0, len(r.Header)+1)
+func headerLines(r *http.Request) []kongpdk.Header {
+	out := make([]kongpdk.Header, 0, len(r.Header)+1)
 	if r.Host != "" {
-		out = append(out, pluginsrv.Header{Name: "Host", Value: r.Host})
+		out = append(out, kongpdk.Header{Name: "Host", Value: r.Host})
 	}
 	names := make([]string, 0, len(r.Header))
 	for k := range r.Header {
@@ -282,47 +285,13 @@ func headerLines(r *http.Request) []pluginsrv.Header {
 	slices.Sort(names)
 	for _, k := range names {
 		for _, v := range r.Header[k] {
-			out = append(out, pluginsrv.Header{Name: k, Value: v})
+			out = append(out, kongpdk.Header{Name: k, Value: v})
 		}
 	}
 	return out
 }
 
-// firstHeader returns the first value of a header in lines, matching
-// case-insensitively and with '_' equal to '-', as Kong's get_header.
-func firstHeader(lines []pluginsrv.Header, name string) (string, bool) {
-	for _, h := range lines {
-		if headerNameEq(h.Name, name) {
-			return h.Value, true
-		}
-	}
-	return "", false
-}
-
-func headerNameEq(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		if foldHeaderByte(a[i]) != foldHeaderByte(b[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-// foldHeaderByte lower-cases ASCII letters and maps '_' to '-'.
-func foldHeaderByte(c byte) byte {
-	switch {
-	case c >= 'A' && c <= 'Z':
-		return c + ('a' - 'A')
-	case c == '_':
-		return '-'
-	}
-	return c
-}
-
-// hopByHop headers are not forwarded by a proxy.
+// hopByHop response headers are not copied back to the client.
 var hopByHop = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade", "Host", "Content-Length"}
 
 // proxy forwards the request to the route's service with Kong's upstream
@@ -364,16 +333,12 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, x *Exchange, rou
 		g.respond(w, x, http.StatusBadGateway, "error", bodyBadGateway, "application/json; charset=utf-8")
 		return
 	}
-	for _, h := range req.Headers {
-		if slices.ContainsFunc(hopByHop, func(n string) bool { return headerNameEq(n, h.Name) }) {
-			continue
-		}
-		up.Header.Add(h.Name, h.Value)
+	for _, h := range upstreamHeaderLines(req, x.kong, x.ID) {
+		up.Header.Add(h[0], h[1])
 	}
-	for k, v := range upstreamHeaders(req, route, path) {
-		up.Header[k] = []string{v}
+	if _, ok := up.Header["User-Agent"]; !ok {
+		up.Header["User-Agent"] = []string{""} // nginx adds none; keeps Go's out
 	}
-	up.Header.Set("X-Kong-Request-Id", x.ID)
 	switch {
 	case req.UpstreamHost != "": // kong.service.request.set_header("host", ...)
 		up.Host = req.UpstreamHost
@@ -465,47 +430,6 @@ func upstreamPath(path string, route *kongyml.Route, svc *kongyml.Service) strin
 		return base + "/" + rest
 	}
 	return base + rest
-}
-
-// upstreamHeaders are the headers Kong's proxy sets towards the service
-// (kong/runloop/handler.lua and the nginx template): X-Real-IP is the
-// resolved address; X-Forwarded-For appends the TCP peer to the first
-// incoming line, or is the resolved address when there is none;
-// X-Forwarded-Proto/Host/Port/Path/Prefix are passed through only from a
-// trusted peer and are otherwise Kong's own values. They are read after the
-// plugins ran, so a plugin's set_header or clear_header counts.
-func upstreamHeaders(req *pluginsrv.Request, route *kongyml.Route, upstreamPath string) map[string]string {
-	v := req.Vars
-	h := map[string]string{"X-Real-Ip": v.RemoteAddr}
-	if xff, ok := firstHeader(req.Headers, "X-Forwarded-For"); ok {
-		h["X-Forwarded-For"] = xff + ", " + v.RealIPRemoteAddr
-	} else {
-		h["X-Forwarded-For"] = v.RemoteAddr
-	}
-	peer, _ := realip.ParseAddr(v.RealIPRemoteAddr)
-	trusted := req.Trusted != nil && peer.IsValid() && req.Trusted(peer)
-	pass := func(name, own string) {
-		if trusted {
-			if in, ok := firstHeader(req.Headers, name); ok {
-				h[name] = in
-				return
-			}
-		}
-		if own != "" {
-			h[name] = own
-		}
-	}
-	pass("X-Forwarded-Proto", req.Scheme)
-	pass("X-Forwarded-Host", req.Host)
-	pass("X-Forwarded-Port", strconv.Itoa(req.Port))
-	pass("X-Forwarded-Path", req.Path)
-	prefix := ""
-	if route.StripPath {
-		prefix = matchedPrefix(req.Path, route)
-	}
-	pass("X-Forwarded-Prefix", prefix)
-	delete(h, "") // defensive: never emit an unnamed header
-	return h
 }
 
 // matchedPrefix is the longest of the route's paths that prefixes path.

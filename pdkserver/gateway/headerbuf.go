@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/client-ip-guard/client-ip-guard/pdkserver/pluginsrv"
+	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongpdk"
 )
 
 // nginx's defaults for the request header buffers; Kong's template sets
@@ -133,7 +133,7 @@ func nginxHeaderStatus(requestLine int, headerLines []int, bufs HeaderBuffers) i
 // counted as "Transfer-Encoding: <codings>". A client that sends other
 // blanks, folded lines or its headers in another order can therefore be
 // judged otherwise than by nginx when its head is close to the limits.
-func headLengths(r *http.Request, lines []pluginsrv.Header) (int, []int) {
+func headLengths(r *http.Request, lines []kongpdk.Header) (int, []int) {
 	reqLine := len(r.Method) + 1 + len(r.RequestURI) + 1 + len(r.Proto) + 2
 	out := make([]int, 0, len(lines)+1)
 	for _, h := range lines {
@@ -145,12 +145,22 @@ func headLengths(r *http.Request, lines []pluginsrv.Header) (int, []int) {
 	return reqLine, out
 }
 
-// Kong's answers when nginx refuses a request head: kong/error_handlers.lua
-// with its default text/plain template (error_default_type).
+// Kong's answers when nginx refuses a request head: nginx's 494 (header
+// too large) and 414 go through error_page to kong/error_handlers.lua
+// (kong/templates/nginx_kong.lua:100-101 at 3.9.3), which turns 494 into
+// 400 (error_handlers.lua:62-67) and writes BODIES[status]
+// (error_handlers.lua:13-28) into the default text/plain template,
+// "%s\nrequest_id: %s\n" (kong/tools/http.lua:414; error_default_type,
+// kong/templates/kong_defaults.lua:74).
 const (
-	bodyBadRequest = "Bad request\n"
-	bodyURITooLong = "URI too long\n"
+	msgHeaderTooLarge = "Request header or cookie too large"
+	msgURITooLong     = "URI too long"
 )
+
+// plainError is Kong's text/plain error body.
+func plainError(msg, requestID string) string {
+	return msg + "\nrequest_id: " + requestID + "\n"
+}
 
 // refuseHead answers r as Kong does when nginx's header buffers cannot
 // hold its head, and reports whether it did. HTTP/2 requests are not
@@ -165,9 +175,9 @@ func (g *Gateway) refuseHead(w http.ResponseWriter, r *http.Request, x *Exchange
 	if status == 0 {
 		return false
 	}
-	body := bodyBadRequest
+	body := plainError(msgHeaderTooLarge, x.ID)
 	if status == http.StatusRequestURITooLong {
-		body = bodyURITooLong
+		body = plainError(msgURITooLong, x.ID)
 		g.logf("[info] client sent too long URI, client: %s, request id: %s", x.Request.Vars.RealIPRemoteAddr, x.ID)
 	} else {
 		g.logf("[info] client sent too long header line or too large request, client: %s, request id: %s", x.Request.Vars.RealIPRemoteAddr, x.ID)

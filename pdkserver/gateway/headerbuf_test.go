@@ -150,10 +150,13 @@ func TestGatewayRefusesOversizedHeads(t *testing.T) {
 	h := start(t, Node{Listeners: []Listener{{Addr: "127.0.0.1:0"}}}, baseYML)
 	addr := h.addr(t, func(Listener) bool { return true })
 
-	refused := func(t *testing.T, raw string, status int, body string) {
+	// Kong's body: kong/error_handlers.lua:13-28 and 62-67, the text/plain
+	// template of kong/tools/http.lua:414 (3.9.3).
+	refused := func(t *testing.T, raw string, status int, msg string) {
 		t.Helper()
 		resp, got, closed := rawExchange(t, addr, []byte(raw))
 		require.Equal(t, status, resp.StatusCode)
+		body := msg + "\nrequest_id: " + resp.Header.Get("X-Kong-Request-Id") + "\n"
 		assert.Equal(t, body, string(got))
 		assert.Equal(t, "text/plain; charset=utf-8", resp.Header.Get("Content-Type"))
 		assert.Equal(t, strconv.Itoa(len(body)), resp.Header.Get("Content-Length"))
@@ -168,7 +171,7 @@ func TestGatewayRefusesOversizedHeads(t *testing.T) {
 
 	t.Run("64 KiB header", func(t *testing.T) {
 		raw := "GET /echo HTTP/1.1\r\nHost: a\r\nX-Big: " + strings.Repeat("a", 64<<10) + "\r\n\r\n"
-		refused(t, raw, 400, "Bad request\n")
+		refused(t, raw, 400, "Request header or cookie too large")
 	})
 	t.Run("10,000-entry X-Forwarded-For over 100 lines", func(t *testing.T) {
 		var b strings.Builder
@@ -185,11 +188,11 @@ func TestGatewayRefusesOversizedHeads(t *testing.T) {
 		}
 		b.WriteString("\r\n")
 		require.Greater(t, b.Len(), 100_000)
-		refused(t, b.String(), 400, "Bad request\n")
+		refused(t, b.String(), 400, "Request header or cookie too large")
 	})
 	t.Run("request line over a large buffer", func(t *testing.T) {
 		raw := "GET /echo" + strings.Repeat("a", 8200) + " HTTP/1.1\r\nHost: a\r\n\r\n"
-		refused(t, raw, 414, "URI too long\n")
+		refused(t, raw, 414, "URI too long")
 	})
 	t.Run("8190-byte line accepted", func(t *testing.T) {
 		line := "X-Long: " + strings.Repeat("b", 8190-len("X-Long: "))
@@ -202,7 +205,7 @@ func TestGatewayRefusesOversizedHeads(t *testing.T) {
 	})
 	t.Run("8191-byte line refused", func(t *testing.T) {
 		raw := "GET /echo HTTP/1.1\r\nHost: a\r\nX-Long: " + strings.Repeat("b", 8191-len("X-Long: ")) + "\r\n\r\n"
-		refused(t, raw, 400, "Bad request\n")
+		refused(t, raw, 400, "Request header or cookie too large")
 	})
 }
 

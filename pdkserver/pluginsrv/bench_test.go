@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongpdk"
 	"github.com/client-ip-guard/client-ip-guard/plugin/procstats"
 )
 
@@ -133,20 +134,20 @@ func BenchmarkAccessEvent(b *testing.B) {
 // default configuration gives behind a trusted load balancer, with the
 // client address varying, so that per-address state (there should be
 // none) would show.
-func memoryReq(i int) *Request {
+func memoryReq(i int) *kongpdk.Request {
 	lb, client := "10.0.0.2", fmt.Sprintf("198.51.%d.%d", (i>>8)&0xff, i&0xff)
 	r := newReq()
-	r.Vars = Vars{RemoteAddr: lb, RemotePort: "5555", RealIPRemoteAddr: lb, RealIPRemotePort: "5555"}
+	r.Vars = kongpdk.Vars{RemoteAddr: lb, RemotePort: "5555", RealIPRemoteAddr: lb, RealIPRemotePort: "5555"}
 	switch i % 5 {
 	case 0, 1: // ok
-		r.Headers = append(r.Headers, Header{"X-Forwarded-For", "203.0.113.1, " + client})
+		r.Headers = append(r.Headers, kongpdk.Header{Name: "X-Forwarded-For", Value: "203.0.113.1, " + client})
 		r.Vars.RemoteAddr = client
 	case 2: // spoof: an untrusted peer with a chain
-		r.Vars = Vars{RemoteAddr: client, RemotePort: "4000", RealIPRemoteAddr: client, RealIPRemotePort: "4000"}
-		r.Headers = append(r.Headers, Header{"X-Forwarded-For", "1.2.3.4"})
+		r.Vars = kongpdk.Vars{RemoteAddr: client, RemotePort: "4000", RealIPRemoteAddr: client, RealIPRemotePort: "4000"}
+		r.Headers = append(r.Headers, kongpdk.Header{Name: "X-Forwarded-For", Value: "1.2.3.4"})
 	case 3: // LB-IP leak: the LB sent nothing
 	case 4: // malformed
-		r.Headers = append(r.Headers, Header{"X-Forwarded-For", client + ", 999.1.2.3"})
+		r.Headers = append(r.Headers, kongpdk.Header{Name: "X-Forwarded-For", Value: client + ", 999.1.2.3"})
 	}
 	return r
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/client-ip-guard/client-ip-guard/internal/testsupport"
+	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongpdk"
 )
 
 func countFDs(t *testing.T) int {
@@ -172,7 +173,7 @@ func TestPanicRespawns(t *testing.T) {
 	pid := s.Pid()
 
 	req := newReq()
-	req.Headers = append(req.Headers, Header{"X-Panic", "1"})
+	req.Headers = append(req.Headers, kongpdk.Header{Name: "X-Panic", Value: "1"})
 	err := s.HandleEvent(ctx5s(t), e, "access", req)
 	require.Error(t, err)
 

@@ -3,7 +3,8 @@
 // (kong/runloop/plugin_servers): it queries a plugin binary with -dump,
 // runs and supervises the plugin server as Kong's worker 0 does, keeps one
 // plugin instance per plugin entity, and drives events over the plugin's
-// Unix socket, answering the PDK calls a plugin makes from a Request.
+// Unix socket. The PDK calls a plugin makes are answered by package
+// kongpdk from a kongpdk.Request.
 //
 // Nothing here depends on Kong or OpenResty: the goal is that a real
 // plugin binary, unchanged, sees the same bytes, the same answers and the
@@ -24,7 +25,5 @@
 //     socket; here an event is tried at most four times.
 //   - Every RPC is bounded by its context and by Kong's 60 s cosocket
 //     timeout; a connection is never shared by two RPCs.
-//   - PDK methods are answered from the Request; kong.service.response.*,
-//     kong.client.authenticate and others with no Request counterpart
-//     raise a Lua error (the event fails) rather than answer wrongly.
+//   - PDK methods are answered by kongpdk (see there for what it models).
 package pluginsrv

@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongpdk"
 )
 
 func ctx5s(t *testing.T) context.Context {
@@ -81,7 +83,7 @@ func TestLogPhaseSnapshot(t *testing.T) {
 	}}
 	req := newReq()
 	req.RouteID, req.RouteName = "r1", "rn"
-	req.Headers = append(req.Headers, Header{"Authorization", "secret"})
+	req.Headers = append(req.Headers, kongpdk.Header{Name: "Authorization", Value: "secret"})
 	require.NoError(t, s.HandleEvent(ctx5s(t), e, "access", req))
 	require.NotNil(t, req.Exit)
 
@@ -89,9 +91,9 @@ func TestLogPhaseSnapshot(t *testing.T) {
 	s.HandleLogAsync(e, req, func(err error) { done <- err })
 	// The snapshot is taken before HandleLogAsync returns: later changes
 	// to the request do not show.
-	req.mu.Lock()
-	req.Headers = append(req.Headers, Header{"X-Late", "1"})
-	req.mu.Unlock()
+	req.Lock()
+	req.Headers = append(req.Headers, kongpdk.Header{Name: "X-Late", Value: "1"})
+	req.Unlock()
 	select {
 	case err := <-done:
 		require.NoError(t, err)
@@ -113,7 +115,7 @@ func TestLogPhaseSnapshot(t *testing.T) {
 	assert.Equal(t, float64(418), ser["response"].(map[string]any)["status"])
 	assert.Contains(t, got[11], `"uri":"\/p?a=1&a=2&flag&e="`, "cjson escapes slashes")
 	assert.Equal(t, map[string]any{"c": "ctxval"}, req.NgxCtx, "set_ctx in access reached ngx.ctx")
-	assert.True(t, logs.has("[info] [kong] pb_rpc.lua:233 [pdkprobe] in log, context: ngx.timer"), logs.all())
+	assert.True(t, logs.has("[info] [kong] pb_rpc.lua:233 in log, context: ngx.timer"), logs.all())
 
 	for _, op := range []string{"ip", "port", "path", "method", "var:remote_addr", "query:-1", "rset:X-A=1", "sreqset:X-A=1", "exit:200=x"} {
 		t.Run("live "+op, func(t *testing.T) {

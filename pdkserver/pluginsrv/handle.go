@@ -4,9 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
-	"net/http"
-	"slices"
+
+	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongpdk"
 )
 
 // maxAttempts bounds Kong's retry-by-recursion after the plugin closed the
@@ -26,15 +25,15 @@ var ErrServerClosed = errors.New("plugin server is closed")
 // The "log" phase is run with the semantics of Kong's log timer, from a
 // snapshot taken now (see HandleLogAsync, which also does it
 // asynchronously).
-func (s *Server) HandleEvent(ctx context.Context, e *Entity, phase string, req *Request) error {
+func (s *Server) HandleEvent(ctx context.Context, e *Entity, phase string, req *kongpdk.Request) error {
 	if req == nil {
 		return errors.New("pluginsrv: HandleEvent with a nil Request")
 	}
-	ev := &event{s: s, req: req, phase: phase, pbit: phaseBits(phase)}
+	var snap *kongpdk.Snapshot
 	if phase == "log" {
-		ev.snap = s.snapshot(req)
+		snap = kongpdk.NewSnapshot(req, s.opts.WorkspaceID)
 	}
-	return s.runEvent(ctx, e, ev)
+	return s.runEvent(ctx, e, s.newEvent(req, phase, snap))
 }
 
 // HandleLogAsync schedules the log phase the way Kong does for external
@@ -42,14 +41,14 @@ func (s *Server) HandleEvent(ctx context.Context, e *Entity, phase string, req *
 // request and response headers, status, start time) is taken now, the
 // event runs later on its own connection, and done (if non-nil) receives
 // its outcome. Calls that need the live request fail there.
-func (s *Server) HandleLogAsync(e *Entity, req *Request, done func(error)) {
+func (s *Server) HandleLogAsync(e *Entity, req *kongpdk.Request, done func(error)) {
 	if req == nil {
 		if done != nil {
 			done(errors.New("pluginsrv: HandleLogAsync with a nil Request"))
 		}
 		return
 	}
-	ev := &event{s: s, req: req, phase: "log", pbit: phLog, snap: s.snapshot(req)}
+	ev := s.newEvent(req, "log", kongpdk.NewSnapshot(req, s.opts.WorkspaceID))
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), s.opts.LogTimeout)
 		err := s.runEvent(ctx, e, ev)
@@ -81,46 +80,12 @@ func (s *Server) runEvent(ctx context.Context, e *Entity, ev *event) error {
 			// plugin and run the event again.
 			s.insts.resetAll()
 			s.stats.retries.Add(1)
-			logf(s.opts.Logf, "[warn] [kong] pb_rpc.lua [%s] %v", s.info.Name, err)
+			// pb_rpc.lua:378 (3.9.3) logs with kong.log, which the plugins
+			// iterator namespaced for this plugin: the tag is there.
+			logf(s.opts.Logf, "[warn] [kong] pb_rpc.lua:378 [%s] %v", s.info.Name, err)
 			continue
 		}
 		s.stats.eventErrors.Add(1)
 		return fmt.Errorf("pluginserver error: %w", err)
-	}
-}
-
-// snapshot is what plugin.lua saves for the log timer.
-type snapshot struct {
-	serialized  string
-	ngxCtx      map[string]any // shallow copy
-	reqHeaders  []Header
-	respHeaders map[string][]string
-	status      int
-	source      string
-	startTime   float64
-}
-
-func (s *Server) snapshot(req *Request) *snapshot {
-	req.mu.Lock()
-	defer req.mu.Unlock()
-	if req.Shared == nil {
-		req.Shared = map[string]any{} // the timer shares the table itself
-	}
-	ctx := maps.Clone(req.NgxCtx)
-	if ctx == nil {
-		ctx = map[string]any{}
-	}
-	resp := map[string][]string{}
-	for k, vs := range req.sentHeaders() {
-		resp[http.CanonicalHeaderKey(k)] = slices.Clone(vs)
-	}
-	return &snapshot{
-		serialized:  s.serializeJSON(req),
-		ngxCtx:      ctx,
-		reqHeaders:  slices.Clone(req.Headers),
-		respHeaders: resp,
-		status:      req.responseStatus(),
-		source:      req.responseSource(),
-		startTime:   req.StartTime,
 	}
 }

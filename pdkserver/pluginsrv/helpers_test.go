@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/client-ip-guard/client-ip-guard/internal/testsupport"
+	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongpdk"
 )
 
 // Test plugins are built once per test binary run, into binDir.
@@ -143,17 +144,17 @@ func waitSocket(tb testing.TB, s *Server) {
 }
 
 // newReq is a typical request: peer 10.0.0.7:5555 behind nothing.
-func newReq() *Request {
-	return &Request{
-		Vars: Vars{
+func newReq() *kongpdk.Request {
+	return &kongpdk.Request{
+		Vars: kongpdk.Vars{
 			RemoteAddr: "10.0.0.7", RemotePort: "5555",
 			RealIPRemoteAddr: "10.0.0.7", RealIPRemotePort: "5555",
 		},
 		Scheme: "http", Host: "example.com", Port: 8000, Method: "GET",
 		Path: "/p", RawQuery: "a=1&a=2&flag&e=", HTTPVersion: 1.1,
-		Headers: []Header{
-			{"Host", "example.com"}, {"X-Test", "one"}, {"X-Test", "two"},
-			{"User-Agent", "t"},
+		Headers: []kongpdk.Header{
+			{Name: "Host", Value: "example.com"}, {Name: "X-Test", Value: "one"}, {Name: "X-Test", Value: "two"},
+			{Name: "User-Agent", Value: "t"},
 		},
 		StartTime: 1700000000.5,
 	}

@@ -59,3 +59,8 @@ func TestConcurrentFirstEvents(t *testing.T) {
 	assert.EqualValues(t, 1, s.Stats().InstanceStarts)
 	assert.EqualValues(t, 32, s.Stats().Events)
 }
+
+func TestWithSeq(t *testing.T) {
+	assert.Equal(t, `{"__seq__":7}`, string(withSeq([]byte(`{}`), 7)))
+	assert.Equal(t, `{"a":1,"__seq__":7}`, string(withSeq([]byte(`{"a":1}`), 7)))
+}

@@ -10,11 +10,13 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongpdk"
 )
 
 // runProbe runs pdkprobe's access phase with the given script on a fresh
 // entity and returns the per-op results.
-func runProbe(t *testing.T, s *Server, phase, ops string, req *Request) ([]string, error) {
+func runProbe(t *testing.T, s *Server, phase, ops string, req *kongpdk.Request) ([]string, error) {
 	t.Helper()
 	key := phase + "_ops"
 	e := &Entity{ID: fmt.Sprintf("%s-%d", t.Name(), time.Now().UnixNano()), RouteID: "r1", Config: map[string]any{key: ops}}
@@ -24,7 +26,7 @@ func runProbe(t *testing.T, s *Server, phase, ops string, req *Request) ([]strin
 	return probeResults(t, req), err
 }
 
-func probeResults(t *testing.T, req *Request) []string {
+func probeResults(t *testing.T, req *kongpdk.Request) []string {
 	raw, ok := req.Shared["results"].(string)
 	if !ok {
 		return nil
@@ -41,11 +43,11 @@ func TestPDKAnswers(t *testing.T) {
 	cases := []struct {
 		name string
 		ops  string
-		mod  func(*Request)
+		mod  func(*kongpdk.Request)
 		want []string
 	}{
 		{"client address", "ip;fip;port;fport", nil, []string{"10.0.0.7", "10.0.0.7", "5555", "5555"}},
-		{"realip rewrote the address without a port", "ip;fip;port;fport", func(r *Request) {
+		{"realip rewrote the address without a port", "ip;fip;port;fport", func(r *kongpdk.Request) {
 			r.Vars.RemoteAddr, r.Vars.RemotePort = "1.2.3.4", ""
 		}, []string{"10.0.0.7", "1.2.3.4", "5555", "0"}},
 		{"header: first value, case and _ insensitive, absent is empty",
@@ -58,35 +60,35 @@ func TestPDKAnswers(t *testing.T) {
 			"http", "example.com", "8000", "GET", "/p", "/p?a=1&a=2&flag&e=", "a=1&a=2&flag&e=", "1.1",
 		}},
 		{"query", "qarg:a;qarg:e;qarg:none;query:-1", nil, []string{"1", "", "", `{"a":["1","2"],"e":[""]}`}},
-		{"forwarded_* ignore X-Forwarded-* from an untrusted peer", "fscheme;fhost;rfport", func(r *Request) {
-			r.Headers = append(r.Headers, Header{"X-Forwarded-Proto", "HTTPS"}, Header{"X-Forwarded-Host", "u@Other.example:9443"})
+		{"forwarded_* ignore X-Forwarded-* from an untrusted peer", "fscheme;fhost;rfport", func(r *kongpdk.Request) {
+			r.Headers = append(r.Headers, kongpdk.Header{Name: "X-Forwarded-Proto", Value: "HTTPS"}, kongpdk.Header{Name: "X-Forwarded-Host", Value: "u@Other.example:9443"})
 		}, []string{"http", "example.com", "8000"}},
-		{"forwarded_* honour X-Forwarded-* from a trusted peer", "fscheme;fhost;rfport", func(r *Request) {
+		{"forwarded_* honour X-Forwarded-* from a trusted peer", "fscheme;fhost;rfport", func(r *kongpdk.Request) {
 			r.Trusted = trustAll
-			r.Headers = append(r.Headers, Header{"X-Forwarded-Proto", "HTTPS"}, Header{"X-Forwarded-Host", "u@Other.example:9443"})
+			r.Headers = append(r.Headers, kongpdk.Header{Name: "X-Forwarded-Proto", Value: "HTTPS"}, kongpdk.Header{Name: "X-Forwarded-Host", Value: "u@Other.example:9443"})
 		}, []string{"https", "other.example", "9443"}},
-		{"ip.is_trusted", "trusted:10.0.0.7;trusted:not-an-ip", func(r *Request) {
+		{"ip.is_trusted", "trusted:10.0.0.7;trusted:not-an-ip", func(r *kongpdk.Request) {
 			r.Trusted = func(a netip.Addr) bool { return a == netip.MustParseAddr("10.0.0.7") }
 		}, []string{"true", "false"}},
-		{"nginx vars", "var:remote_addr;var:realip_remote_port;var:http_x_test;var:proxy_protocol_addr;var:proxy_protocol_tlv_alpn;var:nope;var:request_id", func(r *Request) {
+		{"nginx vars", "var:remote_addr;var:realip_remote_port;var:http_x_test;var:proxy_protocol_addr;var:proxy_protocol_tlv_alpn;var:nope;var:request_id", func(r *kongpdk.Request) {
 			r.Vars.ProxyProtocolAddr, r.Vars.ProxyProtocolPort = "192.0.2.1", "4000"
 			r.Vars.ProxyProtocolTLVs = map[string]string{"alpn": "h2"}
 			r.NginxVars = map[string]string{"request_id": "abc"}
 		}, []string{"10.0.0.7", "5555", "one, two", "192.0.2.1", "h2", "", "abc"}},
 		{"ngx.ctx round trip", "setctx:k=v;getctx:k;getctx:none;starttime;subsystem", nil, []string{"ok", "v", "<nil>", "1.7000000005e+09", "http"}},
 		{"ctx.shared round trip", "sset:k=v;sget:k;sget:none", nil, []string{"ok", "v", "<nil>"}},
-		{"router", "route;service", func(r *Request) {
+		{"router", "route;service", func(r *kongpdk.Request) {
 			r.RouteID, r.RouteName, r.ServiceID, r.ServiceName = "r1", "rn", "s1", "sn"
 		}, []string{"r1/rn", "s1/sn"}},
 		{"no route", "route", nil, []string{"/"}},
-		{"body, captures, consumer, protocol", "body;captures;consumer;protocol;memstats", func(r *Request) { r.Body = []byte("payload") },
+		{"body, captures, consumer, protocol", "body;captures;consumer;protocol;memstats", func(r *kongpdk.Request) { r.Body = []byte("payload") },
 			[]string{"payload", "0 0", "", "http", "ok"}},
-		{"tls version only over TLS", "tls", func(r *Request) {
+		{"tls version only over TLS", "tls", func(r *kongpdk.Request) {
 			r.Scheme = "https"
 			r.NginxVars = map[string]string{"ssl_protocol": "TLSv1.3"}
 		}, []string{"TLSv1.3"}},
 		{"set_upstream, set_target", "upstream:u1;target:10.1.1.1=8080", nil, []string{"ok", "ok"}},
-		{"path normalised, request_uri raw", "path;pwq;var:uri", func(r *Request) { r.Path, r.RawQuery = "/a/./b/%7e%2F//c", "" },
+		{"path normalised, request_uri raw", "path;pwq;var:uri", func(r *kongpdk.Request) { r.Path, r.RawQuery = "/a/./b/%7e%2F//c", "" },
 			[]string{"/a/b/~%2F/c", "/a/./b/%7e%2F//c", "/a/b/~/c"}},
 	}
 	for _, tc := range cases {
@@ -110,10 +112,10 @@ func TestPDKOutputs(t *testing.T) {
 	_, err := runProbe(t, s, "access", "rset:X-A=1;radd:x-a=2;rset:X-B=3;rclear:x-b;log:notice=hello;log:alert=a;ssv:guard.v=c;sreqset:host=up.example;rsetheaders:x-c=a,b", req)
 	require.NoError(t, err)
 	assert.Equal(t, map[string][]string{"X-A": {"1", "2"}, "X-C": {"a", "b"}}, req.ResponseHeaders)
-	assert.Equal(t, []LogLine{{"notice", "hello"}, {"alert", "a1true"}}, req.Logs)
+	assert.Equal(t, []kongpdk.LogLine{{Level: "notice", Message: "hello"}, {Level: "alert", Message: "a1true"}}, req.Logs)
 	assert.Equal(t, map[string]any{"guard.v": "c"}, req.SerializeValue)
 	assert.Equal(t, "up.example", req.UpstreamHost)
-	assert.True(t, logs.has(`[notice] [kong] pb_rpc.lua:233 [pdkprobe] hello, client: 10.0.0.7, server: kong, request: "GET /p?a=1&a=2&flag&e= HTTP/1.1", host: "example.com"`), logs.all())
+	assert.True(t, logs.has(`[notice] [kong] pb_rpc.lua:233 hello, client: 10.0.0.7, server: kong, request: "GET /p?a=1&a=2&flag&e= HTTP/1.1", host: "example.com"`), logs.all())
 	assert.Equal(t, []string{
 		"kong.request.get_header", // X-Ops
 		"kong.response.set_header", "kong.response.add_header", "kong.response.set_header", "kong.response.clear_header",
@@ -141,7 +143,7 @@ func TestHeaderMutationVisible(t *testing.T) {
 		"ok", "", "", "ok",
 		`{"host":["example.com"],"user-agent":["t"],"x-m":["a","b"]}`,
 	}, got)
-	assert.Equal(t, []Header{{"Host", "example.com"}, {"User-Agent", "t"}, {"X-M", "a"}, {"X-M", "b"}}, req.Headers)
+	assert.Equal(t, []kongpdk.Header{{Name: "Host", Value: "example.com"}, {Name: "User-Agent", Value: "t"}, {Name: "X-M", Value: "a"}, {Name: "X-M", Value: "b"}}, req.Headers)
 }
 
 // TestPhaseChecks: calls Kong's phase checker refuses fail the event
@@ -182,4 +184,32 @@ func TestServiceRequestEdits(t *testing.T) {
 	assert.Equal(t, "/new%20path/x", req.UpstreamPath)
 	assert.Equal(t, "PATCH", req.Method)
 	assert.Equal(t, "new body", string(req.Body))
+}
+
+// TestPDKLogLines: a Go plugin's kong.log.* lines come from the root logger
+// pb_rpc.lua bound at load (no [plugin] tag; pb_rpc.lua:178-206, 388-391,
+// kong/pdk/log.lua:54-55 at 3.9.3), with nginx's level names.
+func TestPDKLogLines(t *testing.T) {
+	s, logs := startPlugin(t, "pdkprobe")
+	req := newReq()
+	_, err := runProbe(t, s, "access", "log:err=boom;log:warn=careful", req)
+	require.NoError(t, err)
+	assert.True(t, logs.has(`[error] [kong] pb_rpc.lua:233 boom, client: 10.0.0.7`), logs.all())
+	assert.True(t, logs.has(`[warn] [kong] pb_rpc.lua:233 careful, client: 10.0.0.7`), logs.all())
+	assert.False(t, logs.has(`[err]`), logs.all())
+	assert.False(t, logs.has(`[pdkprobe]`), logs.all())
+}
+
+// TestSerializeValueLists: set_serialize_value values reach Kong's log
+// plugins as plain Lua tables (pb_rpc.lua:24-60 at 3.9.3) that cjson
+// encodes, so an empty list is {} and a non-empty one stays a list.
+func TestSerializeValueLists(t *testing.T) {
+	s, _ := startPlugin(t, "pdkprobe")
+	req := newReq()
+	_, err := runProbe(t, s, "access", "ssvlist:guard.reasons=;ssvlist:guard.chain=a,b", req)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]any{"guard.reasons": []any{}, "guard.chain": []any{"a", "b"}}, req.SerializeValue)
+	out := kongpdk.SerializeJSON(req, kongpdk.DefaultWorkspaceID)
+	assert.Contains(t, out, `"guard":{"chain":["a","b"],"reasons":{}}`)
+	assert.NotContains(t, out, `[]`)
 }

@@ -9,6 +9,8 @@ import (
 
 	kpp "github.com/Kong/go-pdk/server/kong_plugin_protocol"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongpdk"
 )
 
 // defaultTimeout is the cosocket timeout Kong uses towards plugin servers
@@ -40,7 +42,7 @@ func (s *Server) rpc(ctx context.Context, call *kpp.RpcCall, ev *event) (*kpp.Rp
 		if errors.Is(err, errStaleConn) && reused && tries < maxIdle {
 			continue // nginx would already have dropped it from the pool
 		}
-		if errors.Is(err, errExit) {
+		if errors.Is(err, kongpdk.ErrExit) {
 			return nil, err
 		}
 		if ce := ctxErr(ctx, err); ce != nil {
@@ -144,9 +146,9 @@ func (s *Server) closeInstance(ctx context.Context, id int32) {
 // A kong.response.exit ends it successfully, its connection dropped.
 func (s *Server) handleEventOnce(ctx context.Context, id int32, ev *event) error {
 	_, err := s.rpc(ctx, &kpp.RpcCall{Call: &kpp.RpcCall_CmdHandleEvent{
-		CmdHandleEvent: &kpp.CmdHandleEvent{InstanceId: id, EventName: ev.phase},
+		CmdHandleEvent: &kpp.CmdHandleEvent{InstanceId: id, EventName: ev.pdk.Phase()},
 	}}, ev)
-	if errors.Is(err, errExit) {
+	if errors.Is(err, kongpdk.ErrExit) {
 		return nil
 	}
 	return err

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"sync/atomic"
 	"time"
+
+	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongpdk"
 )
 
 // Options configure a plugin server as kong.conf's pluginserver_<name>_*
@@ -93,7 +95,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("pluginsrv: no socket path for plugin server %q", opts.Name)
 	}
 	if opts.WorkspaceID == "" {
-		opts.WorkspaceID = defaultWorkspaceID
+		opts.WorkspaceID = kongpdk.DefaultWorkspaceID
 	}
 	if opts.LogTimeout <= 0 {
 		opts.LogTimeout = 60 * time.Second
@@ -117,9 +119,6 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	return s, nil
 }
-
-// defaultWorkspaceID stands in for the id of Kong's default workspace.
-const defaultWorkspaceID = "0dc6f45b-8f8d-40d2-a504-473544ee190b"
 
 // Info is the plugin's -dump information.
 func (s *Server) Info() PluginInfo { return s.info }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"google.golang.org/protobuf/types/known/structpb"
 	"io"
 	"net"
 	"os"
@@ -20,6 +21,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongpdk"
 )
 
 // fconn is the plugin's end of a connection in wire tests, framed as
@@ -187,7 +190,7 @@ func TestWireDialogue(t *testing.T) {
 				{"kong.client.get_forwarded_port", nil},
 				{"kong.nginx.get_ctx", &kpp.String{V: "none"}},
 				{"kong.request.get_header", &kpp.String{V: "absent"}},
-				{"kong.nginx.set_ctx", &kpp.KV{K: "k", V: wrapValue("v")}},
+				{"kong.nginx.set_ctx", &kpp.KV{K: "k", V: structpb.NewStringValue("v")}},
 				{"kong.nginx.get_ctx", &kpp.String{V: "k"}},
 			} {
 				r, err := f.ask(q.m, q.a)
@@ -210,8 +213,8 @@ func TestWireDialogue(t *testing.T) {
 	assert.Equal(t, []int64{2, 3}, seqs, "Kong sends msg_id+1")
 	assert.Equal(t, map[string]any{
 		"a": "b", "n": float64(1), "route_id": "r1", "plugin_instance_name": "inst",
-		"__plugin_id": "pid-1", "__ws_id": defaultWorkspaceID, "__seq__": float64(1),
-		"__key__": "plugins:fake:r1::::" + defaultWorkspaceID,
+		"__plugin_id": "pid-1", "__ws_id": kongpdk.DefaultWorkspaceID, "__seq__": float64(1),
+		"__key__": "plugins:fake:r1::::" + kongpdk.DefaultWorkspaceID,
 	}, conf, "service_id/consumer_id are nil in Lua, so absent")
 	require.Len(t, replies, 6)
 	assert.Equal(t, append([]byte{0x0a, 8}, "10.0.0.7"...), replies[0], "String{v}")

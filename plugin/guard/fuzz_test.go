@@ -9,6 +9,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/client-ip-guard/client-ip-guard/plugin/evaluate"
 	"github.com/client-ip-guard/client-ip-guard/plugin/guardconf"
 	"github.com/client-ip-guard/client-ip-guard/plugin/realip"
 	"github.com/client-ip-guard/client-ip-guard/plugin/record"
@@ -44,36 +45,39 @@ func FuzzJudge(f *testing.F) {
 
 	f.Fuzz(func(t *testing.T, conf uint8, peer string, sel uint8, v1, v2, v3, kong string) {
 		pol := policies[int(conf)%len(policies)]
-		var req realip.Request
+		var facts evaluate.Facts
 		if peer != "unix:" {
 			a, err := netip.ParseAddr(peer)
 			if err != nil || a.Zone() != "" {
 				return // Kong's get_ip is always an address or "unix:"
 			}
-			req.Peer = netip.AddrPortFrom(a, 1234)
 		}
+		if err := facts.SetPeer(peer); err != nil {
+			t.Fatal(err)
+		}
+		facts.SetPeerPort(1234)
+		var headers []realip.Header
 		for i, v := range []string{v1, v2, v3} {
 			name := fuzzHeaderNames[int(sel>>(2*i))&3]
-			req.Headers = append(req.Headers, realip.Header{Name: name, Value: v})
+			if i == 0 && sel&0x80 != 0 {
+				name = strings.ReplaceAll(name, "-", "_")
+			}
+			headers = append(headers, realip.Header{Name: name, Value: v})
+			facts.AddHeader(pol.Resolver.HeaderName(), []byte(name), []byte(v))
 		}
 		if sel&0x40 != 0 {
-			req.Proxy = &realip.Proxy{SrcAddr: v1, SrcPort: uint16(len(v2))}
+			facts.SetProxy(v1, uint16(len(v2)))
 		}
+		facts.SetKong(kong)
+		req := facts.Req
 
-		res := pol.Resolver.Resolve(&req, nil)
+		ev := evaluate.Evaluate(pol, &facts, nil)
+		res, out := ev.Result, ev.Outcome
 		var trace realip.Trace
-		if traced := pol.Resolver.Resolve(&req, &trace); !reflect.DeepEqual(res, traced) {
-			t.Fatalf("tracing changed the result: %+v vs %+v", res, traced)
+		if traced := evaluate.Evaluate(pol, &facts, &trace); !reflect.DeepEqual(ev, traced) {
+			t.Fatalf("tracing changed the evaluation: %+v vs %+v", ev, traced)
 		}
-		fw, n := forwarding(req.Headers, pol.Resolver.HeaderName())
-		in := verdict.Input{
-			Result: &res, Kind: pol.Resolver.Kind(), Forwarding: fw, SourceLines: n,
-			KongAddr: kong, KongKnown: true, TrustAll: pol.TrustAllWarns,
-		}
-		if pol.HasAllowDeny() && !res.Unix {
-			in.Denied, in.DenyReason = pol.AllowDeny(res.Addr)
-		}
-		out := verdict.Judge(&in)
+		denied := out.Reasons.Has(verdict.ReasonDenyListed) || out.Reasons.Has(verdict.ReasonNotAllowListed) || out.Reasons.Has(verdict.ReasonClientUnverified)
 
 		if out.Verdict.String() == "unknown" {
 			t.Fatalf("verdict out of range: %d", out.Verdict)
@@ -102,19 +106,26 @@ func FuzzJudge(f *testing.F) {
 			}
 		}
 		if out.Verdict == verdict.OK {
-			if !res.PeerTrusted || res.Status == realip.Declined || res.AddrTrusted || in.Denied {
-				t.Fatalf("ok for %+v denied=%v", res, in.Denied)
+			if !res.PeerTrusted || res.Status == realip.Declined || res.AddrTrusted || denied || facts.Underscored != 0 {
+				t.Fatalf("ok for %+v denied=%v", res, denied)
 			}
 			if pol.Resolver.Kind() != realip.KindForwarded && realip.FormatAddr(res.Addr) != kong {
 				t.Fatalf("ok although Kong says %q and the plugin %s", kong, realip.FormatAddr(res.Addr))
 			}
 		}
-		if in.Denied && out.Verdict != verdict.Denied {
+		if denied && out.Verdict != verdict.Denied {
 			t.Fatalf("denied address judged %s", out.Verdict)
+		}
+		// allow/deny never let pass a client they could not check.
+		if pol.HasAllowDeny() && !verdict.Verified(&res, pol.Resolver.Kind()) && out.Verdict != verdict.Denied {
+			t.Fatalf("unverified client %+v judged %s under allow/deny", res, out.Verdict)
+		}
+		if ev.Passes(pol) && pol.Enforce && pol.Reject.Has(out.Verdict) {
+			t.Fatalf("enforce passes a rejected verdict %s", out.Verdict)
 		}
 		if res.Malformed != "" {
 			found := req.Proxy != nil && strings.Contains(req.Proxy.SrcAddr, res.Malformed)
-			for _, h := range req.Headers {
+			for _, h := range headers {
 				found = found || strings.Contains(h.Value, res.Malformed)
 			}
 			if !found {
@@ -122,19 +133,18 @@ func FuzzJudge(f *testing.F) {
 			}
 		}
 
-		chain, _ := record.Chain(req.Headers, pol.Resolver.Kind(), pol.Resolver.HeaderName())
-		if len(chain) > record.MaxChainEntries {
-			t.Fatalf("chain of %d entries", len(chain))
+		r := ev.Record(pol, &facts, guardconf.Scope{}, "t")
+		if len(r.Chain) > record.MaxChainEntries {
+			t.Fatalf("chain of %d entries", len(r.Chain))
 		}
-		for _, e := range chain {
+		for _, e := range r.Chain {
 			if len(e) > record.MaxEntryBytes || !utf8.ValidString(e) {
 				t.Fatalf("chain entry %q", e)
 			}
 		}
-		r := record.Record{ClientIP: realip.FormatAddr(res.Addr), Chain: chain, KongIP: kong, Verdict: out.Verdict.String(), Reasons: out.Reasons.Names()}
-		b := r.JSON()
-		if !json.Valid(b) || strings.ContainsAny(string(b), "\r\n") {
-			t.Fatalf("record is not one line of JSON: %q", b)
+		b := r.Fit(record.MaxKongLogBytes)
+		if !json.Valid(b) || strings.ContainsAny(string(b), "\r\n") || len(b) > record.MaxKongLogBytes {
+			t.Fatalf("record is not one line of JSON within the kong sink's limit: %q", b)
 		}
 	})
 }

@@ -7,9 +7,9 @@ package guard
 
 import (
 	"encoding/json"
-	"net/netip"
+	"fmt"
 	"strconv"
-	"strings"
+	"sync"
 	"time"
 
 	"github.com/Kong/go-pdk"
@@ -17,12 +17,13 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/client-ip-guard/client-ip-guard/plugin/evaluate"
 	"github.com/client-ip-guard/client-ip-guard/plugin/guardconf"
+	"github.com/client-ip-guard/client-ip-guard/plugin/metrics"
 	"github.com/client-ip-guard/client-ip-guard/plugin/pbheaders"
 	"github.com/client-ip-guard/client-ip-guard/plugin/realip"
 	"github.com/client-ip-guard/client-ip-guard/plugin/record"
 	"github.com/client-ip-guard/client-ip-guard/plugin/sink"
-	"github.com/client-ip-guard/client-ip-guard/plugin/verdict"
 )
 
 // Name, Version and Priority identify the plugin to Kong. The name Kong
@@ -40,13 +41,12 @@ const (
 const SerializeKey = "client_ip_guard"
 
 // MaxHeaders is the kong.request.get_headers limit the guard asks for:
-// Kong's maximum. A request with more header lines is judged on the first
-// MaxHeaders and flagged.
-const MaxHeaders = 1000
+// Kong's maximum. A request with more header lines cannot be judged.
+const MaxHeaders = evaluate.MaxHeaders
 
 // Config is the plugin's configuration type handed to go-pdk: the fields
-// and JSON tags of guardconf.Config, plus the phase handler. go-pdk sees
-// the methods of this type to decide the phases: Access only.
+// and JSON tags of guardconf.Config, plus the phase handlers. go-pdk sees
+// the methods of this type to decide the phases: Rewrite and Access.
 type Config guardconf.Config
 
 // New is the constructor go-pdk calls for each plugin instance.
@@ -58,12 +58,32 @@ func (c *Config) UnmarshalJSON(b []byte) error { return (*guardconf.Config)(c).U
 // Now is the clock used for records; tests replace it.
 var Now = time.Now
 
-// Access runs in Kong's access phase. Its PDK calls:
+// errorReportEvery bounds how often one instance logs the same kind of
+// failure in monitor mode, where traffic passes and a line per request
+// would flood Kong's log.
+const errorReportEvery = time.Minute
+
+// Rewrite runs only for global instances: Kong runs the rewrite phase for
+// plugins bound to no route, service or consumer (kong/init.lua:1169 at
+// 3.9.3), before runloop.access.before computes the upstream
+// X-Forwarded-For from the request's headers (kong/init.lua:1199,
+// kong/runloop/handler.lua:1340-1347). A global instance judges here, so
+// that strip_untrusted_forwarding removes a forged X-Forwarded-For before
+// Kong copies it upstream; its access event then does nothing.
+func (c *Config) Rewrite(kong *pdk.PDK) {
+	if (*guardconf.Config)(c).Scope().Global() {
+		c.handle(kong)
+	}
+}
+
+// Access runs in Kong's access phase for instances bound to a route,
+// service or consumer (a global instance has judged in Rewrite). The PDK
+// calls of one judgement:
 //
 //	always           kong.client.get_ip, kong.request.get_headers,
 //	                 kong.client.get_forwarded_ip                      3
 //	proxy_protocol   + kong.nginx.get_var proxy_protocol_addr/_port  +2
-//	strip            + one clear_header per forwarding header sent   +n
+//	strip            + one clear_header per forwarding header to clear +n
 //	upstream_header  + set_header or clear_header                     +1
 //	a record         + kong.log.notice or set_serialize_value
 //	                   (file/stdout sinks: none)                      +1
@@ -74,81 +94,80 @@ var Now = time.Now
 // anomaly 4. Nothing is left for the log phase, which in Kong runs after
 // the response from a snapshot that cannot read the client address.
 func (c *Config) Access(kong *pdk.PDK) {
+	if !(*guardconf.Config)(c).Scope().Global() {
+		c.handle(kong)
+	}
+}
+
+// factsPool recycles Facts and their header buffers between requests.
+var factsPool = sync.Pool{New: func() any { return new(facts) }}
+
+// facts is one request's evaluate.Facts plus the raw get_headers reply.
+type facts struct {
+	evaluate.Facts
+	headerBuf emptypb.Empty // kong.request.get_headers' reply, kept as raw bytes
+}
+
+// handle judges one request. It never lets an error or a panic take the
+// plugin server down; whether the request then passes depends on the mode
+// (see fail).
+func (c *Config) handle(kong *pdk.PDK) {
+	conf := (*guardconf.Config)(c)
 	defer func() {
 		if r := recover(); r != nil {
-			failClosed(kong, "client-ip-guard: internal error: "+toString(r))
+			fail(kong, conf, "client-ip-guard: internal error: "+toString(r))
 		}
 	}()
-	pol, err := (*guardconf.Config)(c).Policy()
+	pol, err := conf.Policy()
 	if err != nil {
-		failClosed(kong, err.Error())
+		metrics.ConfigError(err) // metrics: config_errors_total{field}
+		fail(kong, conf, err.Error())
 		return
 	}
-	var f facts
+	f := factsPool.Get().(*facts)
+	defer func() {
+		f.Reset()
+		f.headerBuf = emptypb.Empty{}
+		factsPool.Put(f)
+	}()
 	if err := f.gather(kong, pol); err != nil {
-		failClosed(kong, "client-ip-guard: reading the request from Kong: "+err.Error())
+		fail(kong, conf, "client-ip-guard: reading the request from Kong: "+err.Error())
 		return
 	}
-	res := pol.Resolver.Resolve(&f.req, nil)
-	in := verdict.Input{
-		Result:      &res,
-		Kind:        pol.Resolver.Kind(),
-		Forwarding:  f.forwarding,
-		SourceLines: f.sourceLines,
-		KongAddr:    f.kongAddr,
-		KongKnown:   true,
-		Truncated:   f.truncated,
-		TrustAll:    pol.TrustAllWarns,
-	}
-	if pol.HasAllowDeny() && !res.Unix {
-		in.Denied, in.DenyReason = pol.AllowDeny(res.Addr)
-	}
-	out := verdict.Judge(&in)
-	reject := pol.Reject.Has(out.Verdict)
-	action := record.ActionAllowed
-	if reject {
-		action = record.ActionWouldReject
-		if pol.Enforce {
-			action = record.ActionRejected
+	ev := evaluate.Evaluate(pol, &f.Facts, nil)
+	// metrics: verdicts_total; a lock-free lookup and an atomic add, no PDK call, no allocation.
+	metrics.For(conf.Scope().RouteID, conf.Scope().ServiceID).Count(ev.Outcome.Verdict, metrics.ActionOf(ev.Reject, pol.Enforce))
+	if ev.Passes(pol) {
+		for _, h := range ev.Strip(pol, &f.Facts) {
+			_ = kong.ServiceRequest.ClearHeader(h)
 		}
-	}
-
-	if !reject || !pol.Enforce {
-		if pol.Strip && !res.PeerTrusted {
-			f.strip(kong, pol)
-		}
-		if pol.UpstreamHdr != "" {
-			if res.Unix || res.AddrTrusted || (res.Status == realip.Declined && res.PeerTrusted) {
+		if v, clear, ok := ev.Upstream(pol); ok {
+			if clear {
 				// Not a client address: make sure no client-sent value survives.
 				_ = kong.ServiceRequest.ClearHeader(pol.UpstreamHdr)
 			} else {
-				_ = kong.ServiceRequest.SetHeader(pol.UpstreamHdr, realip.FormatAddr(res.Addr))
+				_ = kong.ServiceRequest.SetHeader(pol.UpstreamHdr, v)
 			}
 		}
 	}
-
-	if pol.LogWhen == guardconf.LogAll || (pol.LogWhen == guardconf.LogAnomalies && (out.Anomaly(pol.Reject) || reject)) {
-		rec := c.record(kong, pol, &f, &res, out, action)
+	if ev.Logged(pol) {
+		rec := ev.Record(pol, &f.Facts, conf.Scope(), record.Stamp(Now()))
+		if pol.LogPorts {
+			if p, err := kong.Client.GetPort(); err == nil {
+				rec.PeerPort = p
+				if ev.Result.Status == realip.Declined {
+					rec.ClientPort = p
+				}
+			}
+		}
 		emit(kong, pol, rec)
 	}
-
-	if reject && pol.Enforce {
+	if !ev.Passes(pol) {
 		// JSON-encode the message: Go quoting (\a, \x..) is not JSON.
 		msg, _ := json.Marshal(pol.Message)
 		body := []byte(`{"message":` + string(msg) + `}`)
 		kong.Response.Exit(pol.Status, body, map[string][]string{"Content-Type": {"application/json; charset=utf-8"}})
 	}
-}
-
-// facts is what the guard reads from Kong for one request.
-type facts struct {
-	req         realip.Request
-	proxy       realip.Proxy
-	kongAddr    string
-	forwarding  verdict.Forwarding
-	sourceLines int
-	truncated   bool
-	headerBuf   emptypb.Empty // kong.request.get_headers' reply, kept as raw bytes
 }
 
 // getHeaders is the PDK method behind kong.request.get_headers.
@@ -157,157 +176,52 @@ const getHeaders = "kong.request.get_headers"
 func (f *facts) gather(kong *pdk.PDK, pol *guardconf.Policy) error {
 	peer, err := kong.Client.GetIp()
 	if err != nil {
+		metrics.PDKError("kong.client.get_ip")
 		return err
 	}
 	// The reply is decoded into an empty message, so that its bytes stay
 	// unknown fields that pbheaders reads as sent: go-pdk's own GetHeaders
 	// fails the whole call on one non-UTF-8 byte in any header.
 	if err := kong.Request.Ask(getHeaders, &kong_plugin_protocol.Int{V: MaxHeaders}, &f.headerBuf); err != nil {
+		metrics.PDKError(getHeaders)
 		return err
 	}
-	if f.kongAddr, err = kong.Client.GetForwardedIp(); err != nil {
+	kongAddr, err := kong.Client.GetForwardedIp()
+	if err != nil {
+		metrics.PDKError("kong.client.get_forwarded_ip")
 		return err
 	}
+	f.SetKong(kongAddr)
 	// The peer's port is not read: nothing in the verdict needs it and it
 	// would cost a call. Port 0 here never reaches a record unless
 	// log_ports asks for the real one.
-	if peer != "unix:" {
-		a, perr := netip.ParseAddr(peer)
-		if perr == nil {
-			f.req.Peer = netip.AddrPortFrom(a.WithZone(""), 0)
-		}
+	if err := f.SetPeer(peer); err != nil {
+		return fmt.Errorf("kong.client.get_ip returned %q: %w", peer, err)
 	}
-	kind := pol.Resolver.Kind()
-	name := pol.Resolver.HeaderName()
-	total := 0
+	source := pol.Resolver.HeaderName()
 	err = pbheaders.Walk(f.headerBuf.ProtoReflect().GetUnknown(), func(k, v []byte) {
-		total++
-		switch string(k) {
-		case "x-forwarded-for":
-			f.forwarding |= verdict.HasXForwardedFor
-		case "x-real-ip":
-			f.forwarding |= verdict.HasXRealIP
-		case "forwarded":
-			f.forwarding |= verdict.HasForwarded
-		default:
-			if string(k) == name {
-				f.forwarding |= verdict.HasConfigured
-			}
-		}
-		if name != "" && string(k) == name {
-			f.sourceLines++
-			f.req.Headers = append(f.req.Headers, realip.Header{Name: name, Value: string(v)})
-		}
+		f.AddHeader(source, k, v)
 	})
 	if err != nil {
 		return err
 	}
-	f.truncated = total >= MaxHeaders
-	if kind == realip.KindProxyProtocol {
+	if pol.Resolver.Kind() == realip.KindProxyProtocol {
 		addr, err := kong.Nginx.GetVar("proxy_protocol_addr")
 		if err != nil {
+			metrics.PDKError("kong.nginx.get_var")
 			return err
 		}
 		if addr != "" {
 			port, err := kong.Nginx.GetVar("proxy_protocol_port")
 			if err != nil {
+				metrics.PDKError("kong.nginx.get_var")
 				return err
 			}
 			p, _ := strconv.ParseUint(port, 10, 16)
-			f.proxy = realip.Proxy{SrcAddr: addr, SrcPort: uint16(p)}
-			f.req.Proxy = &f.proxy
+			f.SetProxy(addr, uint16(p))
 		}
 	}
 	return nil
-}
-
-// strip clears the forwarding headers an untrusted peer sent, so that
-// neither Kong's upstream X-Forwarded-For nor the service sees them.
-func (f *facts) strip(kong *pdk.PDK, pol *guardconf.Policy) {
-	sent := func(h string, flag verdict.Forwarding) {
-		if f.forwarding&flag != 0 {
-			_ = kong.ServiceRequest.ClearHeader(h)
-		}
-	}
-	sent("x-forwarded-for", verdict.HasXForwardedFor)
-	sent("x-real-ip", verdict.HasXRealIP)
-	sent("forwarded", verdict.HasForwarded)
-	if h := pol.Resolver.HeaderName(); h != "" && h != "x-forwarded-for" && h != "x-real-ip" && h != "forwarded" {
-		sent(h, verdict.HasConfigured)
-	}
-}
-
-func (c *Config) record(kong *pdk.PDK, pol *guardconf.Policy, f *facts, res *realip.Result, out verdict.Outcome, action string) *record.Record {
-	scope := (*guardconf.Config)(c).Scope()
-	kind := pol.Resolver.Kind()
-	name := pol.Resolver.HeaderName()
-	r := &record.Record{
-		Time:       record.Stamp(Now()),
-		ClientIP:   clientText(res),
-		ClientPort: int(res.Port),
-		PeerIP:     peerText(res),
-		PeerPort:   int(res.PeerPort),
-		Source:     record.Source(res, kind, headerLabel(pol)),
-		KongIP:     f.kongAddr,
-		Verdict:    out.Verdict.String(),
-		Reasons:    out.Reasons.Names(),
-		Action:     action,
-		Mode:       guardconf.ModeMonitor,
-		RouteID:    scope.RouteID,
-		ServiceID:  scope.ServiceID,
-		Instance:   scope.InstanceName,
-	}
-	if pol.Enforce {
-		r.Mode = guardconf.ModeEnforce
-	}
-	if kind == realip.KindProxyProtocol {
-		if f.req.Proxy != nil {
-			host := f.proxy.SrcAddr
-			if strings.IndexByte(host, ':') >= 0 {
-				host = "[" + host + "]" // "2001:db8::1:5555" would be ambiguous
-			}
-			r.Chain = []string{host + ":" + strconv.Itoa(int(f.proxy.SrcPort))}
-		} else {
-			r.Chain = []string{}
-		}
-	} else {
-		r.Chain, r.Truncated = record.Chain(f.req.Headers, kind, name)
-	}
-	if pol.LogPorts {
-		if p, err := kong.Client.GetPort(); err == nil {
-			r.PeerPort = p
-			if res.Status == realip.Declined {
-				r.ClientPort = p
-			}
-		}
-	}
-	return r
-}
-
-func headerLabel(pol *guardconf.Policy) string {
-	switch pol.Resolver.Kind() {
-	case realip.KindXRealIP:
-		return "X-Real-IP"
-	case realip.KindXForwardedFor:
-		return "X-Forwarded-For"
-	case realip.KindForwarded:
-		return "Forwarded"
-	}
-	return pol.Resolver.HeaderName()
-}
-
-func clientText(res *realip.Result) string {
-	if res.Unix {
-		return "unix:"
-	}
-	return realip.FormatAddr(res.Addr)
-}
-
-func peerText(res *realip.Result) string {
-	if !res.PeerAddr.IsValid() {
-		return "unix:"
-	}
-	return realip.FormatAddr(res.PeerAddr)
 }
 
 // emit sends a record to the configured sink.
@@ -333,14 +247,23 @@ func emit(kong *pdk.PDK, pol *guardconf.Policy, rec *record.Record) {
 		}
 		w.Write(rec.JSON())
 	default:
-		_ = kong.Log.Notice(string(rec.JSON()))
+		_ = kong.Log.Notice(string(rec.Fit(record.MaxKongLogBytes)))
 	}
 }
 
-// failClosed reports an error to Kong's log and rejects the request with
-// 500: a guard that cannot judge must not let the request through.
-func failClosed(kong *pdk.PDK, msg string) {
+// fail handles a request the guard cannot judge. In monitor mode the
+// request passes and the error is logged at most once per
+// errorReportEvery; otherwise the error is logged and the request is
+// rejected with 500: a guard that enforces must not let through what it
+// could not check.
+func fail(kong *pdk.PDK, conf *guardconf.Config, msg string) {
 	defer func() { _ = recover() }() // the connection may already be gone
+	if conf.FailOpen() {
+		if conf.ErrorReportDue(time.Now(), errorReportEvery) {
+			_ = kong.Log.Err(msg, " (monitor mode: requests pass unjudged)")
+		}
+		return
+	}
 	_ = kong.Log.Err(msg)
 	kong.Response.Exit(500, []byte(`{"message":"An unexpected error occurred"}`), map[string][]string{"Content-Type": {"application/json; charset=utf-8"}})
 }

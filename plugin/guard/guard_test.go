@@ -38,12 +38,13 @@ type hs = map[string][]string
 // rec is the record every test starts from: monitor mode, allowed.
 func rec(mod func(r *record.Record)) record.Record {
 	r := record.Record{
-		Time:    "2026-03-04T05:06:07.089Z",
-		Source:  "socket",
-		Chain:   []string{},
-		Reasons: []string{},
-		Action:  record.ActionAllowed,
-		Mode:    guardconf.ModeMonitor,
+		Time:      "2026-03-04T05:06:07.089Z",
+		Source:    "socket",
+		Chain:     []string{},
+		Reasons:   []string{},
+		Action:    record.ActionAllowed,
+		Mode:      guardconf.ModeMonitor,
+		ServiceID: testService,
 	}
 	mod(&r)
 	return r
@@ -85,7 +86,6 @@ func TestAccessResolution(t *testing.T) {
 				r.ClientIP, r.PeerIP, r.KongIP = direct, direct, direct
 				r.Verdict = "spoof_attempt"
 				r.Reasons = []string{verdict.ReasonPeerUntrusted, verdict.ReasonForwardingFromUntrust}
-				r.Action = record.ActionWouldReject
 			})))},
 		{"default config, forged X-Real-IP shows in the chain", `{}`,
 			steps(gather(direct, hs{"x-real-ip": {"1.2.3.4"}}, direct), notice(rec(func(r *record.Record) {
@@ -93,7 +93,6 @@ func TestAccessResolution(t *testing.T) {
 				r.Chain = []string{"1.2.3.4"}
 				r.Verdict = "spoof_attempt"
 				r.Reasons = []string{verdict.ReasonPeerUntrusted, verdict.ReasonForwardingFromUntrust}
-				r.Action = record.ActionWouldReject
 			})))},
 		{"trusted LB, recursive X-Forwarded-For", confXFFRec + `}`,
 			gather(lb, hs{"x-forwarded-for": {"203.0.113.50, " + client + ", 10.0.0.2"}}, client)},
@@ -150,7 +149,8 @@ func TestAccessResolution(t *testing.T) {
 					r.ClientIP, r.ClientPort, r.PeerIP, r.KongIP = client, 5555, lb, client
 					r.Source = "proxy_protocol"
 					r.Chain = []string{client + ":5555"}
-					r.Verdict = "ok"
+					// An L4 load balancer adds no header: the client sent it.
+					r.Verdict, r.Reasons = "spoof_attempt", []string{verdict.ReasonBesideProxyProtocol}
 				})))},
 		{"PROXY protocol IPv6 source is bracketed in the chain", confPP + `,"log_when":"all"}`,
 			steps(gather(lb, hs{}, "2001:db8::1"), getVar("proxy_protocol_addr", "2001:db8::1"), getVar("proxy_protocol_port", "5555"),
@@ -174,7 +174,6 @@ func TestAccessResolution(t *testing.T) {
 					r.Chain = []string{client + ":5555"}
 					r.Verdict = "spoof_attempt"
 					r.Reasons = []string{verdict.ReasonPeerUntrusted, verdict.ReasonProxyFromUntrusted}
-					r.Action = record.ActionWouldReject
 				})))},
 		{"Forwarded, which Kong cannot read: no drift", `{"trusted_ips":["10.0.0.0/8"],"real_ip_header":"Forwarded","real_ip_recursive":true,"log_when":"all"}`,
 			steps(gather(lb, hs{"forwarded": {`for=198.51.100.7;proto=https, for="10.0.0.2:8080"`}}, lb), notice(rec(func(r *record.Record) {
@@ -189,28 +188,28 @@ func TestAccessResolution(t *testing.T) {
 				r.Chain = []string{"1.2.3.4"}
 				r.Verdict = "spoof_attempt"
 				r.Reasons = []string{verdict.ReasonPeerUntrusted, verdict.ReasonForwardingFromUntrust}
-				r.Action = record.ActionWouldReject
 			})))},
 		{"custom header", `{"trusted_ips":["10.0.0.0/8"],"real_ip_header":"CF-Connecting-IP","log_when":"all"}`,
 			steps(gather(lb, hs{"cf-connecting-ip": {client, "1.1.1.1"}}, client), notice(rec(func(r *record.Record) {
 				r.ClientIP, r.PeerIP, r.KongIP = client, lb, client
 				r.Source = "cf-connecting-ip"
 				r.Chain = []string{client}
-				r.Verdict, r.Reasons = "ok", []string{verdict.ReasonMultipleLines}
+				r.Verdict, r.Reasons = "smuggled", []string{verdict.ReasonMultipleLines}
+				r.Action = record.ActionWouldReject
 			})))},
 		{"headers cut at Kong's maximum", confXRIP + `,"log_when":"all"}`,
 			steps(gather(lb, hs{"x-real-ip": {client}, "x-junk": make([]string, guard.MaxHeaders-1)}, client), notice(rec(func(r *record.Record) {
 				r.ClientIP, r.PeerIP, r.KongIP = client, lb, client
 				r.Source = "X-Real-IP"
 				r.Chain = []string{client}
-				r.Verdict, r.Reasons = "ok", []string{verdict.ReasonHeadersTruncated}
+				r.Verdict, r.Reasons = "malformed", []string{verdict.ReasonHeadersTruncated}
+				r.Action = record.ActionWouldReject
 			})))},
 		{"scope keys reach the record", `{"route_id":"r-1","service_id":"s-1","plugin_instance_name":"edge"}`,
 			steps(gather(direct, hs{"x-forwarded-for": {"1.2.3.4"}}, direct), notice(rec(func(r *record.Record) {
 				r.ClientIP, r.PeerIP, r.KongIP = direct, direct, direct
 				r.Verdict = "spoof_attempt"
 				r.Reasons = []string{verdict.ReasonPeerUntrusted, verdict.ReasonForwardingFromUntrust}
-				r.Action = record.ActionWouldReject
 				r.RouteID, r.ServiceID, r.Instance = "r-1", "s-1", "edge"
 			})))},
 	})
@@ -297,7 +296,7 @@ func TestAccessEnforcement(t *testing.T) {
 			gather(lb, hs{"x-forwarded-for": {client}}, client)},
 		{"a message that is not valid JSON text stays valid JSON", denyConf + ",\"mode\":\"enforce\",\"log_when\":\"off\",\"message\":\"bell\\u0007 \\\"q\\\" \\\\ </x>\"}",
 			steps(gather(lb, hs{"x-forwarded-for": {client}}, client), exit(403, "bell\a \"q\" \\ </x>"))},
-		{"spoof rejected in enforce", `{"mode":"enforce"}`,
+		{"spoof rejected in enforce with require_trusted_peer", `{"mode":"enforce","require_trusted_peer":true}`,
 			steps(gather(direct, hs{"x-real-ip": {"1.2.3.4"}}, direct), notice(rec(func(r *record.Record) {
 				r.ClientIP, r.PeerIP, r.KongIP = direct, direct, direct
 				r.Chain = []string{"1.2.3.4"}
@@ -355,7 +354,6 @@ func TestAccessUpstreamHeader(t *testing.T) {
 				r.Chain = []string{"1.2.3.4"}
 				r.Verdict = "spoof_attempt"
 				r.Reasons = []string{verdict.ReasonPeerUntrusted, verdict.ReasonForwardingFromUntrust}
-				r.Action = record.ActionWouldReject
 			})))},
 		{"cleared when the LB sent nothing", conf + `}`,
 			steps(gather(lb, hs{"x-client-ip": {"6.6.6.6"}}, lb), clearHeader("X-Client-IP"), notice(rec(func(r *record.Record) {
@@ -374,7 +372,7 @@ func TestAccessUpstreamHeader(t *testing.T) {
 				r.ClientIP, r.PeerIP, r.KongIP = "unix:", "unix:", "unix:"
 				r.Verdict, r.Reasons = "lb_ip_leak", []string{verdict.ReasonSourceMissing}
 			})))},
-		{"untouched when the request is rejected", conf + `,"mode":"enforce","log_when":"off"}`,
+		{"untouched when the request is rejected", conf + `,"mode":"enforce","require_trusted_peer":true,"log_when":"off"}`,
 			steps(gather(direct, hs{"x-forwarded-for": {"1.2.3.4"}}, direct), exit(403, guardconf.DefaultMessage))},
 	})
 }
@@ -392,9 +390,9 @@ func TestAccessStrip(t *testing.T) {
 			gather(direct, hs{"accept": {"*/*"}}, direct)},
 		{"a trusted peer's headers are kept", conf + `}`,
 			gather(lb, forged, "3.3.3.3")},
-		{"strip before the upstream header", conf + `,"upstream_header":"X-Real-IP"}`,
-			steps(gather(direct, hs{"x-real-ip": {"2.2.2.2"}}, direct), clearHeader("x-real-ip"), setHeader("X-Real-IP", direct))},
-		{"nothing stripped from a rejected request", conf + `,"mode":"enforce"}`,
+		{"strip before the upstream header", conf + `,"upstream_header":"X-Client-IP"}`,
+			steps(gather(direct, hs{"x-real-ip": {"2.2.2.2"}}, direct), clearHeader("x-real-ip"), setHeader("X-Client-IP", direct))},
+		{"nothing stripped from a rejected request", conf + `,"mode":"enforce","require_trusted_peer":true}`,
 			steps(gather(direct, forged, direct), exit(403, guardconf.DefaultMessage))},
 	})
 }
@@ -404,7 +402,6 @@ func spoofRecord(mod func(r *record.Record)) record.Record {
 		r.ClientIP, r.PeerIP, r.KongIP = direct, direct, direct
 		r.Verdict = "spoof_attempt"
 		r.Reasons = []string{verdict.ReasonPeerUntrusted, verdict.ReasonForwardingFromUntrust}
-		r.Action = record.ActionWouldReject
 		if mod != nil {
 			mod(r)
 		}
@@ -521,7 +518,7 @@ func TestCallBudget(t *testing.T) {
 		{"default, anomaly: one more for the record", `{}`, steps(gather(direct, hs{"x-real-ip": {"1.2.3.4"}}, direct), notice(spoofRecord(func(r *record.Record) { r.Chain = []string{"1.2.3.4"} }))), 4},
 		{"default, anomaly with serializer", `{"log_sink":"serializer"}`, steps(gather(direct, hs{"x-real-ip": {"1.2.3.4"}}, direct), serialized(spoofRecord(func(r *record.Record) { r.Chain = []string{"1.2.3.4"} }))), 4},
 		{"proxy_protocol, ok", confPP + `}`, steps(gather(lb, hs{}, client), getVar("proxy_protocol_addr", client), getVar("proxy_protocol_port", "1")), 5},
-		{"enforce, rejected: record and exit", `{"mode":"enforce"}`, steps(gather(direct, hs{"x-real-ip": {"1.2.3.4"}}, direct), notice(spoofRecord(func(r *record.Record) {
+		{"enforce, rejected: record and exit", `{"mode":"enforce","require_trusted_peer":true}`, steps(gather(direct, hs{"x-real-ip": {"1.2.3.4"}}, direct), notice(spoofRecord(func(r *record.Record) {
 			r.Chain = []string{"1.2.3.4"}
 			r.Action, r.Mode = record.ActionRejected, guardconf.ModeEnforce
 		})), exit(403, guardconf.DefaultMessage)), 5},
@@ -537,18 +534,18 @@ func TestAccessInvalidConfig(t *testing.T) {
 	cases := []struct {
 		name, conf, field, value string
 	}{
-		{"bad CIDR", `{"trusted_ips":["10.0.0.0/33"]}`, "trusted_ips", "10.0.0.0/33"},
-		{"unknown mode", `{"mode":"block"}`, "mode", "block"},
-		{"status 700", `{"status":700}`, "status", "700"},
-		{"bad log_sink", `{"log_sink":"syslog"}`, "log_sink", "syslog"},
-		{"file sink without path", `{"log_sink":"file"}`, "log_path", ""},
-		{"bad reject entry", `{"reject":["spoof"]}`, "reject", "spoof"},
-		{"bad deny entry", `{"deny":["1.2.3.4/99"]}`, "deny", "1.2.3.4/99"},
+		{"bad CIDR", `"trusted_ips":["10.0.0.0/33"]`, "trusted_ips", "10.0.0.0/33"},
+		{"status 700", `"status":700`, "status", "700"},
+		{"bad log_sink", `"log_sink":"syslog"`, "log_sink", "syslog"},
+		{"file sink without path", `"log_sink":"file"`, "log_path", ""},
+		{"bad reject entry", `"reject":["spoof"]`, "reject", "spoof"},
+		{"bad deny entry", `"deny":["1.2.3.4/99"]`, "deny", "1.2.3.4/99"},
+		{"upstream_header Kong overrides", `"upstream_header":"X-Forwarded-For"`, "upstream_header", "X-Forwarded-For"},
 	}
 	good := config(t, confXRIP+`}`)
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			bad := config(t, tc.conf)
+		t.Run(tc.name+", enforce fails closed", func(t *testing.T) {
+			bad := config(t, `{"mode":"enforce",`+tc.conf+`}`)
 			_, err := (*guardconf.Config)(bad).Policy()
 			require.Error(t, err)
 			n := run(t, bad, logErr(tc.field, fmt.Sprintf("%q", tc.value)), exit(500, "An unexpected error occurred"))
@@ -558,32 +555,59 @@ func TestAccessInvalidConfig(t *testing.T) {
 			// Other instances are unaffected.
 			run(t, good, gather(lb, hs{"x-real-ip": {client}}, client)...)
 		})
+		t.Run(tc.name+", monitor lets traffic through", func(t *testing.T) {
+			bad := config(t, `{`+tc.conf+`}`)
+			n := run(t, bad, logErr(tc.field, fmt.Sprintf("%q", tc.value), "monitor mode"))
+			assert.Equal(t, 1, n, "the error is logged and the request passes")
+			// Within the minute the error is not logged again.
+			assert.Equal(t, 0, run(t, bad))
+			run(t, good, gather(lb, hs{"x-real-ip": {client}}, client)...)
+		})
 	}
+	// A mode that is neither monitor nor enforce fails closed: it may be a
+	// misspelt enforce.
+	bad := config(t, `{"mode":"block"}`)
+	run(t, bad, logErr("mode", `"block"`), exit(500, "An unexpected error occurred"))
 }
 
 func TestAccessPanicRecovered(t *testing.T) {
 	saved := guard.Now
 	t.Cleanup(func() { guard.Now = saved })
 	guard.Now = func() time.Time { panic("clock broke") }
-	cfg := config(t, `{"log_when":"all"}`)
+	cfg := config(t, `{"log_when":"all","mode":"enforce"}`)
 	run(t, cfg, steps(gather(direct, hs{}, direct), logErr("internal error", "clock broke"), exit(500, "An unexpected error occurred"))...)
 
 	guard.Now = func() time.Time { panic(fmt.Errorf("wrapped: %w", os.ErrClosed)) }
 	run(t, cfg, steps(gather(direct, hs{}, direct), logErr("internal error", "wrapped: file already closed"), exit(500, "An unexpected error occurred"))...)
+
+	// In monitor mode the request passes; the error is logged once a minute.
+	mon := config(t, `{"log_when":"all"}`)
+	run(t, mon, steps(gather(direct, hs{}, direct), logErr("internal error", "wrapped: file already closed", "monitor mode"))...)
+	run(t, mon, gather(direct, hs{}, direct)...)
 }
 
 // TestAccessKongGone: when Kong drops the connection mid-event the guard
 // tries to fail closed, and nothing panics out of the handler.
 func TestAccessKongGone(t *testing.T) {
-	cfg := config(t, `{}`)
-	c := script(getIP(direct), step{method: "kong.request.get_headers", noReply: true})
-	assert.NotPanics(t, func() { cfg.Access(c.pdk()) })
-	_ = c.plugin.Close()
-	<-c.done
-	assert.Empty(t, c.errs.msg)
-	got := c.plugin.Attempted()
-	require.Len(t, got, 4, "get_ip, get_headers, then log.err and exit that cannot be delivered: %v", got)
-	assert.Equal(t, []string{"kong.client.get_ip", "kong.request.get_headers"}, got[:2])
+	for _, tc := range []struct {
+		conf  string
+		calls []string
+	}{
+		// enforce: log.err and exit, which cannot be delivered.
+		{`{"mode":"enforce"}`, []string{"kong.client.get_ip", "kong.request.get_headers", "kong.log.err", "kong.response.exit"}},
+		// monitor: log.err only; the request would pass.
+		{`{}`, []string{"kong.client.get_ip", "kong.request.get_headers", "kong.log.err"}},
+	} {
+		cfg := config(t, tc.conf)
+		c := script(getIP(direct), step{method: "kong.request.get_headers", noReply: true})
+		assert.NotPanics(t, func() { cfg.Access(c.pdk()) })
+		_ = c.plugin.Close()
+		<-c.done
+		assert.Empty(t, c.errs.msg)
+		got := c.plugin.Attempted()
+		require.Len(t, got, len(tc.calls), "%s: %v", tc.conf, got)
+		assert.Equal(t, tc.calls[:2], got[:2])
+	}
 }
 
 func TestAccessConcurrent(t *testing.T) {
@@ -615,7 +639,6 @@ func TestAccessConcurrent(t *testing.T) {
 				r.Chain = []string{ip}
 				r.Verdict = "spoof_attempt"
 				r.Reasons = []string{verdict.ReasonPeerUntrusted, verdict.ReasonForwardingFromUntrust}
-				r.Action = record.ActionWouldReject
 			})))
 		}
 		convs[i] = script(st...)
@@ -634,4 +657,37 @@ func TestAccessConcurrent(t *testing.T) {
 		c.finish(t)
 		assert.Same(t, p0, policies[i], "compiled once, shared by every event")
 	}
+}
+
+// TestPhases: Kong runs the rewrite phase for global instances only, and
+// access for every instance that applies (kong/init.lua:1169 and 1203 at
+// 3.9.3). A global instance judges in rewrite, before Kong copies the
+// request's X-Forwarded-For upstream, so strip can remove a forged one;
+// its access event then makes no call. A scoped instance judges in access.
+func TestPhases(t *testing.T) {
+	conf := `{"strip_untrusted_forwarding":true,"log_when":"off"}`
+	forged := steps(gather(direct, hs{"x-forwarded-for": {"1.2.3.4"}}, direct), clearHeader("x-forwarded-for"))
+
+	global := globalConfig(t, conf)
+	c := script(forged...)
+	global.Rewrite(c.pdk())
+	assert.Equal(t, 4, c.finish(t), "a global instance judges in rewrite")
+	c = script()
+	global.Access(c.pdk())
+	assert.Equal(t, 0, c.finish(t), "and does nothing in access")
+
+	scoped := config(t, conf)
+	c = script()
+	scoped.Rewrite(c.pdk())
+	assert.Equal(t, 0, c.finish(t), "Kong never runs rewrite for a scoped instance; if asked, it does nothing")
+	assert.Equal(t, 4, run(t, scoped, forged...), "a scoped instance judges in access")
+}
+
+// TestUnderscoreStrip: an underscore spelling is cleared under the name
+// Kong's get_headers gave, behind a trusted peer too.
+func TestUnderscoreStrip(t *testing.T) {
+	conf := confXFF + `,"strip_untrusted_forwarding":true,"log_when":"off"}`
+	run(t, config(t, conf), steps(
+		gather(lb, hs{"x_forwarded_for": {"6.6.6.6"}, "x-forwarded-for": {client}}, client),
+		clearHeader("x_forwarded_for"))...)
 }

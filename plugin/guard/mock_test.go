@@ -223,7 +223,9 @@ func (c *conversation) finish(t testing.TB) int {
 	}
 	got := c.plugin.Attempted()
 	assert.Equal(t, len(c.steps), c.ran, "scripted steps consumed")
-	assert.Equal(t, want, got, "PDK calls attempted by the plugin")
+	if len(want)+len(got) > 0 {
+		assert.Equal(t, want, got, "PDK calls attempted by the plugin")
+	}
 	return len(got)
 }
 
@@ -235,8 +237,30 @@ func run(t testing.TB, cfg *guard.Config, steps ...step) int {
 	return c.finish(t)
 }
 
-// config decodes a plugin config as go-pdk does for StartInstance.
+// config decodes a plugin config as go-pdk does for StartInstance, for an
+// instance bound to a service (testService), unless js names its own
+// scope: such instances judge in the access phase.
 func config(t testing.TB, js string) *guard.Config {
+	t.Helper()
+	var m map[string]any
+	require.NoError(t, json.Unmarshal([]byte(js), &m))
+	_, r := m["route_id"]
+	_, s := m["service_id"]
+	_, c := m["consumer_id"]
+	if !r && !s && !c {
+		m["service_id"] = testService
+	}
+	b, err := json.Marshal(m)
+	require.NoError(t, err)
+	return globalConfig(t, string(b))
+}
+
+// testService is the service_id config gives instances.
+const testService = "svc-1"
+
+// globalConfig decodes js as is: with no scope keys, a global instance,
+// which Kong runs in the rewrite phase.
+func globalConfig(t testing.TB, js string) *guard.Config {
 	t.Helper()
 	c, ok := guard.New().(*guard.Config)
 	require.True(t, ok)

@@ -16,6 +16,8 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"go4.org/netipx"
 
@@ -71,10 +73,11 @@ type Config struct {
 
 	// Compiled state, filled once per instance. Unexported, so go-pdk
 	// leaves it out of the schema.
-	once   sync.Once
-	policy *Policy
-	err    error
-	scope  Scope
+	once       sync.Once
+	policy     *Policy
+	err        error
+	scope      Scope
+	lastReport atomic.Int64
 }
 
 // Scope is what Kong adds to a plugin instance's config besides the
@@ -114,6 +117,31 @@ func (c *Config) Policy() (*Policy, error) {
 // Scope returns the scope keys Kong sent with the config.
 func (c *Config) Scope() Scope { return c.scope }
 
+// FailOpen reports whether a request may pass when the guard cannot judge
+// it (a bad config, a failed PDK call, an internal error): only in monitor
+// mode, written as such or left empty. Any other mode, a misspelt
+// "enforce" included, fails closed.
+func (c *Config) FailOpen() bool {
+	m := strings.ToLower(strings.TrimSpace(c.Mode))
+	return m == "" || m == ModeMonitor
+}
+
+// ErrorReportDue reports whether an error of this instance should be
+// logged now: at most once per every, so that a bad config in monitor mode
+// is visible in Kong's log without a line per request.
+func (c *Config) ErrorReportDue(now time.Time, every time.Duration) bool {
+	last := c.lastReport.Load()
+	n := now.UnixNano()
+	if last != 0 && n-last < int64(every) {
+		return false
+	}
+	return c.lastReport.CompareAndSwap(last, n)
+}
+
+// Global reports whether the instance applies to every request (no route,
+// service or consumer): the only instances Kong runs in the rewrite phase.
+func (s Scope) Global() bool { return s.RouteID == "" && s.ServiceID == "" && s.ConsumerID == "" }
+
 // Modes, log_when values and sinks.
 const (
 	ModeMonitor = "monitor"
@@ -136,10 +164,28 @@ const (
 )
 
 // DefaultReject is the set of verdicts enforce mode rejects unless told
-// otherwise. lb_ip_leak is left out on purpose: load-balancer health checks
-// arrive from the LB without forwarding data, and rejecting them would take
-// the gateway out of rotation.
-var DefaultReject = []verdict.Verdict{verdict.SpoofAttempt, verdict.Malformed, verdict.ConfigDrift, verdict.Denied}
+// otherwise, chosen by who a rejection hurts:
+//   - smuggled, malformed, config_drift and denied: an attacker, a broken
+//     chain or a broken config; no legitimate client sends them.
+//   - lb_ip_leak is left out: load-balancer health checks arrive from the
+//     LB without forwarding data, and rejecting them would take the gateway
+//     out of rotation.
+//   - spoof_attempt is left out: with externalTrafficPolicy: Local or PROXY
+//     protocol, clients behind corporate forward proxies send
+//     X-Forwarded-For; nginx ignores it for the client address, so
+//     rejecting them protects nothing. require_trusted_peer rejects every
+//     request from an untrusted peer, spoof_attempt among them.
+var DefaultReject = []verdict.Verdict{verdict.Smuggled, verdict.Malformed, verdict.ConfigDrift, verdict.Denied}
+
+// kongUpstreamHeaders are the request headers Kong's template sets with
+// proxy_set_header (kong/templates/nginx_kong.lua:190-203 at 3.9.3), which
+// override anything kong.service.request.set_header writes to the same
+// name: upstream_header cannot carry the client address in them.
+var kongUpstreamHeaders = []string{
+	"Host", "TE", "Via", "Upgrade", "Connection",
+	"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Forwarded-Port",
+	"X-Forwarded-Path", "X-Forwarded-Prefix", "X-Real-IP", "X-Kong-Request-Id",
+}
 
 // Policy is a validated, compiled Config. It is immutable and shared by
 // all concurrent events of a plugin instance.
@@ -240,7 +286,7 @@ func Compile(c *Config) (*Policy, error) {
 		for _, r := range c.Reject {
 			v, ok := verdict.Parse(strings.TrimSpace(r))
 			if !ok || v == verdict.OK {
-				return nil, &Error{Field: "reject", Value: r, Why: "not a verdict that can be rejected (direct, spoof_attempt, lb_ip_leak, malformed, config_drift, denied)"}
+				return nil, &Error{Field: "reject", Value: r, Why: "not a verdict that can be rejected (direct, lb_ip_leak, malformed, spoof_attempt, smuggled, config_drift, denied)"}
 			}
 			p.Reject = p.Reject.With(v)
 		}
@@ -248,9 +294,17 @@ func Compile(c *Config) (*Policy, error) {
 	if p.RequirePeer {
 		p.Reject = p.Reject.With(verdict.Direct)
 	}
+	if p.Enforce && p.HasAllowDeny() && !p.Reject.Has(verdict.Denied) {
+		return nil, &Error{Field: "reject", Value: strings.Join(c.Reject, ","), Why: "allow/deny are set in enforce mode but denied is not rejected, so they can never refuse a client: add denied"}
+	}
 	if h := strings.TrimSpace(c.UpstreamHeader); h != "" {
 		if !validHeaderName(h) {
 			return nil, &Error{Field: "upstream_header", Value: c.UpstreamHeader, Why: "not a header name"}
+		}
+		for _, k := range kongUpstreamHeaders {
+			if strings.EqualFold(h, k) {
+				return nil, &Error{Field: "upstream_header", Value: c.UpstreamHeader, Why: "Kong sets this header itself with proxy_set_header, which overrides the plugin: choose another name (X-Client-IP, say)"}
+			}
 		}
 		p.UpstreamHdr = h
 	}
@@ -280,7 +334,8 @@ func Compile(c *Config) (*Policy, error) {
 }
 
 // AllowDeny applies the allow and deny lists to a verified client address:
-// deny first, then a non-empty allow list.
+// deny first, then a non-empty allow list. A v4-mapped address is matched
+// against the IPv4 entries, as nginx's ngx_cidr_match does.
 func (p *Policy) AllowDeny(a netip.Addr) (denied bool, reason string) {
 	if a.Is4In6() {
 		a = a.Unmap()
@@ -311,6 +366,11 @@ func ipSet(field string, entries []string) (*netipx.IPSet, error) {
 			pfx, err := netip.ParsePrefix(e)
 			if err != nil || pfx.Addr().Zone() != "" {
 				return nil, &Error{Field: field, Value: raw, Why: "not an IP address or CIDR"}
+			}
+			if pfx.Addr().Is4In6() && pfx.Bits() >= 96 {
+				// ::ffff:10.0.0.0/104 is 10.0.0.0/8: addresses are matched
+				// unmapped, so the mapped form would match nothing.
+				pfx = netip.PrefixFrom(pfx.Addr().Unmap(), pfx.Bits()-96)
 			}
 			b.AddPrefix(pfx.Masked())
 			continue

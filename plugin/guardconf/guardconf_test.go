@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -31,7 +32,8 @@ func TestDefaults(t *testing.T) {
 	assert.False(t, p.RequirePeer)
 	assert.Equal(t, 403, p.Status)
 	assert.Equal(t, guardconf.DefaultMessage, p.Message)
-	assert.Equal(t, verdict.NewSet(verdict.SpoofAttempt, verdict.Malformed, verdict.ConfigDrift, verdict.Denied), p.Reject)
+	assert.Equal(t, verdict.NewSet(verdict.Smuggled, verdict.Malformed, verdict.ConfigDrift, verdict.Denied), p.Reject)
+	assert.False(t, p.Reject.Has(verdict.SpoofAttempt), "clients behind forward proxies send X-Forwarded-For")
 	assert.False(t, p.Reject.Has(verdict.LBIPLeak), "health checks from the LB are not rejected by default")
 	assert.False(t, p.Reject.Has(verdict.Direct))
 	assert.Empty(t, p.UpstreamHdr)
@@ -102,7 +104,6 @@ func TestCompileValid(t *testing.T) {
 			func(t *testing.T, p *guardconf.Policy) {
 				assert.True(t, p.RequirePeer)
 				assert.True(t, p.Reject.Has(verdict.Direct))
-				assert.True(t, p.Reject.Has(verdict.SpoofAttempt))
 			}},
 		{"require_trusted_peer with a custom list", &guardconf.Config{RequireTrustedPeer: true, Reject: []string{"denied"}},
 			func(t *testing.T, p *guardconf.Policy) {
@@ -177,6 +178,11 @@ func TestCompileInvalid(t *testing.T) {
 		{"bad log_sink", &guardconf.Config{LogSink: "syslog"}, "log_sink", "syslog"},
 		{"file sink without path", &guardconf.Config{LogSink: "file"}, "log_path", ""},
 		{"file sink with blank path", &guardconf.Config{LogSink: "file", LogPath: "  "}, "log_path", "  "},
+		{"upstream_header Kong sets itself", &guardconf.Config{UpstreamHeader: "x-real-ip"}, "upstream_header", "x-real-ip"},
+		{"upstream_header X-Forwarded-For", &guardconf.Config{UpstreamHeader: "X-Forwarded-For"}, "upstream_header", "X-Forwarded-For"},
+		{"upstream_header Host", &guardconf.Config{UpstreamHeader: "Host"}, "upstream_header", "Host"},
+		{"allow/deny that can never reject", &guardconf.Config{Mode: "enforce", Allow: []string{"10.0.0.0/8"}, Reject: []string{}}, "reject", ""},
+		{"deny without denied in reject", &guardconf.Config{Mode: "enforce", Deny: []string{"10.0.0.0/8"}, Reject: []string{"malformed"}}, "reject", "malformed"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -194,6 +200,38 @@ func TestCompileInvalid(t *testing.T) {
 			assert.Contains(t, msg, "client-ip-guard config")
 		})
 	}
+}
+
+// TestMappedCIDRs: a v4-mapped CIDR in allow/deny means the IPv4 range,
+// which is how addresses are matched (ngx_cidr_match unmaps too).
+func TestMappedCIDRs(t *testing.T) {
+	p, err := guardconf.Compile(&guardconf.Config{Deny: []string{"::ffff:192.0.2.0/120", "::ffff:198.51.100.7"}})
+	require.NoError(t, err)
+	for _, a := range []string{"192.0.2.1", "::ffff:192.0.2.255", "198.51.100.7"} {
+		denied, reason := p.AllowDeny(netip.MustParseAddr(a))
+		assert.True(t, denied, a)
+		assert.Equal(t, verdict.ReasonDenyListed, reason)
+	}
+	denied, _ := p.AllowDeny(netip.MustParseAddr("192.0.3.1"))
+	assert.False(t, denied)
+}
+
+func TestFailOpenAndScope(t *testing.T) {
+	for mode, open := range map[string]bool{"": true, "monitor": true, " Monitor ": true, "enforce": false, "enforcee": false, "block": false} {
+		assert.Equal(t, open, (&guardconf.Config{Mode: mode}).FailOpen(), "%q", mode)
+	}
+	assert.True(t, guardconf.Scope{PluginID: "p"}.Global())
+	assert.False(t, guardconf.Scope{RouteID: "r"}.Global())
+	assert.False(t, guardconf.Scope{ServiceID: "s"}.Global())
+	assert.False(t, guardconf.Scope{ConsumerID: "c"}.Global())
+}
+
+func TestErrorReportDue(t *testing.T) {
+	c := &guardconf.Config{}
+	t0 := time.Unix(1000, 0)
+	assert.True(t, c.ErrorReportDue(t0, time.Minute))
+	assert.False(t, c.ErrorReportDue(t0.Add(59*time.Second), time.Minute))
+	assert.True(t, c.ErrorReportDue(t0.Add(61*time.Second), time.Minute))
 }
 
 func TestWarnings(t *testing.T) {
@@ -362,7 +400,7 @@ func TestSchemaDump(t *testing.T) {
 	pl := info.Plugins[0]
 	assert.Equal(t, "client-ip-guard", pl.Name)
 	assert.Equal(t, "client-ip-guard", pl.Schema.Name)
-	assert.Equal(t, []string{"access"}, pl.Phases)
+	assert.Equal(t, []string{"rewrite", "access"}, pl.Phases)
 	assert.Equal(t, 1000, pl.Priority)
 	assert.NotEmpty(t, pl.Version)
 

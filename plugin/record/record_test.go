@@ -55,7 +55,7 @@ func TestChain(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, truncated := record.Chain(tc.headers, tc.kind, tc.header)
+			got, _, truncated := record.Chain(tc.headers, tc.kind, tc.header)
 			assert.Equal(t, tc.want, got)
 			assert.Equal(t, tc.truncated, truncated)
 		})
@@ -89,7 +89,7 @@ func TestChainCaps(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, truncated := record.Chain(tc.headers, realip.KindXForwardedFor, "x-forwarded-for")
+			got, _, truncated := record.Chain(tc.headers, realip.KindXForwardedFor, "x-forwarded-for")
 			assert.Len(t, got, tc.count)
 			assert.Equal(t, tc.truncated, truncated)
 			for _, e := range got {
@@ -100,9 +100,10 @@ func TestChainCaps(t *testing.T) {
 			}
 		})
 	}
-	got, _ := record.Chain(lines("X-Forwarded-For", strings.Join(many, ",")), realip.KindXForwardedFor, "x-forwarded-for")
-	assert.Equal(t, many[:record.MaxChainEntries], got, "the first entries are kept")
-	got, _ = record.Chain(lines("X-Forwarded-For", strings.Repeat("a", 127)+"€€"), realip.KindXForwardedFor, "x-forwarded-for")
+	got, omitted, _ := record.Chain(lines("X-Forwarded-For", strings.Join(many, ",")), realip.KindXForwardedFor, "x-forwarded-for")
+	assert.Equal(t, many[len(many)-record.MaxChainEntries:], got, "the last entries, which nginx walks first, are kept")
+	assert.Equal(t, len(many)-record.MaxChainEntries, omitted)
+	got, _, _ = record.Chain(lines("X-Forwarded-For", strings.Repeat("a", 127)+"€€"), realip.KindXForwardedFor, "x-forwarded-for")
 	assert.Equal(t, []string{strings.Repeat("a", 127)}, got, "a rune is never split")
 }
 
@@ -162,7 +163,7 @@ func TestJSON(t *testing.T) {
 	assert.Equal(t, "i", m["plugin_instance"])
 
 	// Hostile chain entries stay inside their JSON string.
-	chain, _ := record.Chain(lines("X-Forwarded-For", "\"},{\"verdict\":\"ok\u2028\r\n"), realip.KindXForwardedFor, "x-forwarded-for")
+	chain, _, _ := record.Chain(lines("X-Forwarded-For", "\"},{\"verdict\":\"ok\u2028\r\n"), realip.KindXForwardedFor, "x-forwarded-for")
 	r.Chain = chain
 	b = r.JSON()
 	assert.NotContains(t, string(b), "\n")
@@ -179,7 +180,30 @@ func TestChainWithResolver(t *testing.T) {
 	hs := lines("X-Forwarded-For", "203.0.113.1, 198.51.100.7", "10.0.0.2")
 	res := r.Resolve(&realip.Request{Peer: netip.MustParseAddrPort("10.0.0.1:1"), Headers: hs}, nil)
 	assert.Equal(t, "198.51.100.7", realip.FormatAddr(res.Addr))
-	got, _ := record.Chain(hs, r.Kind(), r.HeaderName())
+	got, _, _ := record.Chain(hs, r.Kind(), r.HeaderName())
 	assert.Equal(t, []string{"203.0.113.1", "198.51.100.7", "10.0.0.2"}, got)
 	assert.Equal(t, "X-Forwarded-For", record.Source(&res, r.Kind(), "X-Forwarded-For"))
+}
+
+// TestFit: through the kong sink a record stays within nginx's error-line
+// budget, keeps the entries nearest Kong and says how many it dropped.
+func TestFit(t *testing.T) {
+	many := make([]string, record.MaxChainEntries)
+	for i := range many {
+		many[i] = strings.Repeat("x", record.MaxEntryBytes-4) + fmt.Sprintf("%04d", i)
+	}
+	r := &record.Record{Verdict: "malformed", Action: "rejected", Reasons: []string{}, Chain: many}
+	b := r.Fit(record.MaxKongLogBytes)
+	assert.LessOrEqual(t, len(b), record.MaxKongLogBytes)
+	assert.True(t, json.Valid(b))
+	var got record.Record
+	require.NoError(t, json.Unmarshal(b, &got))
+	require.NotEmpty(t, got.Chain)
+	assert.Equal(t, many[len(many)-1], got.Chain[len(got.Chain)-1], "the entry nearest Kong is kept")
+	assert.Equal(t, len(many)-len(got.Chain), got.Omitted)
+	assert.True(t, got.Truncated)
+	assert.True(t, strings.HasPrefix(string(b), `{"verdict":"malformed","action":"rejected"`), "verdict and action first: %.60s", b)
+
+	small := &record.Record{Verdict: "ok", Chain: []string{"1.2.3.4"}}
+	assert.Equal(t, small.JSON(), small.Fit(record.MaxKongLogBytes), "a record that fits is unchanged")
 }

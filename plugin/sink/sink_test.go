@@ -166,3 +166,56 @@ func TestOpenStdout(t *testing.T) {
 	require.NoError(t, err)
 	assert.Same(t, w1, w2)
 }
+
+// TestReopenAfterRotation: logrotate moves the file away; the writer
+// notices within ReopenCheck and writes to a new file at the path.
+func TestReopenAfterRotation(t *testing.T) {
+	saved := sink.ReopenCheck
+	sink.ReopenCheck = 20 * time.Millisecond
+	t.Cleanup(func() { sink.ReopenCheck = saved })
+
+	dir := t.TempDir()
+	path := filepath.Join(dir, "guard.log")
+	w, err := sink.Open(path)
+	require.NoError(t, err)
+	defer w.Close()
+	w.Write([]byte("before"))
+	require.Eventually(t, func() bool { b, _ := os.ReadFile(path); return string(b) == "before\n" }, 2*time.Second, 5*time.Millisecond)
+
+	require.NoError(t, os.Rename(path, path+".1"))
+	require.Eventually(t, func() bool {
+		w.Write([]byte("after"))
+		b, _ := os.ReadFile(path)
+		return strings.Contains(string(b), "after\n")
+	}, 2*time.Second, 30*time.Millisecond, "the path is reopened")
+	old, err := os.ReadFile(path + ".1")
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(string(old), "before\n"), "the rotated file keeps what was written before")
+}
+
+// TestIdleWriterRetires: a writer nobody uses closes its file and its
+// goroutine; the next Open starts a new one.
+func TestIdleWriterRetires(t *testing.T) {
+	savedCheck, savedIdle := sink.ReopenCheck, sink.IdleTimeout
+	sink.ReopenCheck, sink.IdleTimeout = 10*time.Millisecond, 50*time.Millisecond
+	t.Cleanup(func() { sink.ReopenCheck, sink.IdleTimeout = savedCheck, savedIdle })
+
+	path := filepath.Join(t.TempDir(), "old.log")
+	before := sink.OpenCount()
+	w, err := sink.Open(path)
+	require.NoError(t, err)
+	w.Write([]byte("one"))
+	assert.Equal(t, before+1, sink.OpenCount())
+	require.Eventually(t, func() bool { return sink.OpenCount() == before }, 2*time.Second, 10*time.Millisecond, "the idle writer leaves")
+	w.Write([]byte("late")) // dropped, not a panic
+	assert.EqualValues(t, 1, w.Dropped())
+
+	w2, err := sink.Open(path)
+	require.NoError(t, err)
+	assert.NotSame(t, w, w2)
+	w2.Write([]byte("two"))
+	w2.Close()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, "one\ntwo\n", string(b))
+}

@@ -22,8 +22,17 @@ const (
 	LBIPLeak
 	// Malformed: a forwarding entry could not be parsed and stopped the walk.
 	Malformed
-	// SpoofAttempt: an untrusted peer sent forwarding data, which nginx ignores.
+	// SpoofAttempt: the client itself sent forwarding data, which nginx
+	// ignores: an untrusted peer's headers or PROXY data, or headers beside
+	// PROXY protocol (an L4 load balancer adds none). Clients behind
+	// forward proxies do this legitimately.
 	SpoofAttempt
+	// Smuggled: a trusted peer passed on forwarding data the client planted
+	// where nginx or Kong reads it: an underscore spelling of a forwarding
+	// header (Kong 3.6+ sends it upstream as X-Forwarded-For), or a second
+	// line of a single-address header (nginx reads the first, so a client
+	// line ahead of the proxy's wins).
+	Smuggled
 	// ConfigDrift: Kong resolved a different client address than the
 	// plugin does from the same inputs: Kong's trusted_ips/real_ip_* differ
 	// from the plugin's.
@@ -33,7 +42,7 @@ const (
 	count
 )
 
-var names = [count]string{"ok", "direct", "lb_ip_leak", "malformed", "spoof_attempt", "config_drift", "denied"}
+var names = [count]string{"ok", "direct", "lb_ip_leak", "malformed", "spoof_attempt", "smuggled", "config_drift", "denied"}
 
 // String returns the verdict's wire name.
 func (v Verdict) String() string {
@@ -96,6 +105,9 @@ const (
 	ReasonHeadersTruncated      = "headers_truncated"
 	ReasonOtherForwarding       = "other_forwarding_header_present"
 	ReasonTrustAll              = "trusted_ips_trusts_everything"
+	ReasonUnderscoreName        = "underscore_forwarding_header"
+	ReasonBesideProxyProtocol   = "forwarding_header_beside_proxy_protocol"
+	ReasonClientUnverified      = "client_address_unverified"
 )
 
 // Reasons is a set of reason codes, kept as bits so judging allocates nothing.
@@ -106,7 +118,8 @@ var reasonNames = []string{
 	ReasonSourceMissing, ReasonSourceMalformed, ReasonResolvedTrusted,
 	ReasonKongDiffers, ReasonDenyListed, ReasonNotAllowListed,
 	ReasonMultipleLines, ReasonWalkStopped, ReasonHeadersTruncated,
-	ReasonOtherForwarding, ReasonTrustAll,
+	ReasonOtherForwarding, ReasonTrustAll, ReasonUnderscoreName,
+	ReasonBesideProxyProtocol, ReasonClientUnverified,
 }
 
 func reasonBit(name string) Reasons {
@@ -154,8 +167,14 @@ type Input struct {
 	// Result is the plugin's own resolution and Kind its source.
 	Result *realip.Result
 	Kind   realip.Kind
-	// Forwarding says which forwarding headers the request carried.
+	// Forwarding says which forwarding headers the request carried, under
+	// their standard names.
 	Forwarding Forwarding
+	// Underscored says which of them also came spelled with '_' for '-'
+	// (X_Forwarded_For): nginx's realip ignores those lines, but Kong's
+	// underscores_in_headers lets them through and Kong 3.6+ builds the
+	// upstream X-Forwarded-For from x_forwarded_for first.
+	Underscored Forwarding
 	// SourceLines counts the lines of the configured source header.
 	SourceLines int
 	// KongAddr is Kong's own $remote_addr (kong.client.get_forwarded_ip);
@@ -166,7 +185,8 @@ type Input struct {
 	// Denied and DenyReason come from the allow/deny lists.
 	Denied     bool
 	DenyReason string
-	// Truncated reports that Kong returned fewer header lines than sent.
+	// Truncated reports that Kong returned fewer header lines than sent:
+	// the source may hide beyond them, so the request cannot be judged.
 	Truncated bool
 	// TrustAll reports that the trusted set covers every address.
 	TrustAll bool
@@ -190,60 +210,40 @@ func (o Outcome) Anomaly(rejected Set) bool {
 	return true
 }
 
+// singleAddress reports whether nginx reads only the first line of k's
+// header: every source but X-Forwarded-For (and Forwarded, which the
+// plugin reads as one list, as RFC 7239 says).
+func singleAddress(k realip.Kind) bool {
+	return k != realip.KindXForwardedFor && k != realip.KindForwarded && k != realip.KindProxyProtocol
+}
+
 // Judge computes the outcome for in.
 func Judge(in *Input) Outcome {
-	res := in.Result
 	var (
-		r      Reasons
-		has    [count]bool
-		anyFwd = in.Forwarding != 0
+		r   Reasons
+		has [count]bool
 	)
 	if in.Truncated {
 		r = r.Add(ReasonHeadersTruncated)
+		has[Malformed] = true
 	}
 	if in.TrustAll {
 		r = r.Add(ReasonTrustAll)
 	}
-	if in.SourceLines > 1 && in.Kind != realip.KindXForwardedFor && in.Kind != realip.KindForwarded {
-		// Only the first line counts in nginx; a second one is often an
-		// attempt to smuggle an address past a proxy that appends.
+	if in.Underscored != 0 {
+		r = r.Add(ReasonUnderscoreName)
+	}
+	if in.SourceLines > 1 && singleAddress(in.Kind) {
+		// Only the first line counts in nginx; a second one is an address
+		// smuggled past a proxy that adds its own line.
 		r = r.Add(ReasonMultipleLines)
 	}
-	if !res.PeerTrusted {
-		r = r.Add(ReasonPeerUntrusted)
-		switch {
-		case in.Kind == realip.KindProxyProtocol && res.Found:
-			r = r.Add(ReasonProxyFromUntrusted)
-			has[SpoofAttempt] = true
-		case anyFwd:
-			r = r.Add(ReasonForwardingFromUntrust)
-			has[SpoofAttempt] = true
-		default:
-			has[Direct] = true
-		}
+	if !in.Result.PeerTrusted {
+		r = judgeUntrusted(in, r, &has)
 	} else {
-		if in.Kind != realip.KindProxyProtocol && anyFwd && !res.Found {
-			r = r.Add(ReasonOtherForwarding)
-		}
-		switch {
-		case malformed(res):
-			r = r.Add(ReasonSourceMalformed)
-			if res.Status == realip.Stopped {
-				r = r.Add(ReasonWalkStopped)
-			}
-			has[Malformed] = true
-		case !res.Found:
-			r = r.Add(ReasonSourceMissing)
-			has[LBIPLeak] = true
-		}
-		if res.Status != realip.Declined && res.AddrTrusted && !has[Malformed] && !(in.TrustAll && in.Kind == realip.KindProxyProtocol) {
-			// The walk ended on a trusted hop: real_ip_recursive is off with
-			// several proxies, or every entry was a proxy.
-			r = r.Add(ReasonResolvedTrusted)
-			has[LBIPLeak] = true
-		}
+		r = judgeTrusted(in, r, &has)
 	}
-	if in.KongKnown && in.Kind != realip.KindForwarded && !sameAddr(in.KongAddr, res) {
+	if in.KongKnown && in.Kind != realip.KindForwarded && !sameAddr(in.KongAddr, in.Result) {
 		r = r.Add(ReasonKongDiffers)
 		has[ConfigDrift] = true
 	}
@@ -259,6 +259,74 @@ func Judge(in *Input) Outcome {
 		}
 	}
 	return Outcome{Verdict: v, Reasons: r}
+}
+
+// judgeUntrusted: nginx ignored whatever the peer sent; anything it sent
+// is the client's own.
+func judgeUntrusted(in *Input, r Reasons, has *[count]bool) Reasons {
+	r = r.Add(ReasonPeerUntrusted)
+	switch {
+	case in.Kind == realip.KindProxyProtocol && in.Result.Found:
+		r = r.Add(ReasonProxyFromUntrusted)
+		has[SpoofAttempt] = true
+	case in.Forwarding|in.Underscored != 0:
+		r = r.Add(ReasonForwardingFromUntrust)
+		has[SpoofAttempt] = true
+	default:
+		has[Direct] = true
+	}
+	return r
+}
+
+// judgeTrusted: a trusted peer forwarded; check what replaced it and what
+// the client may have planted beside it.
+func judgeTrusted(in *Input, r Reasons, has *[count]bool) Reasons {
+	res := in.Result
+	if in.Underscored != 0 || (in.SourceLines > 1 && singleAddress(in.Kind)) {
+		has[Smuggled] = true
+	}
+	if in.Kind == realip.KindProxyProtocol {
+		if res.Found && in.Forwarding != 0 {
+			// An L4 load balancer adds no header: the client sent it.
+			r = r.Add(ReasonBesideProxyProtocol)
+			has[SpoofAttempt] = true
+		}
+	} else if in.Forwarding != 0 && !res.Found {
+		r = r.Add(ReasonOtherForwarding)
+	}
+	switch {
+	case malformed(res):
+		r = r.Add(ReasonSourceMalformed)
+		if res.Status == realip.Stopped {
+			r = r.Add(ReasonWalkStopped)
+		}
+		has[Malformed] = true
+	case !res.Found:
+		r = r.Add(ReasonSourceMissing)
+		has[LBIPLeak] = true
+	}
+	if res.Status != realip.Declined && res.AddrTrusted && !has[Malformed] && !(in.TrustAll && in.Kind == realip.KindProxyProtocol) {
+		// The walk ended on a trusted hop: real_ip_recursive is off with
+		// several proxies, or every entry was a proxy.
+		r = r.Add(ReasonResolvedTrusted)
+		has[LBIPLeak] = true
+	}
+	return r
+}
+
+// Verified reports whether res's address is a client's rather than a
+// proxy's: what allow/deny may be applied to. PROXY data is the address the
+// load balancer saw, so it is a client's even when it lies in a trusted
+// range; a header walk that ended on a trusted address, stopped on garbage
+// or found nothing has no client address.
+func Verified(res *realip.Result, kind realip.Kind) bool {
+	if !res.PeerTrusted {
+		return true
+	}
+	if kind == realip.KindProxyProtocol {
+		return res.Found && res.Status != realip.Declined
+	}
+	return res.Found && res.Status != realip.Declined && !res.AddrTrusted && !malformed(res)
 }
 
 // malformed reports whether, with the peer trusted, a token nginx could

@@ -163,14 +163,14 @@ func TestJudge(t *testing.T) {
 			want: verdict.Denied, reasons: []string{verdict.ReasonPeerUntrusted, verdict.ReasonNotAllowListed},
 		},
 		{
-			name: "second X-Real-IP line is flagged", resolver: xrip, peer: lbPeer,
+			name: "second X-Real-IP line is smuggled", resolver: xrip, peer: lbPeer,
 			headers: hdr("X-Real-IP", "198.51.100.7", "1.1.1.1"), forwarding: verdict.HasXRealIP, lines: 2, kong: "=",
-			want: verdict.OK, reasons: []string{verdict.ReasonMultipleLines},
+			want: verdict.Smuggled, reasons: []string{verdict.ReasonMultipleLines},
 		},
 		{
-			name: "second custom header line is flagged", resolver: custom, peer: lbPeer,
+			name: "second custom header line is smuggled", resolver: custom, peer: lbPeer,
 			headers: hdr("CF-Connecting-IP", "198.51.100.7", "1.1.1.1"), forwarding: verdict.HasConfigured, lines: 2, kong: "=",
-			want: verdict.OK, reasons: []string{verdict.ReasonMultipleLines},
+			want: verdict.Smuggled, reasons: []string{verdict.ReasonMultipleLines},
 		},
 		{
 			name: "several X-Forwarded-For lines are normal", resolver: xffRec, peer: lbPeer,
@@ -178,9 +178,9 @@ func TestJudge(t *testing.T) {
 			want: verdict.OK, reasons: []string{},
 		},
 		{
-			name: "truncated headers and trust-all are reasons, not verdicts", resolver: xrip, peer: lbPeer,
+			name: "truncated headers cannot be judged; trust-all is a reason", resolver: xrip, peer: lbPeer,
 			headers: hdr("X-Real-IP", "198.51.100.7"), forwarding: verdict.HasXRealIP, lines: 1, kong: "=", truncated: true, trustAll: true,
-			want: verdict.OK, reasons: []string{verdict.ReasonHeadersTruncated, verdict.ReasonTrustAll},
+			want: verdict.Malformed, reasons: []string{verdict.ReasonHeadersTruncated, verdict.ReasonTrustAll},
 		},
 		{
 			name: "trusted PROXY peer", resolver: pp, peer: lbPeer,
@@ -192,10 +192,10 @@ func TestJudge(t *testing.T) {
 			want: verdict.LBIPLeak, reasons: []string{verdict.ReasonSourceMissing},
 		},
 		{
-			name: "PROXY mode ignores headers from a trusted peer", resolver: pp, peer: lbPeer,
+			name: "headers beside PROXY data came from the client", resolver: pp, peer: lbPeer,
 			proxy: &realip.Proxy{SrcAddr: "198.51.100.7", SrcPort: 5555}, headers: hdr("X-Forwarded-For", "1.1.1.1"),
 			forwarding: verdict.HasXForwardedFor, kong: "=",
-			want: verdict.OK, reasons: []string{},
+			want: verdict.SpoofAttempt, reasons: []string{verdict.ReasonBesideProxyProtocol},
 		},
 		{
 			name: "trusted unix peer forwards a client", resolver: xrip, peer: netip.AddrPort{},
@@ -246,7 +246,7 @@ func TestJudgeDoesNotAllocate(t *testing.T) {
 
 func TestPrecedence(t *testing.T) {
 	// All lists lowest first; String and Parse round-trip.
-	want := []string{"ok", "direct", "lb_ip_leak", "malformed", "spoof_attempt", "config_drift", "denied"}
+	want := []string{"ok", "direct", "lb_ip_leak", "malformed", "spoof_attempt", "smuggled", "config_drift", "denied"}
 	all := verdict.All()
 	require.Len(t, all, len(want))
 	for i, v := range all {
@@ -293,6 +293,7 @@ func TestAnomaly(t *testing.T) {
 		{verdict.LBIPLeak, true, true},
 		{verdict.Malformed, true, true},
 		{verdict.SpoofAttempt, true, true},
+		{verdict.Smuggled, true, true},
 		{verdict.ConfigDrift, true, true},
 		{verdict.Denied, true, true},
 	}

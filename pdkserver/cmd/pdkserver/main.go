@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/client-ip-guard/client-ip-guard/internal/kong/nodeconf"
+	"github.com/client-ip-guard/client-ip-guard/kongconf/report"
 	"github.com/client-ip-guard/client-ip-guard/pdkserver/demo"
 	"github.com/client-ip-guard/client-ip-guard/pdkserver/gateway"
 )
@@ -209,6 +210,11 @@ func describe(w io.Writer, nodes []*demo.Node, echoAddr, logPath string) {
 
 func runScenarios(w io.Writer, nodes []*demo.Node, c *demo.Collector, echoAddr, logPath string) int {
 	describe(w, nodes, echoAddr, logPath)
+	// The error log is appended to across runs: the report reads from here.
+	var logStart int64
+	if st, err := os.Stat(logPath); err == nil {
+		logStart = st.Size()
+	}
 	fmt.Fprintln(w)
 	byName := map[string]*demo.Node{}
 	for _, n := range nodes {
@@ -230,7 +236,36 @@ func runScenarios(w io.Writer, nodes []*demo.Node, c *demo.Collector, echoAddr, 
 	} else {
 		fmt.Fprintf(w, "%d of %d scenarios differ from what Kong would do (see above; error log: %s).\n", bad, len(results), logPath)
 	}
+	printReport(w, logPath, logStart)
 	return bad
+}
+
+// printReport sums up the records this run wrote to the error log (the
+// kong sink, kong.log.notice), as kongconf report does.
+func printReport(w io.Writer, logPath string, from int64) {
+	fmt.Fprintln(w)
+	if logPath == "stderr" {
+		fmt.Fprintln(w, "The records went to stderr (-v): pipe them to kongconf report for the rollout report.")
+		return
+	}
+	f, err := os.Open(logPath)
+	if err != nil {
+		fmt.Fprintf(w, "report: %v\n", err)
+		return
+	}
+	defer f.Close()
+	if _, err := f.Seek(from, io.SeekStart); err != nil {
+		fmt.Fprintf(w, "report: %v\n", err)
+		return
+	}
+	rep := report.New(report.Options{Top: 3})
+	if err := rep.Read(f); err != nil {
+		fmt.Fprintf(w, "report: %s: %v\n", logPath, err)
+		return
+	}
+	fmt.Fprintf(w, "Rollout report of this run's records (in full: bin/kongconf report %s):\n", logPath)
+	s := rep.Summary()
+	s.Brief(w)
 }
 
 func printCurls(w io.Writer, nodes []*demo.Node) {

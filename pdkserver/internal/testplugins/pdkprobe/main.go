@@ -1,7 +1,8 @@
 // Command pdkprobe is a go-pdk plugin that runs a script of PDK calls
 // given in its configuration (rewrite_ops, access_ops, log_ops) or, for
-// access, in the request header X-Ops, and stores what each call
-// returned, as a JSON list of strings, in kong.ctx.shared["results"].
+// access and rewrite, in the request headers X-Ops and X-Rewrite-Ops, and
+// stores what each call returned, as a JSON list of strings, in
+// kong.ctx.shared["results"].
 //
 // A script is ops separated by ';', each "op" or "op:arg" (arg "k=v" for
 // two-argument calls). A result is the value printed with %v, or
@@ -32,8 +33,14 @@ type Config struct {
 // New returns a plugin instance's configuration.
 func New() any { return &Config{} }
 
-// Rewrite runs rewrite_ops.
-func (c *Config) Rewrite(kong *pdk.PDK) { c.run(kong, c.RewriteOps) }
+// Rewrite runs rewrite_ops, or the X-Rewrite-Ops request header when set.
+func (c *Config) Rewrite(kong *pdk.PDK) {
+	ops := c.RewriteOps
+	if h, err := kong.Request.GetHeader("x-rewrite-ops"); err == nil && h != "" {
+		ops = h
+	}
+	c.run(kong, ops)
+}
 
 // Access runs access_ops, or the X-Ops request header when set.
 func (c *Config) Access(kong *pdk.PDK) {
@@ -138,6 +145,14 @@ func doMore(kong *pdk.PDK, name, arg string) (any, error) {
 		return "ok", logAt(kong, k, v)
 	case "ssv":
 		return "ok", kong.Log.Ask("kong.log.set_serialize_value", &kpp.KV{K: k, V: structpb.NewStringValue(v)}, nil)
+	case "ssvlist": // a list value, empty when v is ""
+		l := &structpb.ListValue{}
+		for _, e := range strings.Split(v, ",") {
+			if e != "" {
+				l.Values = append(l.Values, structpb.NewStringValue(e))
+			}
+		}
+		return "ok", kong.Log.Ask("kong.log.set_serialize_value", &kpp.KV{K: k, V: structpb.NewListValue(l)}, nil)
 	case "serialize":
 		return kong.Log.Serialize()
 	case "sset":
@@ -148,6 +163,15 @@ func doMore(kong *pdk.PDK, name, arg string) (any, error) {
 		return "ok", kong.ServiceRequest.SetHeader(k, v)
 	case "sreqadd":
 		return "ok", kong.ServiceRequest.AddHeader(k, v)
+	case "probehdr": // kong.request.get_header(arg) into service header X-Probe-<arg>
+		h, err := kong.Request.GetHeader(arg)
+		if err != nil {
+			return nil, err
+		}
+		if h == "" {
+			h = "(none)"
+		}
+		return "ok", kong.ServiceRequest.SetHeader("X-Probe-"+arg, h)
 	case "sreqclear":
 		return "ok", kong.ServiceRequest.ClearHeader(arg)
 	case "sreqsetheaders":
