@@ -34,6 +34,7 @@ type genFlags struct {
 	lbCert       string
 	lbLocation   string
 	headerTO     string
+	metrics      string
 	namespace    string
 	prefix       string
 	mode         string
@@ -109,6 +110,7 @@ The result is linted before it is written; errors abort (--no-check skips this).
 	fl.StringVar(&f.image, "image", "", "REPO:TAG of a Kong image containing "+topology.PluginBinary+" (required by the Helm outputs)")
 	fl.StringVar(&f.lbCert, "lb-certificate", "", "with --tls lb: the load balancer's certificate (ACM ARN, DigitalOcean certificate ID, Hetzner certificate names, Linode TLS Secret, GCP pre-shared certificate)")
 	fl.StringVar(&f.lbLocation, "lb-location", "", "Hetzner: load balancer location (fsn1) or network zone (eu-central)")
+	fl.StringVar(&f.metrics, "metrics", "", "HOST:PORT where the plugin server serves Prometheus metrics (client-ip-guard -metrics-listen; e.g. 0.0.0.0:9542), with scrape annotations in the Helm values")
 	fl.StringVar(&f.headerTO, "proxy-header-timeout", "", "with proxy-protocol: nginx client_header_timeout, how long Kong waits for the PROXY header (nginx default 60s; e.g. 5s)")
 	fl.StringVar(&f.namespace, "namespace", "", "namespace for Kubernetes objects (default kong)")
 	fl.StringVar(&f.prefix, "prefix", "", "Kong prefix for the plugin socket outside Helm (default /usr/local/kong)")
@@ -179,6 +181,9 @@ func resolveTopology(cmd *cobra.Command, f *genFlags) (*topology.Resolved, error
 	}
 	if ch("proxy-header-timeout") {
 		t.ProxyHeaderTimeout = f.headerTO
+	}
+	if ch("metrics") {
+		t.Metrics = f.metrics
 	}
 	if ch("namespace") {
 		t.Namespace = f.namespace

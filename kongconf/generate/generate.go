@@ -31,7 +31,7 @@ var Kinds = []Kind{
 	{Name: "kongplugin", File: "kongplugin.yaml", Render: KongPluginYAML},
 	{Name: "kongclusterplugin", File: "kongclusterplugin.yaml", Render: KongClusterPluginYAML},
 	{Name: "pluginserver-env", File: "pluginserver.env", Render: func(r *topology.Resolved) (string, error) {
-		return PluginServerEnv(r.Topology.Prefix), nil
+		return PluginServerEnv(r.Topology.Prefix, r.Metrics), nil
 	}},
 	{Name: "pluginserver-helm", File: "pluginserver-values.yaml", Render: PluginServerHelmYAML},
 	{Name: "backendconfig", File: "backendconfig.yaml", Render: BackendConfigYAML},

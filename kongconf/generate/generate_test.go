@@ -252,5 +252,31 @@ func TestBundleKinds(t *testing.T) {
 	assert.Contains(t, one["kong.conf"], "# trusted_ips is left unset")
 	_, err = Bundle(r, "nginx.conf")
 	assert.ErrorContains(t, err, `unknown output "nginx.conf"`)
-	assert.Contains(t, PluginServerEnv("/kong_prefix"), "KONG_PLUGINSERVER_CLIENT_IP_GUARD_START_CMD=/usr/local/bin/client-ip-guard -kong-prefix /kong_prefix")
+	assert.Contains(t, PluginServerEnv("/kong_prefix", ""), "KONG_PLUGINSERVER_CLIENT_IP_GUARD_START_CMD=/usr/local/bin/client-ip-guard -kong-prefix /kong_prefix")
+}
+
+// TestMetrics: --metrics adds -metrics-listen to the plugin server's start
+// command everywhere it is written, and scrape annotations to the Helm
+// values; a bad address is refused before anything is written.
+func TestMetrics(t *testing.T) {
+	tp := topologytest.Complete(topology.Topology{Provider: "eks-nlb", TrustedCIDRs: []string{"10.0.0.0/16"}, Metrics: "0.0.0.0:9542"})
+	r := resolve(t, tp)
+	b, err := Bundle(r, "kong.conf", "env", "helm")
+	require.NoError(t, err)
+	const flag = "-metrics-listen 0.0.0.0:9542"
+	assert.Contains(t, b["kong.conf"], "pluginserver_client_ip_guard_start_cmd = /usr/local/bin/client-ip-guard -kong-prefix /usr/local/kong "+flag)
+	assert.Contains(t, b["kong.env"], flag)
+	v := HelmValues(r)
+	assert.Contains(t, v["env"].(map[string]any)["pluginserver_client_ip_guard_start_cmd"], flag)
+	assert.Equal(t, map[string]any{"prometheus.io/scrape": "true", "prometheus.io/port": "9542", "prometheus.io/path": "/metrics"}, v["podAnnotations"])
+
+	off := resolve(t, topologytest.Complete(topology.Topology{Provider: "eks-nlb", TrustedCIDRs: []string{"10.0.0.0/16"}}))
+	assert.NotContains(t, HelmValues(off), "podAnnotations")
+	assert.NotContains(t, KongConf(off), "-metrics-listen")
+
+	for _, bad := range []string{"9542", "0.0.0.0:0", "0.0.0.0:99999", "localhost:9542"} {
+		tp.Metrics = bad
+		_, err := topology.Resolve(tp)
+		assert.ErrorContains(t, err, "metrics", bad)
+	}
 }

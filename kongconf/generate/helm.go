@@ -24,7 +24,7 @@ func HelmValues(r *topology.Resolved) map[string]any {
 	if r.HeaderTimeout != "" {
 		env[topology.HeaderTimeoutKey] = r.HeaderTimeout
 	}
-	gw := pluginServerValues(r.Platform)
+	gw := pluginServerValues(r)
 	for k, v := range gw["env"].(map[string]any) {
 		env[k] = v
 	}
@@ -96,20 +96,32 @@ func helmProxy(r *topology.Resolved) map[string]any {
 }
 
 // pluginServerValues are the keys that load the plugin: the image that has
-// it, the pluginserver env and plugins.preInstalled (kong chart >= 2.47.0).
-func pluginServerValues(pl topology.Platform) map[string]any {
+// it, the pluginserver env and plugins.preInstalled (kong chart >= 2.47.0);
+// with metrics, the pod annotations Prometheus' kubernetes_sd discovery
+// reads to scrape the plugin server's port (podAnnotations, a map the
+// chart merges with its own defaults).
+func pluginServerValues(r *topology.Resolved) map[string]any {
+	pl := r.Platform
 	env := map[string]any{}
-	for _, s := range PluginServerSettings(topology.HelmPrefix) {
+	for _, s := range PluginServerSettings(topology.HelmPrefix, r.Metrics) {
 		if s.Key == "plugins" {
 			continue // plugins.preInstalled appends to the chart's KONG_PLUGINS
 		}
 		env[s.Key] = s.Value
 	}
-	return map[string]any{
+	v := map[string]any{
 		"image":   map[string]any{"repository": pl.ImageRepo, "tag": pl.ImageTag},
 		"env":     env,
 		"plugins": map[string]any{"preInstalled": topology.PluginName},
 	}
+	if r.Metrics != "" {
+		v["podAnnotations"] = map[string]any{
+			"prometheus.io/scrape": "true",
+			"prometheus.io/port":   fmt.Sprint(r.MetricsPort),
+			"prometheus.io/path":   "/metrics",
+		}
+	}
+	return v
 }
 
 func underRoot(c chart.Spec, v map[string]any) map[string]any {
@@ -161,7 +173,7 @@ func PluginServerHelmYAML(r *topology.Resolved) (string, error) {
 	if err := helmNeedsImage(r); err != nil {
 		return "", err
 	}
-	y, err := yamljson.Marshal(underRoot(r.Platform.Chart, pluginServerValues(r.Platform)))
+	y, err := yamljson.Marshal(underRoot(r.Platform.Chart, pluginServerValues(r)))
 	if err != nil {
 		return "", err
 	}

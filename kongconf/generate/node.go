@@ -47,15 +47,20 @@ func ClientIPSettings(r *topology.Resolved) []Setting {
 }
 
 // PluginServerSettings returns the settings that load client-ip-guard
-// through Kong's pluginserver with the given Kong prefix.
-func PluginServerSettings(prefix string) []Setting {
+// through Kong's pluginserver with the given Kong prefix; metrics, when
+// set, is the plugin server's -metrics-listen address.
+func PluginServerSettings(prefix, metrics string) []Setting {
 	p := strings.TrimRight(prefix, "/")
 	n := topology.EnvSuffix(topology.PluginName)
+	start := topology.PluginBinary + " -kong-prefix " + p
+	if metrics != "" {
+		start += " -metrics-listen " + metrics
+	}
 	return []Setting{
 		{"plugins", "bundled," + topology.PluginName},
 		{"pluginserver_names", topology.PluginName},
 		{"pluginserver_" + n + "_socket", p + "/" + topology.PluginName + ".socket"},
-		{"pluginserver_" + n + "_start_cmd", topology.PluginBinary + " -kong-prefix " + p},
+		{"pluginserver_" + n + "_start_cmd", start},
 		{"pluginserver_" + n + "_query_cmd", topology.PluginBinary + " -dump"},
 	}
 }
@@ -93,7 +98,7 @@ func KongConf(r *topology.Resolved) string {
 		fmt.Fprintf(&b, "%s = %s\n", s.Key, s.Value)
 	}
 	b.WriteString("\n# Load the client-ip-guard Go plugin through the pluginserver.\n")
-	for _, s := range PluginServerSettings(r.Topology.Prefix) {
+	for _, s := range PluginServerSettings(r.Topology.Prefix, r.Metrics) {
 		fmt.Fprintf(&b, "%s = %s\n", s.Key, s.Value)
 	}
 	return b.String()
@@ -107,7 +112,7 @@ func EnvName(key string) string { return "KONG_" + strings.ToUpper(key) }
 func Env(r *topology.Resolved) string {
 	var b strings.Builder
 	b.WriteString(header(r, "KONG_* environment (docker --env-file format)", "#"))
-	all := append(ClientIPSettings(r), PluginServerSettings(r.Topology.Prefix)...)
+	all := append(ClientIPSettings(r), PluginServerSettings(r.Topology.Prefix, r.Metrics)...)
 	for _, s := range all {
 		fmt.Fprintf(&b, "%s=%s\n", EnvName(s.Key), s.Value)
 	}
@@ -115,10 +120,10 @@ func Env(r *topology.Resolved) string {
 }
 
 // PluginServerEnv renders only the variables that load the plugin.
-func PluginServerEnv(prefix string) string {
+func PluginServerEnv(prefix, metrics string) string {
 	var b strings.Builder
 	b.WriteString("# KONG_* variables that load client-ip-guard through Kong's pluginserver.\n")
-	for _, s := range PluginServerSettings(prefix) {
+	for _, s := range PluginServerSettings(prefix, metrics) {
 		fmt.Fprintf(&b, "%s=%s\n", EnvName(s.Key), s.Value)
 	}
 	return b.String()

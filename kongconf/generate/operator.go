@@ -28,7 +28,7 @@ func GatewayConfiguration(r *topology.Resolved) (*operatorv1beta1.GatewayConfigu
 	}
 	t, pl := r.Topology, r.Platform
 	var env []corev1.EnvVar
-	for _, s := range append(ClientIPSettings(r), PluginServerSettings(t.Prefix)...) {
+	for _, s := range append(ClientIPSettings(r), PluginServerSettings(t.Prefix, r.Metrics)...) {
 		env = append(env, corev1.EnvVar{Name: EnvName(s.Key), Value: s.Value})
 	}
 	svc := &operatorv1beta1.GatewayConfigServiceOptions{}

@@ -2,8 +2,10 @@ package topology
 
 import (
 	"fmt"
+	"net"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/client-ip-guard/client-ip-guard/kongconf/chart"
@@ -82,6 +84,7 @@ func resolvePlatform(t *Topology, r *Resolved, fail func(string, ...any)) {
 
 	resolveTLS(t, r, &pl, fail)
 	resolveHeaderTimeout(t, r, &pl, fail)
+	resolveMetrics(t, r, fail)
 	resolveLocation(t, p, &pl, fail)
 	if prof.NeedsLBAddress != "" && OnlyPresets(r.TrustedIPs, prof.Presets) {
 		fail("provider %s: %s", p.Name, prof.NeedsLBAddress)
@@ -186,6 +189,26 @@ func resolveHeaderTimeout(t *Topology, r *Resolved, pl *Platform, fail func(stri
 		fail("proxyHeaderTimeout %q is not an nginx time (use e.g. 5s or 500ms)", t.ProxyHeaderTimeout)
 	default:
 		r.HeaderTimeout = t.ProxyHeaderTimeout
+	}
+}
+
+// resolveMetrics checks the -metrics-listen address: the plugin binary
+// refuses anything net.Listen cannot bind, so generate refuses it first.
+func resolveMetrics(t *Topology, r *Resolved, fail func(string, ...any)) {
+	if t.Metrics == "" {
+		return
+	}
+	host, port, err := net.SplitHostPort(t.Metrics)
+	p, perr := strconv.Atoi(port)
+	switch {
+	case err != nil:
+		fail("metrics %q: want HOST:PORT (e.g. 0.0.0.0:9542): %v", t.Metrics, err)
+	case perr != nil || p < 1 || p > 65535:
+		fail("metrics %q: the port must be a number from 1 to 65535", t.Metrics)
+	case host != "" && net.ParseIP(host) == nil:
+		fail("metrics %q: the host must be an IP address or empty (all addresses)", t.Metrics)
+	default:
+		r.Metrics, r.MetricsPort = t.Metrics, p
 	}
 }
 

@@ -86,6 +86,9 @@ type Topology struct {
 	// the request head after it): nginx's client_header_timeout, 60s unless
 	// set. Method proxy-protocol only.
 	ProxyHeaderTimeout string `json:"proxyHeaderTimeout,omitempty"`
+	// Metrics is HOST:PORT where the plugin server serves Prometheus
+	// metrics (client-ip-guard -metrics-listen); empty: off.
+	Metrics string `json:"metrics,omitempty"`
 	// ServiceName is the proxy Service's name (default: the chart's,
 	// <release>-kong-proxy or <release>-gateway-proxy; another name is set
 	// through proxy.nameOverride).
@@ -197,6 +200,10 @@ type Resolved struct {
 	Sources []string
 	// HeaderTimeout is nginx_http_client_header_timeout ("" leaves nginx's 60s).
 	HeaderTimeout string
+	// Metrics is the plugin server's -metrics-listen address and
+	// MetricsPort its port ("" and 0: metrics off).
+	Metrics     string
+	MetricsPort int
 	// Platform holds the chart's names, the image and the load balancer's
 	// Service and Ingress settings.
 	Platform Platform

@@ -60,9 +60,13 @@ var (
 	labelRE  = regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"`)
 )
 
+// scrapeClient keeps no idle connection, so scraping leaves no goroutine
+// or fd behind (the soak counts them).
+var scrapeClient = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+
 func scrape(t *testing.T, addr string) []sample {
 	t.Helper()
-	resp, err := http.Get("http://" + addr + "/metrics")
+	resp, err := scrapeClient.Get("http://" + addr + "/metrics")
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	require.Equal(t, 200, resp.StatusCode)
@@ -84,8 +88,8 @@ func scrape(t *testing.T, addr string) []sample {
 	return out
 }
 
-// sum adds the samples named name whose labels include want.
-func sum(samples []sample, name string, want map[string]string) float64 {
+// sumSamples adds the samples named name whose labels include want.
+func sumSamples(samples []sample, name string, want map[string]string) float64 {
 	total := 0.0
 next:
 	for _, s := range samples {
@@ -135,7 +139,7 @@ func TestMetricsFromThePluginBinary(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		got = scrape(t, addr)
-		if sum(got, v, nil) >= 18 || time.Now().After(deadline) {
+		if sumSamples(got, v, nil) >= 18 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -143,13 +147,13 @@ func TestMetricsFromThePluginBinary(t *testing.T) {
 	// Kong runs the global instance in the rewrite phase for all 15
 	// requests (kong/init.lua:1169 at 3.9.3), and /strict's own instance in
 	// access for its 3: every judgement is counted once.
-	assert.Equal(t, 18.0, sum(got, v, nil), "every judgement is counted once")
-	assert.Equal(t, 9.0, sum(got, v, map[string]string{"verdict": "ok", "action": "allowed", "route_id": ""}), "/echo, /broken, /broken-monitor by the global instance")
-	assert.Equal(t, 5.0, sum(got, v, map[string]string{"verdict": "spoof_attempt", "action": "would_reject", "route_id": ""}), "/echo and /strict by the global instance")
-	assert.Equal(t, 1.0, sum(got, v, map[string]string{"verdict": "direct", "action": "allowed"}))
-	assert.Equal(t, 3.0, sum(got, v, map[string]string{"verdict": "spoof_attempt", "action": "rejected"}))
-	assert.Equal(t, 2.0, sum(got, "client_ip_guard_config_errors_total", map[string]string{"field": "mode"}))
-	assert.Equal(t, 3.0, sum(got, "client_ip_guard_config_errors_total", map[string]string{"field": "trusted_ips"}))
+	assert.Equal(t, 18.0, sumSamples(got, v, nil), "every judgement is counted once")
+	assert.Equal(t, 9.0, sumSamples(got, v, map[string]string{"verdict": "ok", "action": "allowed", "route_id": ""}), "/echo, /broken, /broken-monitor by the global instance")
+	assert.Equal(t, 5.0, sumSamples(got, v, map[string]string{"verdict": "spoof_attempt", "action": "would_reject", "route_id": ""}), "/echo and /strict by the global instance")
+	assert.Equal(t, 1.0, sumSamples(got, v, map[string]string{"verdict": "direct", "action": "allowed"}))
+	assert.Equal(t, 3.0, sumSamples(got, v, map[string]string{"verdict": "spoof_attempt", "action": "rejected"}))
+	assert.Equal(t, 2.0, sumSamples(got, "client_ip_guard_config_errors_total", map[string]string{"field": "mode"}))
+	assert.Equal(t, 3.0, sumSamples(got, "client_ip_guard_config_errors_total", map[string]string{"field": "trusted_ips"}))
 
 	// The enforce route's counts carry its route id, from Kong's config.
 	var strictRoute string
@@ -165,6 +169,6 @@ func TestMetricsFromThePluginBinary(t *testing.T) {
 			assert.False(t, strings.Contains(lv, "1.2.3.4") || strings.Contains(lv, "203.0.113.7"), "%+v", x)
 		}
 	}
-	assert.Greater(t, sum(got, "go_goroutines", nil), 0.0)
-	assert.Greater(t, sum(got, "process_resident_memory_bytes", nil), 0.0)
+	assert.Greater(t, sumSamples(got, "go_goroutines", nil), 0.0)
+	assert.Greater(t, sumSamples(got, "process_resident_memory_bytes", nil), 0.0)
 }

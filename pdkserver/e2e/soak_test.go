@@ -373,7 +373,8 @@ func TestSoak(t *testing.T) {
 	soakStart := time.Now()
 	ymlA := strings.Replace(soakYML, "STATUS", "403", 1)
 	ymlB := strings.Replace(soakYML, "STATUS", "451", 1)
-	s := startStack(t, stackOpts{yml: ymlA, eventTimeout: 3 * time.Second, wide: true})
+	metricsAddr := freeAddr(t)
+	s := startStack(t, stackOpts{yml: ymlA, eventTimeout: 3 * time.Second, wide: true, guardArgs: "-metrics-listen " + metricsAddr})
 	srv := s.alb.Servers[0]
 	okSc := demo.Scenario{From: demo.LoadBalancer, Path: "/echo", Headers: [][2]string{{"X-Forwarded-For", "198.51.100.1, 203.0.113.7"}}}
 	const clientTimeout = 10 * time.Second
@@ -520,7 +521,28 @@ func TestSoak(t *testing.T) {
 	var faultErrs []string
 	var faultMu sync.Mutex
 	bg := sync.WaitGroup{}
-	bg.Add(2)
+	bg.Add(3)
+	// The metrics endpoint, scraped four times a second: down only while
+	// the plugin server is (judged against the fault windows at the end).
+	var metricsDown [][2]time.Time
+	var metricsScrapes int
+	go func() {
+		defer bg.Done()
+		c := http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+		for time.Now().Before(end) {
+			start := time.Now()
+			resp, err := c.Get("http://" + metricsAddr + "/metrics")
+			if err == nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			if err != nil || resp.StatusCode != 200 {
+				metricsDown = append(metricsDown, [2]time.Time{start, time.Now()})
+			}
+			metricsScrapes++
+			time.Sleep(250 * time.Millisecond)
+		}
+	}()
 	go func() {
 		defer bg.Done()
 		for i := 0; time.Now().Before(end); i++ {
@@ -638,6 +660,10 @@ func TestSoak(t *testing.T) {
 	}
 	assert.Positive(t, counts["ok slow PROXY client cut off"])
 	assert.Empty(t, s.logged("panic:"), "no panic in the error log")
+	assert.Greater(t, metricsScrapes, 10)
+	for _, w := range metricsDown {
+		assert.True(t, faults.covers(w[0], w[1]), "metrics endpoint down at %v outside a plugin-server outage", w[0].Sub(soakStart))
+	}
 
 	// After the soak: the plugin server still serves, and the monitor
 	// route judges as before.
@@ -645,6 +671,32 @@ func TestSoak(t *testing.T) {
 	require.NoError(t, r.Err)
 	assert.Equal(t, 200, r.Response.Status)
 	assert.Equal(t, "ok", r.Verdict())
+
+	// The respawned plugin server counts every verdict it gives: a known
+	// batch moves the counters by exactly its size.
+	const verdicts = "client_ip_guard_verdicts_total"
+	before := scrape(t, metricsAddr)
+	batch := []struct {
+		sc     demo.Scenario
+		n      int
+		labels map[string]string
+	}{
+		{okSc, 5, map[string]string{"verdict": "ok", "action": "allowed"}},
+		{demo.Scenario{From: demo.DirectClient, Path: "/echo", Headers: [][2]string{{"X-Forwarded-For", "1.2.3.4"}}}, 3,
+			map[string]string{"verdict": "spoof_attempt", "action": "allowed"}},
+		{demo.Scenario{From: demo.DirectClient, Path: "/strict", Headers: [][2]string{{"X-Forwarded-For", "1.2.3.4"}}}, 2,
+			map[string]string{"verdict": "spoof_attempt", "action": "rejected"}},
+	}
+	for _, b := range batch {
+		for range b.n {
+			require.NoError(t, s.do(b.sc).Err)
+		}
+	}
+	after := scrape(t, metricsAddr)
+	assert.Equal(t, 10.0, sumSamples(after, verdicts, nil)-sumSamples(before, verdicts, nil), "every judgement of the batch is counted once")
+	for _, b := range batch {
+		assert.Equal(t, float64(b.n), sumSamples(after, verdicts, b.labels)-sumSamples(before, verdicts, b.labels), "%v", b.labels)
+	}
 
 	// No leaks on Kong's side: goroutines and fds settle to the baseline.
 	time.Sleep(proxyHeaderTimeout) // slow clients still being cut off
