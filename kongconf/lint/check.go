@@ -289,10 +289,10 @@ func checkRealIP(s *sink, n *Node) {
 	if !isPP && n.UsesPP() {
 		if len(trusted) > 0 && hv != nil {
 			// The header still applies for trusted peers; only the PROXY address is lost.
-			s.addFix(ruleListenFlagUnused, n.File, n.ListenLine, "proxy_listen", "", "set real_ip_header = proxy_protocol if the load balancer in front is L4; keep "+header+" only if a proxy behind the PROXY hop sets it")
+			s.addFix(ruleListenFlagUnused, n.ListenFile(), n.ListenLine, "proxy_listen", "", "set real_ip_header = proxy_protocol if the load balancer in front is L4; keep "+header+" only if a proxy behind the PROXY hop sets it")
 			s.findings[len(s.findings)-1].Message = fmt.Sprintf("proxy listeners accept PROXY protocol but real_ip_header is %s: the address in the PROXY header is dropped, and the client address comes from %s sent by peers in trusted_ips", header, header)
 		} else {
-			s.add(ruleListenFlagUnused, n.File, n.ListenLine, "proxy_listen", fmt.Sprintf("proxy listeners accept PROXY protocol but real_ip_header is %s", header))
+			s.add(ruleListenFlagUnused, n.ListenFile(), n.ListenLine, "proxy_listen", fmt.Sprintf("proxy listeners accept PROXY protocol but real_ip_header is %s", header))
 		}
 	}
 	if len(trusted) > 0 && hv == nil && !n.UsesPP() && n.Format != "admin" && !isTrustAll(trusted) {
@@ -599,7 +599,7 @@ func checkNodeService(s *sink, n *Node, sv *Service) {
 	case pp != "" && !n.UsesPP():
 		s.add(rulePPOneSided, sv.File, sv.annLine(pp), pp, fmt.Sprintf("the load balancer sends PROXY (%s) but %s has no proxy_protocol listener", pp, nodeName(n)))
 	case pp == "" && n.UsesPP() && sv.Type == "LoadBalancer" && (knownCloud(sv) || l7Annotation(sv) != ""):
-		s.add(rulePPOneSided, n.File, n.ListenLine, "proxy_listen", fmt.Sprintf("%s expects PROXY protocol but Service %s (%s) has no PROXY annotation", nodeName(n), sv.Name, sv.File))
+		s.add(rulePPOneSided, n.ListenFile(), n.ListenLine, "proxy_listen", fmt.Sprintf("%s expects PROXY protocol but Service %s (%s) has no PROXY annotation", nodeName(n), sv.Name, sv.File))
 	}
 	if l7 := gkeL7(sv); l7 != "" && !strings.EqualFold(header, "proxy_protocol") {
 		trusted, tv := n.TrustedIPs()

@@ -166,6 +166,16 @@ func (n *Node) HasRealIP() bool {
 	return n.ListenLine > 0
 }
 
+// ListenFile is the file that defines the listeners (ListenLine's file):
+// proxy_listen's own file in a node read over others (an env file over
+// kong.conf), else the node's file.
+func (n *Node) ListenFile() string {
+	if v, ok := n.Values["proxy_listen"]; ok && v.Line == n.ListenLine {
+		return v.file(n.File)
+	}
+	return n.File
+}
+
 // UsesPP reports whether any proxy listener has proxy_protocol.
 func (n *Node) UsesPP() bool {
 	for _, l := range n.Listeners {

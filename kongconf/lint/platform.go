@@ -80,7 +80,7 @@ func checkHeaderTimeout(s *sink, n *Node) {
 			return
 		}
 	}
-	s.add(ruleHeaderTimeout, n.File, n.ListenLine, "proxy_listen", fmt.Sprintf("%s reads PROXY headers with client_header_timeout %s", nodeName(n), topology.DefaultHeaderTimeout))
+	s.add(ruleHeaderTimeout, n.ListenFile(), n.ListenLine, "proxy_listen", fmt.Sprintf("%s reads PROXY headers with client_header_timeout %s", nodeName(n), topology.DefaultHeaderTimeout))
 }
 
 // checkPlatform runs the platform rules over one directory's files.
