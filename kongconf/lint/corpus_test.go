@@ -171,3 +171,17 @@ func TestMergeKeysAndEmbeddedLines(t *testing.T) {
 	require.NotNil(t, k)
 	assert.Equal(t, 9, k.Line, "lines point into the outer file")
 }
+
+// TestOperatorServiceName: the operator's ingress Service carries the name
+// the object gives it, else one naming the object; it maps 443 to Kong's TLS
+// listener.
+func TestOperatorServiceName(t *testing.T) {
+	doc := "apiVersion: gateway-operator.konghq.com/v1beta1\nkind: GatewayConfiguration\nmetadata:\n  name: gc\nspec:\n  dataPlaneOptions:\n    network:\n      services:\n        ingress:\n%s          type: LoadBalancer\n"
+	for named, want := range map[string]string{"          name: edge-kong-proxy\n": "edge-kong-proxy", "": "GatewayConfiguration gc ingress"} {
+		set := &Set{}
+		assert.Empty(t, Load(set, "gc.yaml", []byte(fmt.Sprintf(doc, named))))
+		require.Len(t, set.Services, 1)
+		assert.Equal(t, want, set.Services[0].Name)
+		assert.True(t, set.Services[0].TargetsTLS)
+	}
+}

@@ -205,7 +205,11 @@ func loadOperator(set *Set, s *sink, file, kind string, root *yaml.Node) {
 	name := scalar(mapPath(root, "metadata", "name"))
 	for _, p := range [][]string{{"spec", "network", "services", "ingress"}, {"spec", "dataPlaneOptions", "network", "services", "ingress"}} {
 		if opts := mapPath(root, p...); opts != nil {
-			sv := serviceOptions(file, kind+" "+name+" ingress", opts, "LoadBalancer")
+			svName := kind + " " + name + " ingress"
+			if n := scalar(mapPath(opts, "name")); n != "" {
+				svName = n // the Service name the operator gives it
+			}
+			sv := serviceOptions(file, svName, opts, "LoadBalancer")
 			sv.TargetsTLS, sv.TLSLine = true, opts.Line
 			set.Services = append(set.Services, sv)
 		}
