@@ -6,6 +6,9 @@ package lint
 var rules = map[string]Rule{}
 
 func rule(id string, sev Severity, title, why, fix string) string {
+	if _, dup := rules[id]; dup {
+		panic("lint: rule " + id + " defined twice") // two branches took the same free ID
+	}
 	rules[id] = Rule{ID: id, Severity: sev, Title: title, Why: why, Fix: fix}
 	return id
 }
