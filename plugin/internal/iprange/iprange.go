@@ -1,0 +1,302 @@
+// Package iprange is an immutable set of IP addresses kept as sorted,
+// disjoint ranges of integers: the compact form behind the plugin's
+// trusted, allow and deny lists. An IPv4 range costs 8 bytes and an IPv6
+// range 32; nothing else is kept per entry. Lookups are O(log n), with an
+// IPv4 bucket index for large sets, and do not allocate.
+//
+// IPv4 and IPv6 are separate spaces: an IPv4-mapped IPv6 address
+// (::ffff:a.b.c.d), as an entry or as a lookup, is IPv6. Callers that
+// match mapped addresses against IPv4 entries, as nginx does, unmap them
+// first.
+package iprange
+
+import (
+	"cmp"
+	"encoding/binary"
+	"math"
+	"net/netip"
+	"slices"
+)
+
+// Set is a set of IP addresses. The zero value and nil are empty sets. A
+// Set is immutable and safe for concurrent use.
+type Set struct {
+	// v4 holds one IPv4 range per element, first<<32 | last, sorted,
+	// disjoint and never adjacent (adjacent ranges are merged), so that
+	// sorting the packed values sorts by first address.
+	v4 []uint64
+	// v6 holds the IPv6 ranges, sorted, disjoint and never adjacent.
+	v6 []range6
+	// For large sets, v4idx narrows the IPv4 search: v4idx[k] is the
+	// number of ranges whose first address is below k<<v4shift.
+	v4idx   []uint32
+	v4shift uint8
+}
+
+// u128 is an IPv6 address as two big-endian halves.
+type u128 struct{ hi, lo uint64 }
+
+func (a u128) cmp(b u128) int {
+	if c := cmp.Compare(a.hi, b.hi); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.lo, b.lo)
+}
+
+type range6 struct{ first, last u128 }
+
+// indexMin is the number of IPv4 ranges from which the bucket index pays.
+const indexMin = 256
+
+// all4 is the packed range of every IPv4 address.
+const all4 = math.MaxUint32
+
+func v4int(a netip.Addr) uint32 {
+	b := a.As4()
+	return binary.BigEndian.Uint32(b[:])
+}
+
+func v6int(a netip.Addr) u128 {
+	b := a.As16()
+	return u128{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])}
+}
+
+// Builder collects addresses and prefixes for a Set. The zero value is
+// ready to use.
+type Builder struct {
+	v4 []uint64
+	v6 []range6
+}
+
+// Grow makes room for n more IPv4 entries, to spare the reallocations of a
+// large list whose size is known.
+func (b *Builder) Grow(n int) { b.v4 = slices.Grow(b.v4, n) }
+
+// AddAddr adds one address. An invalid address is ignored; a zone is.
+func (b *Builder) AddAddr(a netip.Addr) {
+	switch {
+	case a.Is4():
+		x := uint64(v4int(a))
+		b.v4 = append(b.v4, x<<32|x)
+	case a.Is6():
+		x := v6int(a)
+		b.v6 = append(b.v6, range6{x, x})
+	}
+}
+
+// AddPrefix adds every address of p; host bits are ignored (the prefix is
+// masked). An invalid prefix is ignored.
+func (b *Builder) AddPrefix(p netip.Prefix) {
+	bits := p.Bits()
+	if bits < 0 {
+		return
+	}
+	a := p.Addr()
+	if a.Is4() {
+		host := uint32(math.MaxUint32) >> bits // bits == 32: 0
+		first := v4int(a) &^ host
+		b.v4 = append(b.v4, uint64(first)<<32|uint64(first|host))
+		return
+	}
+	x := v6int(a)
+	var host u128
+	if bits < 64 {
+		host = u128{math.MaxUint64 >> bits, math.MaxUint64}
+	} else {
+		host = u128{0, math.MaxUint64 >> (bits - 64)} // bits == 128: 0
+	}
+	first := u128{x.hi &^ host.hi, x.lo &^ host.lo}
+	b.v6 = append(b.v6, range6{first, u128{first.hi | host.hi, first.lo | host.lo}})
+}
+
+// Set returns the set of everything added and empties the builder. It
+// sorts and merges the ranges and keeps them in slices of exactly their
+// size.
+func (b *Builder) Set() *Set {
+	s := &Set{}
+	if len(b.v4) > 0 {
+		sort4(b.v4)
+		s.v4 = slices.Clip(append([]uint64(nil), merge4(b.v4)...))
+	}
+	if len(b.v6) > 0 {
+		slices.SortFunc(b.v6, func(x, y range6) int { return x.first.cmp(y.first) })
+		s.v6 = slices.Clip(append([]range6(nil), merge6(b.v6)...))
+	}
+	*b = Builder{}
+	s.index()
+	return s
+}
+
+// radixMin is the number of IPv4 ranges from which sort4 uses a radix
+// sort: at a million entries it is about ten times faster than pdqsort.
+const radixMin = 1024
+
+// sort4 sorts packed IPv4 ranges by first address (the upper 32 bits;
+// the order of ranges sharing a first address does not matter to merge4).
+func sort4(v []uint64) {
+	if len(v) < radixMin {
+		slices.Sort(v)
+		return
+	}
+	// LSD radix sort, one byte of the first address per pass.
+	tmp := make([]uint64, len(v))
+	src, dst := v, tmp
+	for shift := 32; shift < 64; shift += 8 {
+		var count [257]int
+		for _, x := range src {
+			count[(x>>shift)&0xff+1]++
+		}
+		if count[(src[0]>>shift)&0xff+1] == len(src) {
+			continue // every range shares this byte
+		}
+		for i := 1; i < len(count); i++ {
+			count[i] += count[i-1]
+		}
+		for _, x := range src {
+			b := (x >> shift) & 0xff
+			dst[count[b]] = x
+			count[b]++
+		}
+		src, dst = dst, src
+	}
+	if &src[0] != &v[0] {
+		copy(v, src)
+	}
+}
+
+// merge4 merges overlapping and adjacent ranges of v, sorted by first
+// address, in place.
+func merge4(v []uint64) []uint64 {
+	out := v[:1]
+	for _, r := range v[1:] {
+		last := &out[len(out)-1]
+		end := uint32(*last)
+		if end == math.MaxUint32 || uint32(r>>32) <= end+1 {
+			if uint32(r) > end {
+				*last = *last&^math.MaxUint32 | r&math.MaxUint32
+			}
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// merge6 is merge4 for IPv6.
+func merge6(v []range6) []range6 {
+	out := v[:1]
+	for _, r := range v[1:] {
+		last := &out[len(out)-1]
+		end := last.last
+		next := u128{end.hi, end.lo + 1}
+		if next.lo == 0 {
+			next.hi++
+		}
+		if end == (u128{math.MaxUint64, math.MaxUint64}) || r.first.cmp(next) <= 0 {
+			if r.last.cmp(end) > 0 {
+				last.last = r.last
+			}
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// index builds the IPv4 bucket index of a large set.
+func (s *Set) index() {
+	n := len(s.v4)
+	if n < indexMin {
+		return
+	}
+	bits := uint8(8)
+	for bits < 16 && 1<<bits < n {
+		bits++
+	}
+	s.v4shift = 32 - bits
+	buckets := 1 << bits
+	s.v4idx = make([]uint32, buckets+1)
+	i := 0
+	for k := 0; k <= buckets; k++ {
+		low := uint64(k) << s.v4shift
+		for i < n && s.v4[i]>>32 < low {
+			i++
+		}
+		s.v4idx[k] = uint32(i)
+	}
+}
+
+// Contains reports whether a is in the set. IPv4-mapped IPv6 addresses
+// are IPv6 here; zones are ignored.
+func (s *Set) Contains(a netip.Addr) bool {
+	if s == nil {
+		return false
+	}
+	if a.Is4() {
+		return s.contains4(v4int(a))
+	}
+	if a.Is6() {
+		return s.contains6(v6int(a))
+	}
+	return false
+}
+
+func (s *Set) contains4(x uint32) bool {
+	v := s.v4
+	// i = number of ranges starting at or before x: those whose packed
+	// value is at most x<<32 | 0xffffffff.
+	key := uint64(x)<<32 | math.MaxUint32
+	i, j := 0, len(v)
+	if s.v4idx != nil {
+		k := x >> s.v4shift
+		i, j = int(s.v4idx[k]), int(s.v4idx[k+1])
+	}
+	for i < j {
+		m := int(uint(i+j) >> 1)
+		if v[m] <= key {
+			i = m + 1
+		} else {
+			j = m
+		}
+	}
+	return i > 0 && x <= uint32(v[i-1])
+}
+
+func (s *Set) contains6(x u128) bool {
+	v := s.v6
+	i, j := 0, len(v)
+	for i < j {
+		m := int(uint(i+j) >> 1)
+		if f := v[m].first; f.hi < x.hi || f.hi == x.hi && f.lo <= x.lo {
+			i = m + 1
+		} else {
+			j = m
+		}
+	}
+	if i == 0 {
+		return false
+	}
+	l := v[i-1].last
+	return x.hi < l.hi || x.hi == l.hi && x.lo <= l.lo
+}
+
+// All4 reports whether the set holds every IPv4 address.
+func (s *Set) All4() bool { return s != nil && len(s.v4) == 1 && s.v4[0] == all4 }
+
+// All6 reports whether the set holds every IPv6 address.
+func (s *Set) All6() bool {
+	return s != nil && len(s.v6) == 1 &&
+		s.v6[0] == range6{last: u128{math.MaxUint64, math.MaxUint64}}
+}
+
+// Ranges returns the number of disjoint ranges in the set, a measure of
+// lookup depth.
+func (s *Set) Ranges() int {
+	if s == nil {
+		return 0
+	}
+	return len(s.v4) + len(s.v6)
+}
+
+// Empty reports whether the set holds no address.
+func (s *Set) Empty() bool { return s.Ranges() == 0 }
