@@ -17,8 +17,7 @@ import (
 	"strings"
 	"sync"
 
-	"go4.org/netipx"
-
+	"github.com/client-ip-guard/client-ip-guard/plugin/internal/iprange"
 	"github.com/client-ip-guard/client-ip-guard/plugin/realip"
 	"github.com/client-ip-guard/client-ip-guard/plugin/verdict"
 )
@@ -71,10 +70,11 @@ type Config struct {
 
 	// Compiled state, filled once per instance. Unexported, so go-pdk
 	// leaves it out of the schema.
-	once   sync.Once
-	policy *Policy
-	err    error
-	scope  Scope
+	once     sync.Once
+	policy   *Policy
+	err      error
+	scope    Scope
+	released bool // UnmarshalJSON dropped the lists after compiling
 }
 
 // Scope is what Kong adds to a plugin instance's config besides the
@@ -92,7 +92,9 @@ type Scope struct {
 // event of the instance shares one parse. A semantic error (bad CIDR,
 // unknown mode) is kept, not returned: returning it would make go-pdk drop
 // the connection with the reason lost in the plugin's stderr, while Policy
-// hands it to the handler to report through kong.log.err.
+// hands it to the handler to report through kong.log.err. Once compiled,
+// TrustedIPs, Allow and Deny are released (set to nil): Policy is the
+// view of them that stays.
 func (c *Config) UnmarshalJSON(b []byte) error {
 	type plain Config
 	if err := json.Unmarshal(b, (*plain)(c)); err != nil {
@@ -101,6 +103,11 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 	// Kong sends null for an unscoped plugin; ignore type mismatches here.
 	_ = json.Unmarshal(b, &c.scope)
 	c.Policy()
+	// The lists live on in the compiled policy; their strings would cost
+	// more than the policy itself (about 40 bytes a CIDR, millions of
+	// CIDRs in some setups), so a started instance drops them.
+	c.TrustedIPs, c.Allow, c.Deny = nil, nil, nil
+	c.released = true
 	return nil
 }
 
@@ -147,7 +154,7 @@ type Policy struct {
 	Resolver      *realip.Resolver
 	Enforce       bool
 	RequirePeer   bool
-	Allow, Deny   *netipx.IPSet
+	Allow, Deny   *iprange.Set
 	Status        int
 	Message       string
 	Reject        verdict.Set
@@ -178,6 +185,10 @@ func (e *Error) Error() string {
 // the field and value; warnings (accepted but risky settings) are returned
 // in Policy.Warnings.
 func Compile(c *Config) (*Policy, error) {
+	if c.released {
+		// Compiling again would silently read empty lists.
+		return nil, &Error{Field: "trusted_ips", Why: "the lists of a decoded config are released once compiled; use Config.Policy"}
+	}
 	p := &Policy{
 		Status:  DefaultStatus,
 		Message: DefaultMessage,
@@ -217,14 +228,12 @@ func Compile(c *Config) (*Policy, error) {
 		return nil, &Error{Field: "mode", Value: c.Mode, Why: "must be monitor or enforce"}
 	}
 	p.RequirePeer = c.RequireTrustedPeer
-	if p.Allow, err = ipSet("allow", c.Allow); err != nil {
+	if p.Allow, p.hasAllow, err = ipSet("allow", c.Allow); err != nil {
 		return nil, err
 	}
-	p.hasAllow = len(nonBlank(c.Allow)) > 0
-	if p.Deny, err = ipSet("deny", c.Deny); err != nil {
+	if p.Deny, p.hasDeny, err = ipSet("deny", c.Deny); err != nil {
 		return nil, err
 	}
-	p.hasDeny = len(nonBlank(c.Deny)) > 0
 	if c.Status != 0 {
 		if c.Status < 100 || c.Status > 599 {
 			return nil, &Error{Field: "status", Value: fmt.Sprint(c.Status), Why: "must be an HTTP status between 100 and 599"}
@@ -296,46 +305,36 @@ func (p *Policy) AllowDeny(a netip.Addr) (denied bool, reason string) {
 
 // HasAllowDeny reports whether any allow or deny entry is configured.
 func (p *Policy) HasAllowDeny() bool {
-	// Flags set by Compile: IPSet.Prefixes would allocate on every request.
+	// Flags set by Compile, which knows whether the lists had entries.
 	return p.hasAllow || p.hasDeny
 }
 
-func ipSet(field string, entries []string) (*netipx.IPSet, error) {
-	var b netipx.IPSetBuilder
+// ipSet compiles an allow or deny list; any reports whether it had a
+// non-blank entry. Bare IPv4-mapped addresses are unmapped (AllowDeny
+// unmaps the address it checks); prefixes are kept as written.
+func ipSet(field string, entries []string) (set *iprange.Set, nonEmpty bool, err error) {
+	var b iprange.Builder
 	for _, raw := range entries {
 		e := strings.TrimSpace(raw)
 		if e == "" {
 			continue
 		}
+		nonEmpty = true
 		if strings.Contains(e, "/") {
 			pfx, err := netip.ParsePrefix(e)
 			if err != nil || pfx.Addr().Zone() != "" {
-				return nil, &Error{Field: field, Value: raw, Why: "not an IP address or CIDR"}
+				return nil, false, &Error{Field: field, Value: raw, Why: "not an IP address or CIDR"}
 			}
-			b.AddPrefix(pfx.Masked())
+			b.AddPrefix(pfx)
 			continue
 		}
 		a, err := netip.ParseAddr(e)
 		if err != nil || a.Zone() != "" {
-			return nil, &Error{Field: field, Value: raw, Why: "not an IP address or CIDR"}
+			return nil, false, &Error{Field: field, Value: raw, Why: "not an IP address or CIDR"}
 		}
-		b.Add(a.Unmap())
+		b.AddAddr(a.Unmap())
 	}
-	s, err := b.IPSet()
-	if err != nil {
-		return nil, &Error{Field: field, Value: strings.Join(entries, ","), Why: err.Error()}
-	}
-	return s, nil
-}
-
-func nonBlank(ss []string) []string {
-	var out []string
-	for _, s := range ss {
-		if strings.TrimSpace(s) != "" {
-			out = append(out, s)
-		}
-	}
-	return out
+	return b.Set(), nonEmpty, nil
 }
 
 // validHeaderName checks RFC 9110 token characters.
