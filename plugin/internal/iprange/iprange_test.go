@@ -91,10 +91,10 @@ func TestSetMatchesReference(t *testing.T) {
 		{"0.0.0.0/0"},
 		{"::/0"},
 		{"0.0.0.0/0", "::/0"},
-		{"1.2.3.4/0"},                             // host bits, /0
-		{"0.0.0.0/1", "128.0.0.0/1"},              // adjacent halves make everything
-		{"0.0.0.0/1", "128.0.0.0/2"},              // not quite
-		{"::/1", "8000::/1", "1.2.3.4"},           // all IPv6 from halves
+		{"1.2.3.4/0"},                   // host bits, /0
+		{"0.0.0.0/1", "128.0.0.0/1"},    // adjacent halves make everything
+		{"0.0.0.0/1", "128.0.0.0/2"},    // not quite
+		{"::/1", "8000::/1", "1.2.3.4"}, // all IPv6 from halves
 		{"10.0.0.0/8", "10.1.0.0/16", "10.1.2.3"}, // nested
 		{"10.0.0.0/8", "11.0.0.0/8"},              // adjacent
 		{"10.0.0.0/8", "12.0.0.0/8"},              // gap
