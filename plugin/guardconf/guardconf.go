@@ -96,12 +96,27 @@ type Scope struct {
 // TrustedIPs, Allow and Deny are released (set to nil): Policy is the
 // view of them that stays.
 func (c *Config) UnmarshalJSON(b []byte) error {
+	// One decoding pass for the fields and the scope: a config can be
+	// megabytes of CIDRs.
 	type plain Config
-	if err := json.Unmarshal(b, (*plain)(c)); err != nil {
+	in := struct {
+		*plain
+		PluginID     json.RawMessage `json:"__plugin_id"`
+		RouteID      json.RawMessage `json:"route_id"`
+		ServiceID    json.RawMessage `json:"service_id"`
+		ConsumerID   json.RawMessage `json:"consumer_id"`
+		InstanceName json.RawMessage `json:"plugin_instance_name"`
+	}{plain: (*plain)(c)}
+	if err := json.Unmarshal(b, &in); err != nil {
 		return err
 	}
-	// Kong sends null for an unscoped plugin; ignore type mismatches here.
-	_ = json.Unmarshal(b, &c.scope)
+	c.scope = Scope{
+		PluginID:     scopeString(in.PluginID),
+		RouteID:      scopeString(in.RouteID),
+		ServiceID:    scopeString(in.ServiceID),
+		ConsumerID:   scopeString(in.ConsumerID),
+		InstanceName: scopeString(in.InstanceName),
+	}
 	c.Policy()
 	// The lists live on in the compiled policy; their strings would cost
 	// more than the policy itself (about 40 bytes a CIDR, millions of
@@ -109,6 +124,16 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 	c.TrustedIPs, c.Allow, c.Deny = nil, nil, nil
 	c.released = true
 	return nil
+}
+
+// scopeString decodes a scope value. Kong sends null for an unscoped
+// plugin, and sometimes other non-strings: those are ignored.
+func scopeString(raw json.RawMessage) string {
+	var v string
+	if json.Unmarshal(raw, &v) != nil {
+		return ""
+	}
+	return v
 }
 
 // Policy returns the compiled policy, compiling it on first use. It is
