@@ -96,8 +96,9 @@ type Scope struct {
 // TrustedIPs, Allow and Deny are released (set to nil): Policy is the
 // view of them that stays.
 func (c *Config) UnmarshalJSON(b []byte) error {
-	// One decoding pass for the fields and the scope: a config can be
-	// megabytes of CIDRs.
+	// One decoding pass for the fields and the scope, with the lists kept
+	// raw: a config can be megabytes of CIDRs, which stringList reads
+	// faster than encoding/json's reflection does.
 	type plain Config
 	in := struct {
 		*plain
@@ -106,9 +107,23 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 		ServiceID    json.RawMessage `json:"service_id"`
 		ConsumerID   json.RawMessage `json:"consumer_id"`
 		InstanceName json.RawMessage `json:"plugin_instance_name"`
+		TrustedIPs   json.RawMessage `json:"trusted_ips"`
+		Allow        json.RawMessage `json:"allow"`
+		Deny         json.RawMessage `json:"deny"`
 	}{plain: (*plain)(c)}
 	if err := json.Unmarshal(b, &in); err != nil {
 		return err
+	}
+	var ok1, ok2, ok3 bool
+	c.TrustedIPs, ok1 = stringList(in.TrustedIPs)
+	c.Allow, ok2 = stringList(in.Allow)
+	c.Deny, ok3 = stringList(in.Deny)
+	if !ok1 || !ok2 || !ok3 {
+		// Escapes, non-ASCII or a type mismatch: encoding/json decides,
+		// and names the field in its error.
+		if err := json.Unmarshal(b, (*plain)(c)); err != nil {
+			return err
+		}
 	}
 	c.scope = Scope{
 		PluginID:     scopeString(in.PluginID),
@@ -124,6 +139,52 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 	c.TrustedIPs, c.Allow, c.Deny = nil, nil, nil
 	c.released = true
 	return nil
+}
+
+// stringList decodes raw, a valid JSON value, as a list of strings when
+// it is null or an array of plain strings (printable ASCII, no escapes),
+// which is what every list of addresses is; ok is false for anything
+// else, left to encoding/json. Absent (empty raw) is a nil list.
+func stringList(raw json.RawMessage) (list []string, ok bool) {
+	i := skipSpace(raw, 0)
+	switch {
+	case i == len(raw):
+		return nil, true
+	case raw[i] == 'n':
+		return nil, true // null: valid JSON starting with n
+	case raw[i] != '[':
+		return nil, false
+	}
+	i = skipSpace(raw, i+1)
+	if i < len(raw) && raw[i] == ']' {
+		return []string{}, true
+	}
+	for i < len(raw) && raw[i] == '"' {
+		j := i + 1
+		for j < len(raw) && raw[j] != '"' && raw[j] != '\\' && raw[j] >= 0x20 && raw[j] < 0x7f {
+			j++
+		}
+		if j == len(raw) || raw[j] != '"' {
+			return nil, false
+		}
+		list = append(list, string(raw[i+1:j]))
+		i = skipSpace(raw, j+1)
+		if i < len(raw) && raw[i] == ']' {
+			return list, true
+		}
+		if i == len(raw) || raw[i] != ',' {
+			return nil, false
+		}
+		i = skipSpace(raw, i+1)
+	}
+	return nil, false
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
 }
 
 // scopeString decodes a scope value. Kong sends null for an unscoped
