@@ -11,6 +11,7 @@
 package guardconf
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/netip"
@@ -159,6 +160,10 @@ func stringList(raw json.RawMessage) (list []string, ok bool) {
 	if i < len(raw) && raw[i] == ']' {
 		return []string{}, true
 	}
+	// One allocation for all the entries, substrings of it, which the
+	// compiled policy does not keep.
+	all := string(raw)
+	list = make([]string, 0, bytes.Count(raw, []byte{','})+1)
 	for i < len(raw) && raw[i] == '"' {
 		j := i + 1
 		for j < len(raw) && raw[j] != '"' && raw[j] != '\\' && raw[j] >= 0x20 && raw[j] < 0x7f {
@@ -167,7 +172,7 @@ func stringList(raw json.RawMessage) (list []string, ok bool) {
 		if j == len(raw) || raw[j] != '"' {
 			return nil, false
 		}
-		list = append(list, string(raw[i+1:j]))
+		list = append(list, all[i+1:j])
 		i = skipSpace(raw, j+1)
 		if i < len(raw) && raw[i] == ']' {
 			return list, true
@@ -409,14 +414,14 @@ func ipSet(field string, entries []string) (set *iprange.Set, nonEmpty bool, err
 		if strings.Contains(e, "/") {
 			pfx, err := netip.ParsePrefix(e)
 			if err != nil || pfx.Addr().Zone() != "" {
-				return nil, false, &Error{Field: field, Value: raw, Why: "not an IP address or CIDR"}
+				return nil, false, &Error{Field: field, Value: strings.Clone(raw), Why: "not an IP address or CIDR"}
 			}
 			b.AddPrefix(pfx)
 			continue
 		}
 		a, err := netip.ParseAddr(e)
 		if err != nil || a.Zone() != "" {
-			return nil, false, &Error{Field: field, Value: raw, Why: "not an IP address or CIDR"}
+			return nil, false, &Error{Field: field, Value: strings.Clone(raw), Why: "not an IP address or CIDR"}
 		}
 		b.AddAddr(a.Unmap())
 	}

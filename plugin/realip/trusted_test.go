@@ -244,3 +244,41 @@ func TestTrustedContainsMatchesSet(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParse4 checks the IPv4 fast path against netip: whatever parse4
+// accepts, netip.ParsePrefix (with a slash) or netip.ParseAddr (without)
+// accepts too, with the same result.
+func FuzzParse4(f *testing.F) {
+	for _, s := range []string{"10.0.0.0/8", "1.2.3.4", "0.0.0.0/0", "255.255.255.255/32", "01.2.3.4", "1.2.3.4/08",
+		"1.2.3.4/33", "256.1.1.1", "1.2.3", "1.2.3.4.5", "1.2.3.4/", "1.2.3.4/+8", "1.2.3.1234", "::1", "1.2.3.4%x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, slash, ok := parse4(s)
+		if !ok {
+			return
+		}
+		if slash {
+			want, err := netip.ParsePrefix(s)
+			require.NoError(t, err, "parse4 accepted %q", s)
+			require.Equal(t, want, p, "%q", s)
+			return
+		}
+		want, err := netip.ParseAddr(s)
+		require.NoError(t, err, "parse4 accepted %q", s)
+		require.Equal(t, want, p.Addr(), "%q", s)
+		require.Equal(t, 32, p.Bits())
+	})
+}
+
+func TestParse4(t *testing.T) {
+	for _, s := range []string{"10.0.0.0/8", "1.2.3.4", "0.0.0.0/0", "255.255.255.255/32", "10.1.2.3/8", "0.0.0.0"} {
+		_, _, ok := parse4(s)
+		assert.True(t, ok, "%q takes the fast path", s)
+	}
+	for _, s := range []string{"01.2.3.4", "1.2.3.4/08", "1.2.3.4/33", "256.1.1.1", "1.2.3", "1.2.3.4.5", "1.2.3.4/",
+		"1.2.3.4/+8", "1.2.3.1234", "1.2.3.4/100", "::1", "::ffff:1.2.3.4", " 1.2.3.4", "1.2.3.4 "} {
+		_, _, ok := parse4(s)
+		assert.False(t, ok, "%q is left to netip", s)
+	}
+}
