@@ -51,12 +51,9 @@ func ParseTrusted(entries []string) (*Trusted, []TrustedWarning, error) {
 			t.unix = true
 			continue
 		}
-		p, slash, ok := parse4(e)
-		if !ok {
-			var err error
-			if p, slash, err = parseEntry(e); err != nil {
-				return nil, nil, fmt.Errorf("trusted entry %q %s", raw, err)
-			}
+		p, slash, err := parseEntry(e)
+		if err != nil {
+			return nil, nil, fmt.Errorf("trusted entry %q %s", raw, err)
 		}
 		if !slash {
 			b.AddAddr(p.Addr())
@@ -95,56 +92,6 @@ func parseEntry(e string) (p netip.Prefix, slash bool, err error) {
 		return p, false, errors.New("has an IPv6 zone, which nginx cannot match")
 	}
 	return netip.PrefixFrom(a, a.BitLen()), false, nil
-}
-
-// parse4 parses the two forms most entries take, "a.b.c.d" and
-// "a.b.c.d/n", to exactly what netip.ParseAddr and netip.ParsePrefix give
-// (decimal fields without leading zeros, at most 255; n from 0 to 32
-// without a leading zero), at a fraction of their cost on large lists. ok
-// is false for anything else, which parseEntry decides.
-func parse4(s string) (p netip.Prefix, slash, ok bool) {
-	var a [4]byte
-	i := 0
-	for f := 0; f < 4; f++ {
-		if f > 0 {
-			if i == len(s) || s[i] != '.' {
-				return p, false, false
-			}
-			i++
-		}
-		v, n := leadingDecimal(s[i:], 3)
-		if n == 0 || v > 255 {
-			return p, false, false
-		}
-		a[f] = byte(v)
-		i += n
-	}
-	bits := 32
-	if i < len(s) {
-		if s[i] != '/' {
-			return p, false, false
-		}
-		v, n := leadingDecimal(s[i+1:], 2)
-		if n == 0 || i+1+n != len(s) || v > 32 {
-			return p, false, false
-		}
-		bits, slash = v, true
-	}
-	return netip.PrefixFrom(netip.AddrFrom4(a), bits), slash, true
-}
-
-// leadingDecimal reads up to limit digits at the start of s, without a
-// leading zero unless the number is 0; n is 0 when there is none or the
-// form is not one netip accepts.
-func leadingDecimal(s string, limit int) (v, n int) {
-	for n < len(s) && n < limit && s[n] >= '0' && s[n] <= '9' {
-		v = v*10 + int(s[n]-'0')
-		n++
-	}
-	if n > 1 && s[0] == '0' || n < len(s) && s[n] >= '0' && s[n] <= '9' {
-		return 0, 0
-	}
-	return v, n
 }
 
 // MustTrusted is ParseTrusted for fixed, known-good entries (tests,
