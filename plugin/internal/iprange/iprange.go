@@ -119,7 +119,7 @@ func (b *Builder) Set() *Set {
 		s.v4 = slices.Clip(append([]uint64(nil), merge4(b.v4)...))
 	}
 	if len(b.v6) > 0 {
-		slices.SortFunc(b.v6, func(x, y range6) int { return x.first.cmp(y.first) })
+		sort6(b.v6)
 		s.v6 = slices.Clip(append([]range6(nil), merge6(b.v6)...))
 	}
 	*b = Builder{}
@@ -161,6 +161,48 @@ func sort4(v []uint64) {
 	}
 	if &src[0] != &v[0] {
 		copy(v, src)
+	}
+}
+
+// sort6 sorts IPv6 ranges by first address: for large sets a radix sort
+// on the upper half, then the runs sharing an upper half by the lower one.
+func sort6(v []range6) {
+	if len(v) < radixMin {
+		slices.SortFunc(v, func(x, y range6) int { return x.first.cmp(y.first) })
+		return
+	}
+	tmp := make([]range6, len(v))
+	src, dst := v, tmp
+	for shift := 0; shift < 64; shift += 8 {
+		var count [257]int
+		for i := range src {
+			count[(src[i].first.hi>>shift)&0xff+1]++
+		}
+		if count[(src[0].first.hi>>shift)&0xff+1] == len(src) {
+			continue // every range shares this byte
+		}
+		for i := 1; i < len(count); i++ {
+			count[i] += count[i-1]
+		}
+		for i := range src {
+			b := (src[i].first.hi >> shift) & 0xff
+			dst[count[b]] = src[i]
+			count[b]++
+		}
+		src, dst = dst, src
+	}
+	if &src[0] != &v[0] {
+		copy(v, src)
+	}
+	for i := 0; i < len(v); {
+		j := i + 1
+		for j < len(v) && v[j].first.hi == v[i].first.hi {
+			j++
+		}
+		if j-i > 1 {
+			slices.SortFunc(v[i:j], func(x, y range6) int { return cmp.Compare(x.first.lo, y.first.lo) })
+		}
+		i = j
 	}
 }
 
