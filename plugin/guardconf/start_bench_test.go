@@ -111,3 +111,33 @@ func startConfig(tb testing.TB, n int) []byte {
 	require.NoError(tb, err)
 	return raw
 }
+
+// BenchmarkStartInstanceFloor is BenchmarkStartInstance with a config
+// type that ignores its JSON: what go-pdk's StartInstance costs on its own
+// (two encoding/json passes over the config, plus the validation pass of
+// each), the floor under any plugin's start-up at these sizes.
+func BenchmarkStartInstanceFloor(b *testing.B) {
+	for _, n := range []int{10_000, 100_000, 1_000_000} {
+		raw := startConfig(b, n)
+		b.Run(fmt.Sprintf("cidrs=%d", n), func(b *testing.B) {
+			cpu0 := processCPU()
+			for b.Loop() {
+				var meta struct {
+					Seq int `json:"__seq__"`
+				}
+				if err := json.Unmarshal(raw, &meta); err != nil {
+					b.Fatal(err)
+				}
+				if err := json.Unmarshal(raw, &ignored{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+		})
+	}
+}
+
+// ignored is a plugin config that reads nothing.
+type ignored struct{}
+
+func (*ignored) UnmarshalJSON([]byte) error { return nil }
