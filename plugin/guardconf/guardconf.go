@@ -382,9 +382,7 @@ func Compile(c *Config) (*Policy, error) {
 // AllowDeny applies the allow and deny lists to a verified client address:
 // deny first, then a non-empty allow list.
 func (p *Policy) AllowDeny(a netip.Addr) (denied bool, reason string) {
-	if a.Is4In6() {
-		a = a.Unmap()
-	}
+	// The sets match an IPv4-mapped address as the IPv4 address it maps.
 	if p.Deny != nil && p.Deny.Contains(a) {
 		return true, verdict.ReasonDenyListed
 	}
@@ -400,9 +398,9 @@ func (p *Policy) HasAllowDeny() bool {
 	return p.hasAllow || p.hasDeny
 }
 
-// ipSet compiles an allow or deny list; any reports whether it had a
-// non-blank entry. Bare IPv4-mapped addresses are unmapped (AllowDeny
-// unmaps the address it checks); prefixes are kept as written.
+// ipSet compiles an allow or deny list; nonEmpty reports whether it had
+// a non-blank entry. Bare IPv4-mapped addresses are unmapped (lookups
+// unmap the address they check); prefixes are kept as written.
 func ipSet(field string, entries []string) (set *iprange.Set, nonEmpty bool, err error) {
 	var b iprange.Builder
 	for _, raw := range entries {

@@ -2,6 +2,8 @@ package realip
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"net/netip"
 	"runtime"
 	"syscall"
 	"testing"
@@ -79,6 +81,43 @@ func BenchmarkTrustedBuild(b *testing.B) {
 			b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
 			sinkTrusted = nil
 			b.ReportMetric(float64(kept)/float64(n), "B-kept/CIDR")
+		})
+	}
+}
+
+var sinkBool bool
+
+// BenchmarkTrustedContains measures the lookup alone: 1024 addresses per
+// op (IPv4, IPv6 and IPv4-mapped, inside and outside the set) against
+// sets of n entries.
+func BenchmarkTrustedContains(b *testing.B) {
+	for _, n := range []int{100, 10_000, 1_000_000} {
+		tr := MustTrusted(benchEntries(b, n)...)
+		rng := rand.New(rand.NewPCG(5, uint64(n)))
+		probes := make([]netip.Addr, 1024)
+		for i := range probes {
+			v := rng.Uint32()
+			a4 := netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+			switch i % 4 {
+			case 0, 1:
+				probes[i] = a4
+			case 2:
+				probes[i] = netip.AddrFrom16(a4.As16())
+			default:
+				var a [16]byte
+				a[0], a[1], a[2], a[3] = 0x20|byte(v>>24)&0x1f, byte(v>>16), byte(v>>8), byte(v)
+				probes[i] = netip.AddrFrom16(a)
+			}
+		}
+		b.Run(fmt.Sprintf("cidrs=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			cpu0 := processCPU()
+			for b.Loop() {
+				for _, a := range probes {
+					sinkBool = tr.Contains(a)
+				}
+			}
+			b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
 		})
 	}
 }

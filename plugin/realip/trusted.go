@@ -111,10 +111,7 @@ func (t *Trusted) Contains(a netip.Addr) bool {
 	if t == nil {
 		return false
 	}
-	if a.Is4In6() {
-		a = a.Unmap()
-	}
-	return t.set.Contains(a)
+	return t.set.Contains(a) // unmaps IPv4-mapped addresses
 }
 
 // ContainsUnix reports whether Unix-socket peers are trusted ("unix:").

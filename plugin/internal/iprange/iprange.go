@@ -4,10 +4,10 @@
 // range 32; nothing else is kept per entry. Lookups are O(log n), with an
 // IPv4 bucket index for large sets, and do not allocate.
 //
-// IPv4 and IPv6 are separate spaces: an IPv4-mapped IPv6 address
-// (::ffff:a.b.c.d), as an entry or as a lookup, is IPv6. Callers that
-// match mapped addresses against IPv4 entries, as nginx does, unmap them
-// first.
+// IPv4 and IPv6 are separate spaces. An IPv4-mapped IPv6 entry
+// (::ffff:a.b.c.d) is IPv6, but an IPv4-mapped address looked up is
+// matched as the IPv4 address it maps, as nginx's ngx_cidr_match does, so
+// IPv6 entries never match it.
 package iprange
 
 import (
@@ -21,12 +21,11 @@ import (
 // Set is a set of IP addresses. The zero value and nil are empty sets. A
 // Set is immutable and safe for concurrent use.
 type Set struct {
-	// v4 holds one IPv4 range per element, first<<32 | last, sorted,
-	// disjoint and never adjacent (adjacent ranges are merged), so that
-	// sorting the packed values sorts by first address.
-	v4 []uint64
-	// v6 holds the IPv6 ranges, sorted, disjoint and never adjacent.
-	v6 []range6
+	// The ranges, sorted, disjoint and never adjacent (adjacent ranges
+	// are merged): first and last addresses in separate slices, so that
+	// the binary search reads only the dense first ones.
+	v4first, v4last []uint32
+	v6first, v6last []u128
 	// For large sets, v4idx narrows the IPv4 search: v4idx[k] is the
 	// number of ranges whose first address is below k<<v4shift.
 	v4idx   []uint32
@@ -43,13 +42,12 @@ func (a u128) cmp(b u128) int {
 	return cmp.Compare(a.lo, b.lo)
 }
 
+func (a u128) less(b u128) bool { return a.hi < b.hi || a.hi == b.hi && a.lo < b.lo }
+
 type range6 struct{ first, last u128 }
 
 // indexMin is the number of IPv4 ranges from which the bucket index pays.
 const indexMin = 256
-
-// all4 is the packed range of every IPv4 address.
-const all4 = math.MaxUint32
 
 func v4int(a netip.Addr) uint32 {
 	b := a.As4()
@@ -116,11 +114,19 @@ func (b *Builder) Set() *Set {
 	s := &Set{}
 	if len(b.v4) > 0 {
 		sort4(b.v4)
-		s.v4 = slices.Clip(append([]uint64(nil), merge4(b.v4)...))
+		v := merge4(b.v4)
+		s.v4first, s.v4last = make([]uint32, len(v)), make([]uint32, len(v))
+		for i, r := range v {
+			s.v4first[i], s.v4last[i] = uint32(r>>32), uint32(r)
+		}
 	}
 	if len(b.v6) > 0 {
 		sort6(b.v6)
-		s.v6 = slices.Clip(append([]range6(nil), merge6(b.v6)...))
+		v := merge6(b.v6)
+		s.v6first, s.v6last = make([]u128, len(v)), make([]u128, len(v))
+		for i, r := range v {
+			s.v6first[i], s.v6last[i] = r.first, r.last
+		}
 	}
 	*b = Builder{}
 	s.index()
@@ -247,7 +253,7 @@ func merge6(v []range6) []range6 {
 
 // index builds the IPv4 bucket index of a large set.
 func (s *Set) index() {
-	n := len(s.v4)
+	n := len(s.v4first)
 	if n < indexMin {
 		return
 	}
@@ -261,74 +267,69 @@ func (s *Set) index() {
 	i := 0
 	for k := 0; k <= buckets; k++ {
 		low := uint64(k) << s.v4shift
-		for i < n && s.v4[i]>>32 < low {
+		for i < n && uint64(s.v4first[i]) < low {
 			i++
 		}
 		s.v4idx[k] = uint32(i)
 	}
 }
 
-// Contains reports whether a is in the set. IPv4-mapped IPv6 addresses
-// are IPv6 here; zones are ignored.
+// Contains reports whether a is in the set. An IPv4-mapped IPv6 address
+// is matched against the IPv4 ranges only; zones are ignored. One
+// function with the searches written out: calls to per-family helpers
+// cost a measurable share of a lookup.
 func (s *Set) Contains(a netip.Addr) bool {
 	if s == nil {
 		return false
 	}
+	if a.Is4In6() {
+		a = a.Unmap()
+	}
 	if a.Is4() {
-		return s.contains4(v4int(a))
-	}
-	if a.Is6() {
-		return s.contains6(v6int(a))
-	}
-	return false
-}
-
-func (s *Set) contains4(x uint32) bool {
-	v := s.v4
-	// i = number of ranges starting at or before x: those whose packed
-	// value is at most x<<32 | 0xffffffff.
-	key := uint64(x)<<32 | math.MaxUint32
-	i, j := 0, len(v)
-	if s.v4idx != nil {
-		k := x >> s.v4shift
-		i, j = int(s.v4idx[k]), int(s.v4idx[k+1])
-	}
-	for i < j {
-		m := int(uint(i+j) >> 1)
-		if v[m] <= key {
-			i = m + 1
-		} else {
-			j = m
+		x := v4int(a)
+		first := s.v4first
+		// i = number of ranges starting at or before x.
+		i, j := 0, len(first)
+		if s.v4idx != nil {
+			k := x >> s.v4shift
+			i, j = int(s.v4idx[k]), int(s.v4idx[k+1])
 		}
-	}
-	return i > 0 && x <= uint32(v[i-1])
-}
-
-func (s *Set) contains6(x u128) bool {
-	v := s.v6
-	i, j := 0, len(v)
-	for i < j {
-		m := int(uint(i+j) >> 1)
-		if f := v[m].first; f.hi < x.hi || f.hi == x.hi && f.lo <= x.lo {
-			i = m + 1
-		} else {
-			j = m
+		for i < j {
+			m := int(uint(i+j) >> 1)
+			if first[m] <= x {
+				i = m + 1
+			} else {
+				j = m
+			}
 		}
+		return i > 0 && x <= s.v4last[i-1]
 	}
-	if i == 0 {
+	if !a.Is6() {
 		return false
 	}
-	l := v[i-1].last
-	return x.hi < l.hi || x.hi == l.hi && x.lo <= l.lo
+	x := v6int(a)
+	first := s.v6first
+	i, j := 0, len(first)
+	for i < j {
+		m := int(uint(i+j) >> 1)
+		if !x.less(first[m]) {
+			i = m + 1
+		} else {
+			j = m
+		}
+	}
+	return i > 0 && !s.v6last[i-1].less(x)
 }
 
 // All4 reports whether the set holds every IPv4 address.
-func (s *Set) All4() bool { return s != nil && len(s.v4) == 1 && s.v4[0] == all4 }
+func (s *Set) All4() bool {
+	return s != nil && len(s.v4first) == 1 && s.v4first[0] == 0 && s.v4last[0] == math.MaxUint32
+}
 
 // All6 reports whether the set holds every IPv6 address.
 func (s *Set) All6() bool {
-	return s != nil && len(s.v6) == 1 &&
-		s.v6[0] == range6{last: u128{math.MaxUint64, math.MaxUint64}}
+	return s != nil && len(s.v6first) == 1 && s.v6first[0] == u128{} &&
+		s.v6last[0] == u128{math.MaxUint64, math.MaxUint64}
 }
 
 // Ranges returns the number of disjoint ranges in the set, a measure of
@@ -337,7 +338,7 @@ func (s *Set) Ranges() int {
 	if s == nil {
 		return 0
 	}
-	return len(s.v4) + len(s.v6)
+	return len(s.v4first) + len(s.v6first)
 }
 
 // Empty reports whether the set holds no address.
