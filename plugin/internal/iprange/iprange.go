@@ -62,7 +62,7 @@ func v6int(a netip.Addr) u128 {
 // Builder collects addresses and prefixes for a Set. The zero value is
 // ready to use.
 type Builder struct {
-	v4 []uint64
+	v4 []uint64 // first<<32 | last: sorting these sorts by first address
 	v6 []range6
 }
 
@@ -133,8 +133,9 @@ func (b *Builder) Set() *Set {
 	return s
 }
 
-// radixMin is the number of IPv4 ranges from which sort4 uses a radix
-// sort: at a million entries it is about ten times faster than pdqsort.
+// radixMin is the number of ranges from which sort4 and sort6 use a
+// radix sort: on the million-entry build, sort4 takes about a third of
+// the time slices.Sort took.
 const radixMin = 1024
 
 // sort4 sorts packed IPv4 ranges by first address (the upper 32 bits;
