@@ -27,7 +27,7 @@ vet:
 test: build vet
 	$(GO) test -count=1 -timeout 20m ./...
 
-# Every benchmark BENCHMARKS.md reports (about 10 minutes), output in bench.out.
+# Every benchmark BENCHMARKS.md reports (about 12 minutes), output in bench.out.
 bench: build
 	@GO=$(GO) bash scripts/bench.sh
 
