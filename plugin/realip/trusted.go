@@ -15,7 +15,7 @@ import (
 // 32 an IPv6 one), plus what was computed from them at build time.
 // Lookups are O(log n) in the number of ranges and do not allocate.
 type Trusted struct {
-	set     *iprange.Set
+	set     iprange.Set
 	unix    bool
 	entries int
 	// Computed at build time: every IPv4 / every IPv6 address is trusted.
@@ -66,7 +66,7 @@ func ParseTrusted(entries []string) (*Trusted, []TrustedWarning, error) {
 		}
 		b.AddPrefix(p)
 	}
-	t.set = b.Set()
+	t.set = *b.Set()
 	t.all4, t.all6 = t.set.All4(), t.set.All6()
 	return t, warn, nil
 }
