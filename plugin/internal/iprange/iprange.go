@@ -1,8 +1,9 @@
 // Package iprange is an immutable set of IP addresses kept as sorted,
 // disjoint ranges of integers: the compact form behind the plugin's
 // trusted, allow and deny lists. An IPv4 range costs 8 bytes and an IPv6
-// range 32; nothing else is kept per entry. Lookups are O(log n), with an
-// IPv4 bucket index for large sets, and do not allocate.
+// range 32; nothing else is kept per entry but, in large sets, a bucket
+// index per family (at most 256 KiB each). Lookups are O(log n) and do not
+// allocate.
 //
 // IPv4 and IPv6 are separate spaces. An IPv4-mapped IPv6 entry
 // (::ffff:a.b.c.d) is IPv6, but an IPv4-mapped address looked up is
@@ -27,9 +28,10 @@ type Set struct {
 	v4first, v4last []uint32
 	v6first, v6last []u128
 	// For large sets, v4idx narrows the IPv4 search: v4idx[k] is the
-	// number of ranges whose first address is below k<<v4shift.
-	v4idx   []uint32
-	v4shift uint8
+	// number of ranges whose first address is below k<<v4shift. v6idx
+	// does the same on the top 32 bits of IPv6 addresses.
+	v4idx, v6idx     []uint32
+	v4shift, v6shift uint8
 }
 
 // u128 is an IPv6 address as two big-endian halves.
@@ -252,27 +254,35 @@ func merge6(v []range6) []range6 {
 	return out
 }
 
-// index builds the IPv4 bucket index of a large set.
+// index builds the bucket indexes of a large set.
 func (s *Set) index() {
-	n := len(s.v4first)
+	s.v4idx, s.v4shift = bucketIndex(len(s.v4first), func(i int) uint32 { return s.v4first[i] })
+	s.v6idx, s.v6shift = bucketIndex(len(s.v6first), func(i int) uint32 { return uint32(s.v6first[i].hi >> 32) })
+}
+
+// bucketIndex indexes n sorted keys (the top 32 bits of the ranges' first
+// addresses) by their top bits: idx[k] is the number of keys below
+// k<<shift. It returns nil under indexMin keys.
+func bucketIndex(n int, key func(int) uint32) (idx []uint32, shift uint8) {
 	if n < indexMin {
-		return
+		return nil, 0
 	}
 	bits := uint8(8)
 	for bits < 16 && 1<<bits < n {
 		bits++
 	}
-	s.v4shift = 32 - bits
+	shift = 32 - bits
 	buckets := 1 << bits
-	s.v4idx = make([]uint32, buckets+1)
+	idx = make([]uint32, buckets+1)
 	i := 0
 	for k := 0; k <= buckets; k++ {
-		low := uint64(k) << s.v4shift
-		for i < n && uint64(s.v4first[i]) < low {
+		low := uint64(k) << shift
+		for i < n && uint64(key(i)) < low {
 			i++
 		}
-		s.v4idx[k] = uint32(i)
+		idx[k] = uint32(i)
 	}
+	return idx, shift
 }
 
 // Contains reports whether a is in the set. An IPv4-mapped IPv6 address
@@ -311,6 +321,10 @@ func (s *Set) Contains(a netip.Addr) bool {
 	x := v6int(a)
 	first := s.v6first
 	i, j := 0, len(first)
+	if s.v6idx != nil {
+		k := uint32(x.hi>>32) >> s.v6shift
+		i, j = int(s.v6idx[k]), int(s.v6idx[k+1])
+	}
 	for i < j {
 		m := int(uint(i+j) >> 1)
 		if !x.less(first[m]) {

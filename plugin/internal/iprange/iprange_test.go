@@ -142,8 +142,32 @@ func TestSetRandom(t *testing.T) {
 		}
 		s, _ := build(t, entries)
 		require.Equal(t, len(s.v4first) >= indexMin, s.v4idx != nil, "n=%d", n)
+		require.Equal(t, len(s.v6first) >= indexMin, s.v6idx != nil, "n=%d", n)
 		agree(t, entries, probes)
 	}
+}
+
+// TestSetIndexes compares sets wide enough for both bucket indexes:
+// random IPv4 /18-/32 and IPv6 /32-/128 prefixes across the space.
+func TestSetIndexes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	var entries []entry
+	var probes []netip.Addr
+	for i := 0; i < 4000; i++ {
+		v := rng.Uint32()
+		a4 := netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+		var b [16]byte
+		for k := range b {
+			b[k] = byte(rng.UintN(256))
+		}
+		a6 := netip.AddrFrom16(b)
+		entries = append(entries, entry{a4, 18 + rng.IntN(15)}, entry{a6, 32 + rng.IntN(97)})
+		probes = append(probes, a4.Next(), a6.Next())
+	}
+	s, _ := build(t, entries)
+	require.NotNil(t, s.v4idx, "the IPv4 bucket index is exercised")
+	require.NotNil(t, s.v6idx, "the IPv6 bucket index is exercised")
+	agree(t, entries, probes)
 }
 
 // randomEntry draws from a small space (10.0.0.0/16 and 2001:db8::/112
