@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every benchmark BENCHMARKS.md reports, in its order, and prints the
-# machine and date first. Output also goes to bench.out. Takes about 10
+# machine and date first. Output also goes to bench.out. Takes about 12
 # minutes on 2 cores; close other work first, the numbers share the CPUs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +12,7 @@ GO=${GO:-go}
   echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo
   echo "## (a) resolver against the linear scan"
-  $GO test -run '^$' -bench . -benchmem -benchtime=200ms ./plugin/realip/
+  $GO test -run '^$' -bench 'Resolve' -benchmem -benchtime=200ms ./plugin/realip/
   echo "## (b) one access event over the plugin socket"
   $GO test -run '^$' -bench AccessEvent -benchtime=5000x ./pdkserver/pluginsrv/
   echo "## (b) the handler's own cost, Kong played over net.Pipe"
@@ -21,8 +21,18 @@ GO=${GO:-go}
   $GO test -run '^$' -bench GatewayLoad -benchtime=20000x ./pdkserver/e2e/
   echo "## (d) plugin-server memory after 100k and 1M events"
   $GO test -run '^$' -bench PluginServerMemory -benchtime=1000000x -timeout 30m ./pdkserver/pluginsrv/
-  echo "## (e) metrics counting"
+  echo "## (e) lean instances: trusted-set build and lookups, StartInstance, an instance's first request"
+  $GO test -run '^$' -bench 'TrustedBuild' -benchtime=5x ./plugin/realip/
+  $GO test -run '^$' -bench 'TrustedContains' -benchtime=200ms ./plugin/realip/
+  $GO test -run '^$' -bench 'StartInstance' -benchtime=5x -timeout 30m ./plugin/guardconf/
+  $GO test -run '^$' -bench FirstRequest -benchtime=10x ./pdkserver/pluginsrv/
+  echo "## (f) go-pdk single-write frames (docs/go-pdk-single-write.md) against the released go-pdk"
+  alt=$(mktemp -d)
+  PDK_ALT_MODFILE=$(scripts/gopdk-single-write.sh "$alt") \
+    $GO test -run '^$' -bench AccessEvent -benchtime=5000x ./pdkserver/pluginsrv/
+  rm -rf "$alt"
+  echo "## (g) metrics counting"
   $GO test -run '^$' -bench Count -benchmem ./plugin/metrics/
-  echo "## (f) kongconf report parsing"
+  echo "## (h) kongconf report parsing"
   $GO test -run '^$' -bench Read ./kongconf/report/
 } 2>&1 | tee bench.out

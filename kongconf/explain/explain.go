@@ -82,7 +82,9 @@ func Run(in Input) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	pol, err := guardconf.Compile(conf)
+	// Policy, not Compile: a config decoded from JSON compiles in
+	// UnmarshalJSON and keeps only its policy, as the plugin's does.
+	pol, err := conf.Policy()
 	if err != nil {
 		return nil, err
 	}

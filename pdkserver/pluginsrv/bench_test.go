@@ -3,7 +3,10 @@ package pluginsrv
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"net/netip"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -26,9 +29,15 @@ const accessRounds = 10
 // GOMAXPROCS callers, interleaved in one run. Run it with a fixed count
 // (-benchtime=5000x: events per plugin and mode); the "interleaved" line
 // is the whole measurement, the per-plugin lines report its results and
-// "ratios" the ratios of this run. allocs are Kong's side only.
+// "ratios" the ratios of this run. allocs are Kong's side only. With
+// PDK_ALT_MODFILE set (see altModfile), trivial and client-ip-guard built
+// against another go-pdk run in the same interleaving, and "ratios" adds
+// their times over the released builds'.
 func BenchmarkAccessEvent(b *testing.B) {
 	names := []string{"noop", "trivial", "client-ip-guard"}
+	if altModfile != "" {
+		names = append(names, "trivial"+altSuffix, "client-ip-guard"+altSuffix)
+	}
 	servers := map[string]*Server{}
 	e := &Entity{ID: "bench"}
 	ctx := context.Background()
@@ -127,6 +136,13 @@ func BenchmarkAccessEvent(b *testing.B) {
 		b.ReportMetric(perEvent("client-ip-guard")/perEvent("trivial"), "guard/trivial")
 		b.ReportMetric(perEvent("client-ip-guard/parallel")/perEvent("trivial/parallel"), "guard/trivial-parallel")
 		b.ReportMetric(perEvent("trivial")/perEvent("noop"), "trivial/noop")
+		if altModfile != "" {
+			for _, name := range []string{"trivial", "client-ip-guard"} {
+				for _, mode := range []string{"", "/parallel"} {
+					b.ReportMetric(perEvent(name+altSuffix+mode)/perEvent(name+mode), name+"-alt/released"+strings.ReplaceAll(mode, "/", "-"))
+				}
+			}
+		}
 	})
 }
 
@@ -234,4 +250,57 @@ func BenchmarkPluginServerMemory(b *testing.B) {
 	b.Logf("after %d events: %+v", checkpoint, first)
 	b.Logf("after %d events: %+v", b.N, last)
 	b.Logf("Kong side: %d goroutines at N/10, %d at N; %d idle pooled connections", kongG, runtime.NumGoroutine(), s.Stats().Idle)
+}
+
+// BenchmarkFirstRequest measures what an instance's first request waits
+// when its trusted_ips holds 100k CIDRs: Kong starts the instance on that
+// request (plugin.lua's get_instance_id), so the request carries the
+// StartInstance round trip (the config JSON over the socket, go-pdk's
+// decoding, the plugin's compilation) before its access event. Each
+// iteration is a new plugin entity with the same config. "kong-encode-ns"
+// is the part of ns/op spent on Kong's side encoding the config
+// (cjson.encode in Kong; encoding/json here), timed apart; the rest is the
+// socket and the plugin.
+func BenchmarkFirstRequest(b *testing.B) {
+	const n = 100_000
+	s, _ := startPlugin(b, "client-ip-guard")
+	ips := make([]any, n)
+	rng := rand.New(rand.NewPCG(11, n))
+	for i := range ips {
+		if rng.IntN(4) != 0 {
+			v := rng.Uint32()
+			ips[i] = netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), 18+rng.IntN(15)).Masked().String()
+		} else {
+			var a [16]byte
+			a[0], a[1] = 0x20, byte(rng.UintN(256))
+			for k := 2; k < 16; k++ {
+				a[k] = byte(rng.UintN(256))
+			}
+			ips[i] = netip.PrefixFrom(netip.AddrFrom16(a), 32+rng.IntN(97)).Masked().String()
+		}
+	}
+	cfg := map[string]any{"trusted_ips": ips, "real_ip_header": "X-Forwarded-For", "real_ip_recursive": true}
+	ctx := context.Background()
+	req := newReq()
+	const encodes = 3
+	t0 := time.Now()
+	for k := 0; k < encodes; k++ {
+		if _, _, err := s.configJSON(ent("encode", cfg)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	encode := time.Since(t0) / encodes
+	i := 0
+	for b.Loop() {
+		i++
+		e := ent(fmt.Sprintf("first-%d", i), cfg)
+		req.Calls = nil
+		if err := s.HandleEvent(ctx, e, "access", req); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if st := s.Stats(); st.InstanceStarts < int64(i) {
+		b.Fatalf("%d instance starts for %d entities", st.InstanceStarts, i)
+	}
+	b.ReportMetric(float64(encode.Nanoseconds()), "kong-encode-ns")
 }

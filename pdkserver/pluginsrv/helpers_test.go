@@ -71,6 +71,31 @@ func guardBin(tb testing.TB) string {
 	return filepath.Join(binDir, "client-ip-guard")
 }
 
+// altModfile, from PDK_ALT_MODFILE, is a go.mod (for go build -modfile)
+// that builds the plugins against another go-pdk, a patch under review;
+// BenchmarkAccessEvent then also runs trivial and client-ip-guard built
+// with it, named with altSuffix, interleaved with the released builds.
+var altModfile = os.Getenv("PDK_ALT_MODFILE")
+
+const altSuffix = "-alt"
+
+// altBin builds plugin name (a test plugin or client-ip-guard) with
+// altModfile, as name+altSuffix: go-pdk names the plugin after its
+// executable.
+func altBin(tb testing.TB, name string) string {
+	tb.Helper()
+	pluginBin(tb, "noop") // creates binDir
+	pkg := "github.com/client-ip-guard/client-ip-guard/pdkserver/internal/testplugins/" + name
+	if name == "client-ip-guard" {
+		pkg = "github.com/client-ip-guard/client-ip-guard/plugin/cmd/client-ip-guard"
+	}
+	bin := filepath.Join(binDir, name+altSuffix)
+	if out, err := exec.Command("go", "build", "-modfile", altModfile, "-o", bin, pkg).CombinedOutput(); err != nil {
+		tb.Fatalf("go build -modfile %s %s: %v\n%s", altModfile, pkg, err, out)
+	}
+	return bin
+}
+
 // logSink collects Logf lines.
 type logSink struct {
 	mu    sync.Mutex
@@ -106,9 +131,12 @@ func (l *logSink) all() string {
 func startPlugin(tb testing.TB, name string) (*Server, *logSink) {
 	tb.Helper()
 	var bin string
-	if name == "client-ip-guard" {
+	switch {
+	case strings.HasSuffix(name, altSuffix):
+		bin = altBin(tb, strings.TrimSuffix(name, altSuffix))
+	case name == "client-ip-guard":
 		bin = guardBin(tb)
-	} else {
+	default:
 		bin = pluginBin(tb, name)
 	}
 	prefix, err := os.MkdirTemp("", "ps")

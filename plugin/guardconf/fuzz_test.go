@@ -3,6 +3,7 @@ package guardconf
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"testing"
 )
 
@@ -50,4 +51,56 @@ func FuzzConfig(f *testing.F) {
 			t.Fatalf("accepted log_when %q", p.LogWhen)
 		}
 	})
+}
+
+// FuzzStringList checks the fast list reader against encoding/json: on
+// any valid JSON value it either declines (ok false) or returns exactly
+// what json.Unmarshal into a []string returns, nil and empty alike.
+func FuzzStringList(f *testing.F) {
+	for _, s := range []string{
+		`["10.0.0.0/8", "2001:db8::/32"]`, `[]`, ` [ ] `, `null`, `["a"]`, "[\"x\"\n,\t\"y\"]",
+		`["\u0031"]`, `["é"]`, `[1]`, `"10.0.0.0/8"`, `{"a":1}`, `[null]`, `["a",]`, `[""]`, `true`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if !json.Valid(b) {
+			return // encoding/json hands stringList valid values only
+		}
+		got, ok := stringList(b)
+		if !ok {
+			return
+		}
+		var want []string
+		if err := json.Unmarshal(b, &want); err != nil {
+			t.Fatalf("stringList accepted %q, encoding/json refuses it: %v", b, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("stringList(%q) = %#v, encoding/json %#v", b, got, want)
+		}
+	})
+}
+
+func TestStringList(t *testing.T) {
+	cases := []struct {
+		in   string
+		want []string
+		ok   bool
+	}{
+		{``, nil, true},
+		{`null`, nil, true},
+		{`[]`, []string{}, true},
+		{` [ "10.0.0.0/8" , "::1" ] `, []string{"10.0.0.0/8", "::1"}, true},
+		{`["\u0031.2.3.4"]`, nil, false}, // escapes: left to encoding/json
+		{`["é"]`, nil, false},
+		{`[1]`, nil, false},
+		{`"10.0.0.0/8"`, nil, false},
+		{`[null]`, nil, false},
+	}
+	for _, tc := range cases {
+		got, ok := stringList(json.RawMessage(tc.in))
+		if ok != tc.ok || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("stringList(%q) = %#v, %v; want %#v, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
 }

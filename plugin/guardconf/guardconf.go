@@ -11,6 +11,7 @@
 package guardconf
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/netip"
@@ -19,8 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go4.org/netipx"
-
+	"github.com/client-ip-guard/client-ip-guard/plugin/internal/iprange"
 	"github.com/client-ip-guard/client-ip-guard/plugin/realip"
 	"github.com/client-ip-guard/client-ip-guard/plugin/verdict"
 )
@@ -77,6 +77,7 @@ type Config struct {
 	policy     *Policy
 	err        error
 	scope      Scope
+	released   bool // UnmarshalJSON dropped the lists after compiling
 	lastReport atomic.Int64
 }
 
@@ -95,16 +96,113 @@ type Scope struct {
 // event of the instance shares one parse. A semantic error (bad CIDR,
 // unknown mode) is kept, not returned: returning it would make go-pdk drop
 // the connection with the reason lost in the plugin's stderr, while Policy
-// hands it to the handler to report through kong.log.err.
+// hands it to the handler to report through kong.log.err. Once compiled,
+// TrustedIPs, Allow and Deny are released (set to nil): Policy is the
+// view of them that stays.
 func (c *Config) UnmarshalJSON(b []byte) error {
+	// One decoding pass for the fields and the scope, with the lists kept
+	// raw: a config can be megabytes of CIDRs, which stringList reads
+	// faster than encoding/json's reflection does.
 	type plain Config
-	if err := json.Unmarshal(b, (*plain)(c)); err != nil {
+	in := struct {
+		*plain
+		PluginID     json.RawMessage `json:"__plugin_id"`
+		RouteID      json.RawMessage `json:"route_id"`
+		ServiceID    json.RawMessage `json:"service_id"`
+		ConsumerID   json.RawMessage `json:"consumer_id"`
+		InstanceName json.RawMessage `json:"plugin_instance_name"`
+		TrustedIPs   json.RawMessage `json:"trusted_ips"`
+		Allow        json.RawMessage `json:"allow"`
+		Deny         json.RawMessage `json:"deny"`
+	}{plain: (*plain)(c)}
+	if err := json.Unmarshal(b, &in); err != nil {
 		return err
 	}
-	// Kong sends null for an unscoped plugin; ignore type mismatches here.
-	_ = json.Unmarshal(b, &c.scope)
+	var ok1, ok2, ok3 bool
+	c.TrustedIPs, ok1 = stringList(in.TrustedIPs)
+	c.Allow, ok2 = stringList(in.Allow)
+	c.Deny, ok3 = stringList(in.Deny)
+	if !ok1 || !ok2 || !ok3 {
+		// Escapes, non-ASCII or a type mismatch: encoding/json decides,
+		// and names the field in its error.
+		if err := json.Unmarshal(b, (*plain)(c)); err != nil {
+			return err
+		}
+	}
+	c.scope = Scope{
+		PluginID:     scopeString(in.PluginID),
+		RouteID:      scopeString(in.RouteID),
+		ServiceID:    scopeString(in.ServiceID),
+		ConsumerID:   scopeString(in.ConsumerID),
+		InstanceName: scopeString(in.InstanceName),
+	}
 	c.Policy()
+	// The lists live on in the compiled policy; their strings would cost
+	// more than the policy itself (about 40 bytes a CIDR, millions of
+	// CIDRs in some setups), so a started instance drops them.
+	c.TrustedIPs, c.Allow, c.Deny = nil, nil, nil
+	c.released = true
 	return nil
+}
+
+// stringList decodes raw, a valid JSON value, as a list of strings when
+// it is null or an array of plain strings (printable ASCII, no escapes),
+// which is what every list of addresses is; ok is false for anything
+// else, left to encoding/json. Absent (empty raw) is a nil list.
+func stringList(raw json.RawMessage) (list []string, ok bool) {
+	i := skipSpace(raw, 0)
+	switch {
+	case i == len(raw):
+		return nil, true
+	case raw[i] == 'n':
+		return nil, true // null: valid JSON starting with n
+	case raw[i] != '[':
+		return nil, false
+	}
+	i = skipSpace(raw, i+1)
+	if i < len(raw) && raw[i] == ']' {
+		return []string{}, true
+	}
+	// One allocation for all the entries, substrings of it, which the
+	// compiled policy does not keep.
+	all := string(raw)
+	list = make([]string, 0, bytes.Count(raw, []byte{','})+1)
+	for i < len(raw) && raw[i] == '"' {
+		j := i + 1
+		for j < len(raw) && raw[j] != '"' && raw[j] != '\\' && raw[j] >= 0x20 && raw[j] < 0x7f {
+			j++
+		}
+		if j == len(raw) || raw[j] != '"' {
+			return nil, false
+		}
+		list = append(list, all[i+1:j])
+		i = skipSpace(raw, j+1)
+		if i < len(raw) && raw[i] == ']' {
+			return list, true
+		}
+		if i == len(raw) || raw[i] != ',' {
+			return nil, false
+		}
+		i = skipSpace(raw, i+1)
+	}
+	return nil, false
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// scopeString decodes a scope value. Kong sends null for an unscoped
+// plugin, and sometimes other non-strings: those are ignored.
+func scopeString(raw json.RawMessage) string {
+	var v string
+	if json.Unmarshal(raw, &v) != nil {
+		return ""
+	}
+	return v
 }
 
 // Policy returns the compiled policy, compiling it on first use. It is
@@ -193,7 +291,7 @@ type Policy struct {
 	Resolver      *realip.Resolver
 	Enforce       bool
 	RequirePeer   bool
-	Allow, Deny   *netipx.IPSet
+	Allow, Deny   *iprange.Set
 	Status        int
 	Message       string
 	Reject        verdict.Set
@@ -224,6 +322,10 @@ func (e *Error) Error() string {
 // the field and value; warnings (accepted but risky settings) are returned
 // in Policy.Warnings.
 func Compile(c *Config) (*Policy, error) {
+	if c.released {
+		// Compiling again would silently read empty lists.
+		return nil, &Error{Field: "trusted_ips", Why: "the lists of a decoded config are released once compiled; use Config.Policy"}
+	}
 	p := &Policy{
 		Status:  DefaultStatus,
 		Message: DefaultMessage,
@@ -263,14 +365,12 @@ func Compile(c *Config) (*Policy, error) {
 		return nil, &Error{Field: "mode", Value: c.Mode, Why: "must be monitor or enforce"}
 	}
 	p.RequirePeer = c.RequireTrustedPeer
-	if p.Allow, err = ipSet("allow", c.Allow); err != nil {
+	if p.Allow, p.hasAllow, err = ipSet("allow", c.Allow); err != nil {
 		return nil, err
 	}
-	p.hasAllow = len(nonBlank(c.Allow)) > 0
-	if p.Deny, err = ipSet("deny", c.Deny); err != nil {
+	if p.Deny, p.hasDeny, err = ipSet("deny", c.Deny); err != nil {
 		return nil, err
 	}
-	p.hasDeny = len(nonBlank(c.Deny)) > 0
 	if c.Status != 0 {
 		if c.Status < 100 || c.Status > 599 {
 			return nil, &Error{Field: "status", Value: fmt.Sprint(c.Status), Why: "must be an HTTP status between 100 and 599"}
@@ -337,9 +437,7 @@ func Compile(c *Config) (*Policy, error) {
 // deny first, then a non-empty allow list. A v4-mapped address is matched
 // against the IPv4 entries, as nginx's ngx_cidr_match does.
 func (p *Policy) AllowDeny(a netip.Addr) (denied bool, reason string) {
-	if a.Is4In6() {
-		a = a.Unmap()
-	}
+	// The sets match an IPv4-mapped address as the IPv4 address it maps.
 	if p.Deny != nil && p.Deny.Contains(a) {
 		return true, verdict.ReasonDenyListed
 	}
@@ -351,51 +449,41 @@ func (p *Policy) AllowDeny(a netip.Addr) (denied bool, reason string) {
 
 // HasAllowDeny reports whether any allow or deny entry is configured.
 func (p *Policy) HasAllowDeny() bool {
-	// Flags set by Compile: IPSet.Prefixes would allocate on every request.
+	// Flags set by Compile, which knows whether the lists had entries.
 	return p.hasAllow || p.hasDeny
 }
 
-func ipSet(field string, entries []string) (*netipx.IPSet, error) {
-	var b netipx.IPSetBuilder
+// ipSet compiles an allow or deny list; nonEmpty reports whether it had
+// a non-blank entry. Bare IPv4-mapped addresses are unmapped (lookups
+// unmap the address they check); prefixes are kept as written.
+func ipSet(field string, entries []string) (set *iprange.Set, nonEmpty bool, err error) {
+	var b iprange.Builder
 	for _, raw := range entries {
 		e := strings.TrimSpace(raw)
 		if e == "" {
 			continue
 		}
+		nonEmpty = true
 		if strings.Contains(e, "/") {
 			pfx, err := netip.ParsePrefix(e)
 			if err != nil || pfx.Addr().Zone() != "" {
-				return nil, &Error{Field: field, Value: raw, Why: "not an IP address or CIDR"}
+				return nil, false, &Error{Field: field, Value: strings.Clone(raw), Why: "not an IP address or CIDR"}
 			}
 			if pfx.Addr().Is4In6() && pfx.Bits() >= 96 {
 				// ::ffff:10.0.0.0/104 is 10.0.0.0/8: addresses are matched
 				// unmapped, so the mapped form would match nothing.
 				pfx = netip.PrefixFrom(pfx.Addr().Unmap(), pfx.Bits()-96)
 			}
-			b.AddPrefix(pfx.Masked())
+			b.AddPrefix(pfx)
 			continue
 		}
 		a, err := netip.ParseAddr(e)
 		if err != nil || a.Zone() != "" {
-			return nil, &Error{Field: field, Value: raw, Why: "not an IP address or CIDR"}
+			return nil, false, &Error{Field: field, Value: strings.Clone(raw), Why: "not an IP address or CIDR"}
 		}
-		b.Add(a.Unmap())
+		b.AddAddr(a.Unmap())
 	}
-	s, err := b.IPSet()
-	if err != nil {
-		return nil, &Error{Field: field, Value: strings.Join(entries, ","), Why: err.Error()}
-	}
-	return s, nil
-}
-
-func nonBlank(ss []string) []string {
-	var out []string
-	for _, s := range ss {
-		if strings.TrimSpace(s) != "" {
-			out = append(out, s)
-		}
-	}
-	return out
+	return b.Set(), nonEmpty, nil
 }
 
 // validHeaderName checks RFC 9110 token characters.

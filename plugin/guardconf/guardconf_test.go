@@ -311,15 +311,36 @@ func TestUnmarshalJSON(t *testing.T) {
 	}`
 	var c guardconf.Config
 	require.NoError(t, json.Unmarshal([]byte(raw), &c))
-	assert.Equal(t, []string{"10.0.0.0/8"}, c.TrustedIPs)
 	assert.Equal(t, guardconf.Scope{PluginID: "p-1", RouteID: "r-1", ServiceID: "s-1", InstanceName: "edge"}, c.Scope())
 	p1, err := c.Policy()
 	require.NoError(t, err)
+	assert.True(t, p1.Resolver.Trusted().Contains(netip.MustParseAddr("10.1.2.3")))
+	assert.False(t, p1.Resolver.Trusted().Contains(netip.MustParseAddr("11.1.2.3")))
 	assert.True(t, p1.Enforce)
 	assert.Equal(t, 429, p1.Status)
 	assert.Equal(t, realip.KindXForwardedFor, p1.Resolver.Kind())
 	p2, _ := c.Policy()
 	assert.Same(t, p1, p2, "compiled once")
+
+	// The lists, compiled, are released; compiling the decoded config
+	// again is refused rather than done on empty lists.
+	assert.Nil(t, c.TrustedIPs)
+	_, err = guardconf.Compile(&c)
+	var released *guardconf.Error
+	require.ErrorAs(t, err, &released)
+	assert.Equal(t, "trusted_ips", released.Field)
+
+	var lists guardconf.Config
+	require.NoError(t, json.Unmarshal([]byte(`{"allow":["10.0.0.0/8"],"deny":["10.9.0.0/16"]}`), &lists))
+	assert.Nil(t, lists.Allow)
+	assert.Nil(t, lists.Deny)
+	pl, err := lists.Policy()
+	require.NoError(t, err)
+	assert.True(t, pl.HasAllowDeny())
+	for addr, want := range map[string]string{"10.1.2.3": "", "10.9.0.1": verdict.ReasonDenyListed, "11.0.0.1": verdict.ReasonNotAllowListed} {
+		_, reason := pl.AllowDeny(netip.MustParseAddr(addr))
+		assert.Equal(t, want, reason, addr)
+	}
 
 	// Kong sends non-string scope values sometimes; the config still loads.
 	var odd guardconf.Config

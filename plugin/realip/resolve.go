@@ -30,6 +30,7 @@ import (
 	"strings"
 
 	"github.com/client-ip-guard/client-ip-guard/plugin/forwarded"
+	"github.com/client-ip-guard/client-ip-guard/plugin/internal/iprange"
 )
 
 // Kind is where a Resolver takes the client address from.
@@ -178,6 +179,7 @@ func (t *Trace) add(s Step) {
 // immutable and safe for concurrent use.
 type Resolver struct {
 	trusted   *Trusted
+	set       *iprange.Set // trusted's ranges, nil with no trusted: one call per lookup
 	kind      Kind
 	header    string // lower-cased header name for KindCustom/KindForwarded
 	recursive bool
@@ -204,7 +206,7 @@ func NewResolver(trusted *Trusted, realIPHeader string, recursive bool) *Resolve
 	if realIPHeader == "" {
 		realIPHeader = "X-Real-IP"
 	}
-	r := &Resolver{trusted: trusted, kind: HeaderKind(realIPHeader), recursive: recursive}
+	r := &Resolver{trusted: trusted, set: trusted.ranges(), kind: HeaderKind(realIPHeader), recursive: recursive}
 	if r.kind == KindCustom {
 		r.header = strings.ToLower(realIPHeader)
 	}
@@ -217,7 +219,7 @@ func NewResolver(trusted *Trusted, realIPHeader string, recursive bool) *Resolve
 // node that is not an address ("unknown", an obfuscated "_name", a bad
 // value) stops the walk as a malformed token does in nginx.
 func NewForwardedResolver(trusted *Trusted, recursive bool) *Resolver {
-	return &Resolver{trusted: trusted, kind: KindForwarded, header: "forwarded", recursive: recursive}
+	return &Resolver{trusted: trusted, set: trusted.ranges(), kind: KindForwarded, header: "forwarded", recursive: recursive}
 }
 
 // Kind returns where the resolver takes the client address from.
@@ -258,7 +260,7 @@ func (r *Resolver) Resolve(req *Request, trace *Trace) Result {
 	} else {
 		res.PeerAddr = req.Peer.Addr()
 		res.PeerPort = req.Peer.Port()
-		res.PeerTrusted = r.trusted.Contains(res.PeerAddr)
+		res.PeerTrusted = r.set.Contains(res.PeerAddr)
 	}
 	res.Addr, res.Port = res.PeerAddr, res.PeerPort
 	w.cur, w.curUnix, w.isTrusted = res.PeerAddr, peerUnix, res.PeerTrusted
@@ -360,7 +362,7 @@ func (w *walker) trusted() bool {
 		if w.curUnix {
 			w.isTrusted = w.r.trusted.ContainsUnix()
 		} else {
-			w.isTrusted = w.r.trusted.Contains(w.cur)
+			w.isTrusted = w.r.set.Contains(w.cur)
 		}
 		w.known = true
 	}
