@@ -29,24 +29,45 @@ const accessRounds = 10
 // GOMAXPROCS callers, interleaved in one run. Run it with a fixed count
 // (-benchtime=5000x: events per plugin and mode); the "interleaved" line
 // is the whole measurement, the per-plugin lines report its results and
-// "ratios" the ratios of this run. allocs are Kong's side only. With
+// "ratios" the ratios of this run. allocs are Kong's side only. The
+// instances are route-scoped, as Kong runs them in access; "global" is
+// client-ip-guard as a global instance, which Kong runs in rewrite and then
+// in access (kong/init.lua:1169 and 1203 at 3.9.3): it judges in the first
+// event and returns at once from the second, so its cost over the scoped
+// instance is one event round trip with no PDK call. With
 // PDK_ALT_MODFILE set (see altModfile), trivial and client-ip-guard built
 // against another go-pdk run in the same interleaving, and "ratios" adds
 // their times over the released builds'.
 func BenchmarkAccessEvent(b *testing.B) {
-	names := []string{"noop", "trivial", "client-ip-guard"}
+	names := []string{"noop", "trivial", "client-ip-guard", "global"}
 	if altModfile != "" {
 		names = append(names, "trivial"+altSuffix, "client-ip-guard"+altSuffix)
 	}
 	servers := map[string]*Server{}
-	e := &Entity{ID: "bench"}
+	e := ent("bench", nil)
+	global := &Entity{ID: "bench-global"}
 	ctx := context.Background()
 	for _, name := range names {
+		if name == "global" {
+			servers[name] = servers["client-ip-guard"]
+			continue
+		}
 		s, _ := startPlugin(b, name)
 		if err := s.HandleEvent(ctx, e, "access", newReq()); err != nil {
 			b.Fatal(err)
 		}
 		servers[name] = s
+	}
+	// event is one request's events for a plugin: access, or rewrite then
+	// access for the global instance.
+	event := func(name string, s *Server, req *kongpdk.Request) error {
+		if name != "global" {
+			return s.HandleEvent(ctx, e, "access", req)
+		}
+		if err := s.HandleEvent(ctx, global, "rewrite", req); err != nil {
+			return err
+		}
+		return s.HandleEvent(ctx, global, "access", req)
 	}
 	type result struct {
 		events  int
@@ -79,7 +100,7 @@ func BenchmarkAccessEvent(b *testing.B) {
 				req := newReq()
 				for next.Add(1) <= int64(n) {
 					req.Calls = nil
-					if err := s.HandleEvent(ctx, e, "access", req); err != nil {
+					if err := event(name, s, req); err != nil {
 						b.Error(err)
 						return
 					}
@@ -136,6 +157,7 @@ func BenchmarkAccessEvent(b *testing.B) {
 		b.ReportMetric(perEvent("client-ip-guard")/perEvent("trivial"), "guard/trivial")
 		b.ReportMetric(perEvent("client-ip-guard/parallel")/perEvent("trivial/parallel"), "guard/trivial-parallel")
 		b.ReportMetric(perEvent("trivial")/perEvent("noop"), "trivial/noop")
+		b.ReportMetric(perEvent("global")/perEvent("client-ip-guard"), "global/scoped")
 		if altModfile != "" {
 			for _, name := range []string{"trivial", "client-ip-guard"} {
 				for _, mode := range []string{"", "/parallel"} {
