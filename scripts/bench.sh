@@ -2,6 +2,9 @@
 # Runs every benchmark BENCHMARKS.md reports, in its order, and prints the
 # machine and date first. Output also goes to bench.out. Takes about 12
 # minutes on 2 cores; close other work first, the numbers share the CPUs.
+# BENCH_PEERS=1 adds (i), the resolver against other projects' client-IP code:
+# bench/peers is its own module and downloads and builds Caddy, Traefik, Echo
+# and Gin first (several minutes and a few hundred MB the first time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
@@ -35,4 +38,9 @@ GO=${GO:-go}
   $GO test -run '^$' -bench Count -benchmem ./plugin/metrics/
   echo "## (h) kongconf report parsing"
   $GO test -run '^$' -bench Read ./kongconf/report/
+  if [ "${BENCH_PEERS:-0}" = 1 ]; then
+    echo "## (i) the resolver against peers' client-IP code"
+    (cd bench/peers && PEERS_ROUNDS=${PEERS_ROUNDS:-5} $GO test -run '^$' -bench . -benchmem -benchtime=100ms -timeout 30m . | tee ../../bench-peers.out)
+    awk -f scripts/peers-table.awk bench-peers.out
+  fi
 } 2>&1 | tee bench.out
