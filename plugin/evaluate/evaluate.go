@@ -301,7 +301,7 @@ func (ev *Evaluation) Record(pol *guardconf.Policy, f *Facts, scope guardconf.Sc
 		PeerIP:     addrText(res.PeerAddr, !res.PeerAddr.IsValid()),
 		PeerPort:   int(res.PeerPort),
 		Source:     record.Source(res, kind, SourceLabel(pol)),
-		KongIP:     f.KongAddr,
+		KongIP:     record.Entry(f.KongAddr), // an address from Kong, but capped as any entry
 		Mode:       guardconf.ModeMonitor,
 		RouteID:    scope.RouteID,
 		ServiceID:  scope.ServiceID,
@@ -317,7 +317,7 @@ func (ev *Evaluation) Record(pol *guardconf.Policy, f *Facts, scope guardconf.Sc
 			if strings.IndexByte(host, ':') >= 0 {
 				host = "[" + host + "]" // "2001:db8::1:5555" would be ambiguous
 			}
-			r.Chain = append(r.Chain, host+":"+strconv.Itoa(int(f.proxy.SrcPort)))
+			r.Chain = append(r.Chain, record.Entry(host+":"+strconv.Itoa(int(f.proxy.SrcPort))))
 		}
 	} else {
 		r.Chain, r.Omitted, r.Truncated = record.Chain(f.Req.Headers, kind, pol.Resolver.HeaderName())

@@ -143,6 +143,13 @@ func eachEntry(headers []realip.Header, kind realip.Kind, name string, fn func(s
 	}
 }
 
+// Entry is tok as a chain entry: cut to MaxEntryBytes of valid UTF-8.
+// Every entry of a record passes through it, whatever its source.
+func Entry(tok string) string {
+	tok, _ = capEntry(tok)
+	return tok
+}
+
 // capEntry cuts an entry to MaxEntryBytes of valid UTF-8.
 func capEntry(tok string) (string, bool) {
 	cut := false
