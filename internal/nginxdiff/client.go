@@ -9,6 +9,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/client-ip-guard/client-ip-guard/internal/loopback"
 )
 
 // Answer is nginx's reply to one request sent over one connection.
@@ -51,10 +53,11 @@ type Chunk struct {
 // chunks in order and reads until nginx closes the connection. The request
 // in the chunks should carry "Connection: close".
 func Send(local netip.Addr, target netip.AddrPort, chunks []Chunk, timeout time.Duration) (Answer, error) {
-	d := net.Dialer{Timeout: timeout}
+	var ip net.IP
 	if local.IsValid() {
-		d.LocalAddr = &net.TCPAddr{IP: local.AsSlice()}
+		ip = local.AsSlice()
 	}
+	d := loopback.Dialer(ip, timeout)
 	conn, err := d.Dial("tcp", target.String())
 	if err != nil {
 		return Answer{}, fmt.Errorf("dial %s from %s: %w", target, local, err)

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	proxyproto "github.com/pires/go-proxyproto"
+
+	"github.com/client-ip-guard/client-ip-guard/internal/loopback"
 )
 
 // Proxy is a PROXY protocol header a scenario sends first.
@@ -59,14 +61,13 @@ type Response struct {
 // from, to addr: an optional PROXY header, optional TLS (trusting certPEM),
 // then HTTP/1.1. Every step is bounded by timeout.
 func Send(from, addr string, proxy *Proxy, certPEM []byte, method, path string, headers [][2]string, timeout time.Duration) (*Response, error) {
-	d := net.Dialer{Timeout: timeout}
+	var ip net.IP
 	if from != "" {
-		ip := net.ParseIP(from)
-		if ip == nil {
+		if ip = net.ParseIP(from); ip == nil {
 			return nil, fmt.Errorf("client address %q is not an IP", from)
 		}
-		d.LocalAddr = &net.TCPAddr{IP: ip}
 	}
+	d := loopback.Dialer(ip, timeout)
 	c, err := d.Dial("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("connecting from %s to %s: %w", from, addr, err)

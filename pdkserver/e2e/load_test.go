@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/client-ip-guard/client-ip-guard/internal/loopback"
 	"github.com/client-ip-guard/client-ip-guard/pdkserver/demo"
 )
 
@@ -131,7 +132,7 @@ func runLoad(tb testing.TB, addr, path string, conns, n int, pids []int) loadRes
 		wg.Add(1)
 		go func(w, share int) {
 			defer wg.Done()
-			d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(demo.LoadBalancer)}}
+			d := loopback.Dialer(net.ParseIP(demo.LoadBalancer), 5*time.Second)
 			c, err := d.Dial("tcp", addr)
 			if err != nil {
 				errs <- err

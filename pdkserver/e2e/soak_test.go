@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/client-ip-guard/client-ip-guard/internal/loopback"
 	"github.com/client-ip-guard/client-ip-guard/internal/testsupport"
 	"github.com/client-ip-guard/client-ip-guard/pdkserver/demo"
 	"github.com/client-ip-guard/client-ip-guard/plugin/procstats"
@@ -145,7 +146,7 @@ func viaProxy(raw []byte, halfClose bool) func(s *stack) outcome {
 	return func(s *stack) (o outcome) {
 		o.Start = time.Now()
 		defer func() { o.End = time.Now() }()
-		d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(demo.LoadBalancer)}}
+		d := loopback.Dialer(net.ParseIP(demo.LoadBalancer), 5*time.Second)
 		c, err := d.Dial("tcp", s.nlb.Addr("proxy"))
 		if err != nil {
 			o.Err = err
@@ -458,7 +459,7 @@ func TestSoak(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(demo.LoadBalancer)}}
+					d := loopback.Dialer(net.ParseIP(demo.LoadBalancer), 5*time.Second)
 					c, err := d.Dial("tcp", s.nlb.Addr("proxy"))
 					if err != nil {
 						results <- "FAIL slow PROXY client: " + err.Error()

@@ -25,6 +25,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/client-ip-guard/client-ip-guard/internal/loopback"
 	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongpdk"
 	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongyml"
 )
@@ -159,7 +160,7 @@ func (h *harness) exchange(t *testing.T, id string) *Exchange {
 // optional PROXY header, and reads the response.
 func send(t *testing.T, src, addr string, pp *proxyproto.Header, tlsConf *tls.Config, path string, hdr map[string]string) (*http.Response, []byte, error) {
 	t.Helper()
-	d := net.Dialer{Timeout: 2 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
+	d := loopback.Dialer(net.ParseIP(src), 2*time.Second)
 	c, err := d.Dial("tcp", addr)
 	require.NoError(t, err)
 	defer c.Close()

@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/client-ip-guard/client-ip-guard/internal/loopback"
 	"github.com/client-ip-guard/client-ip-guard/internal/nginxdiff"
 	"github.com/client-ip-guard/client-ip-guard/internal/testsupport"
 	"github.com/client-ip-guard/client-ip-guard/pdkserver/demo"
@@ -249,7 +250,7 @@ services:
 // returns the status.
 func send(t *testing.T, tc flowCase, addr, id string) int {
 	t.Helper()
-	d := net.Dialer{Timeout: 2 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(tc.from)}}
+	d := loopback.Dialer(net.ParseIP(tc.from), 2*time.Second)
 	c, err := d.Dial("tcp", addr)
 	require.NoError(t, err)
 	defer c.Close()
