@@ -25,6 +25,7 @@ const (
 	structFields   = 1 // Struct.fields: repeated map entry
 	entryKey       = 1 // map entry key: string
 	entryValue     = 2 // map entry value: Value
+	valueNull      = 1 // Value.null_value, the first case of the kind oneof
 	valueString    = 3 // Value.string_value
 	valueList      = 6 // Value.list_value
 	listValues     = 1 // ListValue.values: repeated Value
@@ -118,9 +119,11 @@ func walkValue(key, b []byte, depth int, visit func(name, value []byte)) error {
 			last, str = num, v
 		case num == valueList && isBytes:
 			last, list = num, v
-		default:
-			last = 0
+		case num >= valueNull && num <= valueList:
+			last = 0 // another case of the oneof
 		}
+		// Fields outside the oneof (unknown to struct.proto) change
+		// nothing, as in Go's protobuf runtime.
 	}
 	switch {
 	case last == valueString:
