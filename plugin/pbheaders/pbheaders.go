@@ -25,8 +25,11 @@ const (
 	structFields   = 1 // Struct.fields: repeated map entry
 	entryKey       = 1 // map entry key: string
 	entryValue     = 2 // map entry value: Value
-	valueNull      = 1 // Value.null_value, the first case of the kind oneof
+	valueNull      = 1 // Value.null_value (the oneof's other kinds: 1, 2, 4, 5)
+	valueNumber    = 2 // Value.number_value
 	valueString    = 3 // Value.string_value
+	valueBool      = 4 // Value.bool_value
+	valueStruct    = 5 // Value.struct_value
 	valueList      = 6 // Value.list_value
 	listValues     = 1 // ListValue.values: repeated Value
 	maxListNesting = 1 // header values are strings or lists of strings
@@ -43,10 +46,11 @@ var ErrMalformed = errors.New("malformed kong.request.get_headers reply")
 // does not allocate.
 func Walk(b []byte, visit func(name, value []byte)) error {
 	for len(b) > 0 {
-		num, v, isBytes, rest, err := next(b)
+		num, typ, v, rest, err := next(b)
 		if err != nil {
 			return err
 		}
+		isBytes := typ == protowire.BytesType
 		b = rest
 		if num == structFields && isBytes {
 			if err := walkEntry(v, visit); err != nil {
@@ -57,13 +61,14 @@ func Walk(b []byte, visit func(name, value []byte)) error {
 	return nil
 }
 
-// next reads the first field of b: its number and, when it is
-// length-delimited, its bytes (isBytes); a field of another wire type is
-// skipped. rest is what follows the field.
-func next(b []byte) (num protowire.Number, v []byte, isBytes bool, rest []byte, err error) {
-	num, typ, n := protowire.ConsumeTag(b)
+// next reads the first field of b: its number, its wire type and, when it
+// is length-delimited, its bytes; a field of another wire type is skipped.
+// rest is what follows the field.
+func next(b []byte) (num protowire.Number, typ protowire.Type, v []byte, rest []byte, err error) {
+	var n int
+	num, typ, n = protowire.ConsumeTag(b)
 	if n < 0 {
-		return 0, nil, false, nil, fmt.Errorf("%w: %v", ErrMalformed, protowire.ParseError(n))
+		return 0, 0, nil, nil, fmt.Errorf("%w: %v", ErrMalformed, protowire.ParseError(n))
 	}
 	b = b[n:]
 	if typ == protowire.BytesType {
@@ -72,9 +77,9 @@ func next(b []byte) (num protowire.Number, v []byte, isBytes bool, rest []byte, 
 		n = protowire.ConsumeFieldValue(num, typ, b)
 	}
 	if n < 0 {
-		return 0, nil, false, nil, fmt.Errorf("%w: %v", ErrMalformed, protowire.ParseError(n))
+		return 0, 0, nil, nil, fmt.Errorf("%w: %v", ErrMalformed, protowire.ParseError(n))
 	}
-	return num, v, typ == protowire.BytesType, b[n:], nil
+	return num, typ, v, b[n:], nil
 }
 
 // walkEntry decodes one map entry: key and Value, in either order (the
@@ -83,10 +88,11 @@ func walkEntry(b []byte, visit func(name, value []byte)) error {
 	var key, value []byte
 	var hasValue bool
 	for len(b) > 0 {
-		num, v, isBytes, rest, err := next(b)
+		num, typ, v, rest, err := next(b)
 		if err != nil {
 			return err
 		}
+		isBytes := typ == protowire.BytesType
 		b = rest
 		switch {
 		case num == entryKey && isBytes:
@@ -109,21 +115,23 @@ func walkValue(key, b []byte, depth int, visit func(name, value []byte)) error {
 	var last protowire.Number // the oneof case seen last (0: neither string nor list)
 	var str, list []byte
 	for len(b) > 0 {
-		num, v, isBytes, rest, err := next(b)
+		num, typ, v, rest, err := next(b)
 		if err != nil {
 			return err
 		}
+		isBytes := typ == protowire.BytesType
 		b = rest
 		switch {
 		case num == valueString && isBytes:
 			last, str = num, v
 		case num == valueList && isBytes:
 			last, list = num, v
-		case num >= valueNull && num <= valueList:
+		case otherKind(num, typ):
 			last = 0 // another case of the oneof
 		}
-		// Fields outside the oneof (unknown to struct.proto) change
-		// nothing, as in Go's protobuf runtime.
+		// A field outside the oneof, or one of its numbers with the wrong
+		// wire type, is an unknown field to Go's protobuf runtime and
+		// changes nothing.
 	}
 	switch {
 	case last == valueString:
@@ -136,13 +144,29 @@ func walkValue(key, b []byte, depth int, visit func(name, value []byte)) error {
 	return nil
 }
 
+// otherKind reports whether field num with wire type typ is one of
+// Value's other kinds: null_value (1, enum), number_value (2, double),
+// bool_value (4, bool) or struct_value (5, message).
+func otherKind(num protowire.Number, typ protowire.Type) bool {
+	switch num {
+	case valueNull, valueBool:
+		return typ == protowire.VarintType
+	case valueNumber:
+		return typ == protowire.Fixed64Type
+	case valueStruct:
+		return typ == protowire.BytesType
+	}
+	return false
+}
+
 // walkList visits each Value of a ListValue.
 func walkList(key, b []byte, depth int, visit func(name, value []byte)) error {
 	for len(b) > 0 {
-		num, v, isBytes, rest, err := next(b)
+		num, typ, v, rest, err := next(b)
 		if err != nil {
 			return err
 		}
+		isBytes := typ == protowire.BytesType
 		b = rest
 		if num == listValues && isBytes {
 			if err := walkValue(key, v, depth, visit); err != nil {

@@ -189,10 +189,33 @@ func FuzzWalk(f *testing.F) {
 			if len(vs) == 0 {
 				continue // an empty list: no line to visit (Kong never sends one)
 			}
+			if !onlyStrings(st.Fields[k]) {
+				// A number, bool, null or struct (Kong never sends one):
+				// structpb turns NaN and infinities into strings, Walk
+				// reads any such value as "".
+				continue
+			}
 			g := got[k]
 			require.GreaterOrEqual(t, len(g), len(vs), "header %q", k)
 			// duplicate map entries: protobuf keeps the last, Walk visits all
 			assert.Equal(t, vs, g[len(g)-len(vs):], "header %q", k)
 		}
 	})
+}
+
+// onlyStrings reports whether v is a string or a list of strings only.
+func onlyStrings(v *structpb.Value) bool {
+	if _, ok := v.GetKind().(*structpb.Value_StringValue); ok {
+		return true
+	}
+	l, ok := v.GetKind().(*structpb.Value_ListValue)
+	if !ok {
+		return false
+	}
+	for _, e := range l.ListValue.GetValues() {
+		if _, ok := e.GetKind().(*structpb.Value_StringValue); !ok {
+			return false
+		}
+	}
+	return true
 }
