@@ -346,24 +346,12 @@ func addrText(a netip.Addr, unix bool) string {
 }
 
 // equalFold compares b with lower, an ASCII-lowercase name, ignoring case.
-func equalFold(b []byte, lower string) bool {
-	if len(b) != len(lower) {
-		return false
-	}
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
-			return false
-		}
-	}
-	return true
-}
+func equalFold(b []byte, lower string) bool { return foldMatch(b, lower, false) }
 
 // dashFold is equalFold with '_' in b standing for '-' in lower.
-func dashFold(b []byte, lower string) bool {
+func dashFold(b []byte, lower string) bool { return foldMatch(b, lower, true) }
+
+func foldMatch(b []byte, lower string, underscoreIsDash bool) bool {
 	if len(b) != len(lower) {
 		return false
 	}
@@ -372,10 +360,7 @@ func dashFold(b []byte, lower string) bool {
 		if 'A' <= c && c <= 'Z' {
 			c += 'a' - 'A'
 		}
-		if c == '_' && lower[i] == '-' {
-			continue
-		}
-		if c != lower[i] {
+		if c != lower[i] && !(underscoreIsDash && c == '_' && lower[i] == '-') {
 			return false
 		}
 	}
