@@ -120,7 +120,8 @@ func RunScenario(n *Node, c *Collector, s Scenario, timeout time.Duration) Resul
 // sink carried it: kong.log.set_serialize_value("client_ip_guard"), a
 // kong.log.* line, or what the emulated file-log wrote. Where a global
 // instance judged in the rewrite phase and a route or service instance
-// in access, the last record is the more specific instance's.
+// in access (Kong runs both: kong/init.lua:1169 and 1203 at 3.9.3), the
+// last record is the more specific instance's.
 func Record(x *gateway.Exchange) map[string]any {
 	if rec := asRecord(x.Request.SerializeValue["client_ip_guard"]); rec != nil {
 		return rec

@@ -60,8 +60,10 @@ var ErrExit = errors.New("kong.response.exit")
 var ErrMethodNotFound = errors.New("method not found")
 
 // Call answers one PDK call by its wire name, as pb_rpc.lua's call_pdk
-// does: the method table, the log timer's disabled calls, the phase check,
-// then the handler. It records the call in Request.Calls. The reply is nil
+// does (kong/runloop/plugin_servers/rpc/pb_rpc.lua:218-243 at 3.9.3): the
+// method table (:219-222), the log timer's calls answered from the saved
+// request (plugin.lua:38-140) or refused by the timer, the PDK's phase check
+// (kong/pdk/private/phases.lua:91), then the handler. It records the call in Request.Calls. The reply is nil
 // (a zero-length frame, Lua nil), []byte sent verbatim, an AppendReply, or
 // a proto.Message. The caller holds the request's lock (Request.Lock)
 // until the reply is encoded: a reply may alias request state.
@@ -78,8 +80,8 @@ func (ev *Event) Call(name string, args []byte) (any, error) {
 	req.Calls[ev.phase] = append(req.Calls[ev.phase], mname)
 	switch {
 	case m == nil:
-		// pb_rpc.lua call_pdk: `method "x" not found`; Rpc:call returns
-		// the error without writing a reply.
+		// pb_rpc.lua:221 (3.9.3): `method "x" not found`; Rpc:call
+		// returns the error without writing a reply.
 		return nil, fmt.Errorf("%w: %q", ErrMethodNotFound, mname)
 	case m.fn == nil:
 		return nil, luaErrorf("%s is not emulated by pdkserver", mname)

@@ -7,7 +7,10 @@ import (
 )
 
 // Snapshot is what plugin.lua saves for the log timer: the log phase of a
-// plugin server answers from it (kong/runloop/plugin_servers/plugin.lua).
+// plugin server answers from it (kong/runloop/plugin_servers/plugin.lua:
+// 151-171 at 3.9.3 take serialize_data, ngx_ctx, ctx_shared, the request
+// and response headers, the status and the start time; :38-140 answer from
+// them).
 type Snapshot struct {
 	serialized  string
 	ngxCtx      map[string]any // shallow copy

@@ -136,7 +136,8 @@ func (c *Config) handle(kong *pdk.PDK) {
 	}
 	ev := evaluate.Evaluate(pol, &f.Facts, nil)
 	// metrics: verdicts_total; a lock-free lookup and an atomic add, no PDK call, no allocation.
-	metrics.For(conf.Scope().RouteID, conf.Scope().ServiceID).Count(ev.Outcome.Verdict, metrics.ActionOf(ev.Reject, pol.Enforce))
+	scope := conf.Scope()
+	metrics.For(scope.RouteID, scope.ServiceID).Count(ev.Outcome.Verdict, metrics.ActionOf(ev.Reject, pol.Enforce))
 	if ev.Passes(pol) {
 		for _, h := range ev.Strip(pol, &f.Facts) {
 			_ = kong.ServiceRequest.ClearHeader(h)
@@ -151,7 +152,7 @@ func (c *Config) handle(kong *pdk.PDK) {
 		}
 	}
 	if ev.Logged(pol) {
-		rec := ev.Record(pol, &f.Facts, conf.Scope(), record.Stamp(Now()))
+		rec := ev.Record(pol, &f.Facts, scope, record.Stamp(Now()))
 		if pol.LogPorts {
 			if p, err := kong.Client.GetPort(); err == nil {
 				rec.PeerPort = p

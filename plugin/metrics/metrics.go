@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/client-ip-guard/client-ip-guard/plugin/guardconf"
+	"github.com/client-ip-guard/client-ip-guard/plugin/record"
 	"github.com/client-ip-guard/client-ip-guard/plugin/verdict"
 )
 
@@ -41,7 +42,7 @@ const (
 	numActions
 )
 
-var actionNames = [numActions]string{"allowed", "would_reject", "rejected"}
+var actionNames = [numActions]string{record.ActionAllowed, record.ActionWouldReject, record.ActionRejected}
 
 // String returns the action's label value.
 func (a Action) String() string {
