@@ -182,6 +182,10 @@ events { worker_connections 64; }
 http {
     access_log off;
     lua_package_path "%[2]s/?.lua;;";
+    # Loaded by the master while it reads this file: a worker (nobody when
+    # the tests run as root) may not be able to read a checkout under a
+    # private directory such as mktemp -d's.
+    init_by_lua_block { require("standin") }
     underscores_in_headers on;
     server {
         listen %[3]s;
