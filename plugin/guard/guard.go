@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/client-ip-guard/client-ip-guard/plugin/evaluate"
+	"github.com/client-ip-guard/client-ip-guard/plugin/fastpath"
 	"github.com/client-ip-guard/client-ip-guard/plugin/guardconf"
 	"github.com/client-ip-guard/client-ip-guard/plugin/metrics"
 	"github.com/client-ip-guard/client-ip-guard/plugin/pbheaders"
@@ -106,6 +107,7 @@ var factsPool = sync.Pool{New: func() any { return new(facts) }}
 type facts struct {
 	evaluate.Facts
 	headerBuf emptypb.Empty // kong.request.get_headers' reply, kept as raw bytes
+	varBuf    emptypb.Empty // kong.nginx.get_var's reply on the fast path
 }
 
 // handle judges one request. It never lets an error or a panic take the
@@ -128,13 +130,29 @@ func (c *Config) handle(kong *pdk.PDK) {
 	defer func() {
 		f.Reset()
 		f.headerBuf = emptypb.Empty{}
+		f.varBuf = emptypb.Empty{}
 		factsPool.Put(f)
 	}()
-	if err := f.gather(kong, pol); err != nil {
-		fail(kong, conf, "client-ip-guard: reading the request from Kong: "+err.Error())
-		return
+	fast := pol.FastPath && conf.FastPathUp(Now()) && f.readFast(kong, conf, pol)
+	var ev evaluate.Evaluation
+	if fast {
+		ev = evaluate.Evaluate(pol, &f.Facts, nil)
+		// What the variable cannot show could only make a request look
+		// cleaner than it is, so an anomaly is judged again from the
+		// three calls, and the verdict of any request worth a record is
+		// the full path's.
+		fast = !ev.Anomaly(pol)
+		if !fast {
+			f.Reset()
+		}
 	}
-	ev := evaluate.Evaluate(pol, &f.Facts, nil)
+	if !fast {
+		if err := f.gather(kong, pol); err != nil {
+			fail(kong, conf, "client-ip-guard: reading the request from Kong: "+err.Error())
+			return
+		}
+		ev = evaluate.Evaluate(pol, &f.Facts, nil)
+	}
 	// metrics: verdicts_total; a lock-free lookup and an atomic add, no PDK call, no allocation.
 	scope := conf.Scope()
 	metrics.For(scope.RouteID, scope.ServiceID).Count(ev.Outcome.Verdict, metrics.ActionOf(ev.Reject, pol.Enforce))
@@ -173,6 +191,41 @@ func (c *Config) handle(kong *pdk.PDK) {
 
 // getHeaders is the PDK method behind kong.request.get_headers.
 const getHeaders = "kong.request.get_headers"
+
+// getVar is the PDK method behind kong.nginx.get_var (Kong 3.9.3:
+// kong/runloop/plugin_servers/plugin.lua:52, ngx.var[name]).
+const getVar = "kong.nginx.get_var"
+
+// fastRetry is how long an instance whose fast path could not be served
+// reads requests the long way before it tries the variable again (the
+// include may be loaded by a later Kong reload).
+const fastRetry = time.Minute
+
+// readFast fills f from $client_ip_guard_facts with one PDK call and
+// reports whether it did. A request the variable cannot describe exactly
+// is left to gather; a variable that cannot serve the instance sets the
+// fast path aside for fastRetry, said once per instance in Kong's log.
+func (f *facts) readFast(kong *pdk.PDK, conf *guardconf.Config, pol *guardconf.Policy) bool {
+	if err := kong.Nginx.Ask(getVar, &kong_plugin_protocol.String{V: fastpath.Variable}, &f.varBuf); err != nil {
+		metrics.PDKError(getVar)
+		return false
+	}
+	raw, err := pbheaders.String(f.varBuf.ProtoReflect().GetUnknown())
+	status, why := fastpath.Ineligible, ""
+	if err == nil {
+		status, why = fastpath.Fill(&f.Facts, raw, pol.Resolver.Kind(), pol.Resolver.HeaderName())
+	}
+	switch status {
+	case fastpath.OK:
+		return true
+	case fastpath.Unavailable:
+		if conf.FastPathDown(Now(), fastRetry) {
+			_ = kong.Log.Warn("client-ip-guard: fast_path: ", why, "; reading requests with three PDK calls")
+		}
+	}
+	f.Reset()
+	return false
+}
 
 func (f *facts) gather(kong *pdk.PDK, pol *guardconf.Policy) error {
 	peer, err := kong.Client.GetIp()

@@ -70,6 +70,11 @@ type Config struct {
 	// LogPorts adds the peer port to records, at the cost of one more PDK
 	// call per record.
 	LogPorts bool `json:"log_ports"`
+	// FastPath reads the request with one kong.nginx.get_var of
+	// $client_ip_guard_facts, an nginx map that kongconf generate
+	// --fast-path writes, instead of three PDK calls. Without the map the
+	// instance says so once in Kong's log and reads the long way.
+	FastPath bool `json:"fast_path"`
 
 	// Compiled state, filled once per instance. Unexported, so go-pdk
 	// leaves it out of the schema.
@@ -79,6 +84,8 @@ type Config struct {
 	scope      Scope
 	released   bool // UnmarshalJSON dropped the lists after compiling
 	lastReport atomic.Int64
+	fastDown   atomic.Int64 // unix ns until which the fast path is not tried
+	fastWarned atomic.Bool
 }
 
 // Scope is what Kong adds to a plugin instance's config besides the
@@ -236,6 +243,20 @@ func (c *Config) ErrorReportDue(now time.Time, every time.Duration) bool {
 	return c.lastReport.CompareAndSwap(last, n)
 }
 
+// FastPathUp reports whether the fast path may be tried now: not while it
+// is down after FastPathDown.
+func (c *Config) FastPathUp(now time.Time) bool {
+	return now.UnixNano() >= c.fastDown.Load()
+}
+
+// FastPathDown sets the fast path aside until now+retry, after the
+// variable could not serve this instance, and reports whether this is the
+// instance's first time: the one time it is worth a line in Kong's log.
+func (c *Config) FastPathDown(now time.Time, retry time.Duration) (first bool) {
+	c.fastDown.Store(now.Add(retry).UnixNano())
+	return c.fastWarned.CompareAndSwap(false, true)
+}
+
 // Global reports whether the instance applies to every request (no route,
 // service or consumer): the only instances Kong runs in the rewrite phase.
 func (s Scope) Global() bool { return s.RouteID == "" && s.ServiceID == "" && s.ConsumerID == "" }
@@ -301,6 +322,7 @@ type Policy struct {
 	Sink          string
 	LogPath       string
 	LogPorts      bool
+	FastPath      bool
 	Warnings      []string
 	hasAllow      bool
 	hasDeny       bool
@@ -430,6 +452,7 @@ func Compile(c *Config) (*Policy, error) {
 		return nil, &Error{Field: "log_sink", Value: c.LogSink, Why: "must be kong, serializer, file or stdout"}
 	}
 	p.LogPorts = c.LogPorts
+	p.FastPath = c.FastPath
 	return p, nil
 }
 

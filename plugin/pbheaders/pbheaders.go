@@ -35,8 +35,9 @@ const (
 	maxListNesting = 1 // header values are strings or lists of strings
 )
 
-// ErrMalformed is wrapped by every decoding error.
-var ErrMalformed = errors.New("malformed kong.request.get_headers reply")
+// ErrMalformed is wrapped by every decoding error (of get_headers or
+// get_var replies).
+var ErrMalformed = errors.New("malformed reply from Kong")
 
 // Walk calls visit once per header line in b, a serialized Struct: with
 // the header's name and the line's value, in Kong's order within a name.
@@ -175,4 +176,28 @@ func walkList(key, b []byte, depth int, visit func(name, value []byte)) error {
 		}
 	}
 	return nil
+}
+
+// stringValue is kong_plugin_protocol.String's one field, v.
+const stringValue = 1
+
+// String reads a serialized kong_plugin_protocol.String (the reply to
+// kong.nginx.get_var) as the bytes Kong sent: a variable built from header
+// values may hold any byte, which go-pdk's own decoding would refuse as
+// invalid UTF-8. The last occurrence of the field wins, as in protobuf; an
+// absent field is the empty string (Kong's reply for a nil variable). The
+// slice aliases b.
+func String(b []byte) ([]byte, error) {
+	var out []byte
+	for len(b) > 0 {
+		num, typ, v, rest, err := next(b)
+		if err != nil {
+			return nil, err
+		}
+		if num == stringValue && typ == protowire.BytesType {
+			out = v
+		}
+		b = rest
+	}
+	return out, nil
 }
