@@ -92,7 +92,10 @@ func (c *Config) Rewrite(kong *pdk.PDK) {
 //	a rejection      + kong.response.exit                             +1
 //
 // so an ok request in the default configuration costs 3 calls and an
-// anomaly 4. Nothing is left for the log phase, which in Kong runs after
+// anomaly 4. With fast_path, the first three (and the PROXY pair) are one
+// kong.nginx.get_var of $client_ip_guard_facts: an ok request costs 1
+// call; a request the variable shows as an anomaly, or cannot describe,
+// is read again with the three (1+3, then as above). Nothing is left for the log phase, which in Kong runs after
 // the response from a snapshot that cannot read the client address.
 func (c *Config) Access(kong *pdk.PDK) {
 	if !(*guardconf.Config)(c).Scope().Global() {
@@ -143,7 +146,10 @@ func (c *Config) handle(kong *pdk.PDK) {
 		// the full path's.
 		fast = !ev.Anomaly(pol)
 		if !fast {
+			metrics.FastPath(metrics.FastRejudged)
 			f.Reset()
+		} else {
+			metrics.FastPath(metrics.FastServed)
 		}
 	}
 	if !fast {
@@ -218,7 +224,10 @@ func (f *facts) readFast(kong *pdk.PDK, conf *guardconf.Config, pol *guardconf.P
 	switch status {
 	case fastpath.OK:
 		return true
+	case fastpath.Ineligible:
+		metrics.FastPath(metrics.FastIneligible)
 	case fastpath.Unavailable:
+		metrics.FastPath(metrics.FastUnavailable)
 		if conf.FastPathDown(Now(), fastRetry) {
 			_ = kong.Log.Warn("client-ip-guard: fast_path: ", why, "; reading requests with three PDK calls")
 		}

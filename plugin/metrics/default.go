@@ -52,6 +52,13 @@ func ConfigError(err error) {
 	Default.ConfigError(field)
 }
 
+// FastPath counts a fast-path request's result into Default.
+func FastPath(r FastPathResult) {
+	if enabled.Load() {
+		Default.FastPath(r)
+	}
+}
+
 // PDKError counts a failed PDK call into Default.
 func PDKError(method string) {
 	if enabled.Load() {

@@ -29,7 +29,30 @@ const (
 	VerdictsName     = "client_ip_guard_verdicts_total"
 	ConfigErrorsName = "client_ip_guard_config_errors_total"
 	PDKErrorsName    = "client_ip_guard_pdk_errors_total"
+	FastPathName     = "client_ip_guard_fast_path_total"
 )
+
+// FastPathResult is what became of a request on the fast path (fast_path:
+// true), as the result label says.
+type FastPathResult uint8
+
+// The fast path's results.
+const (
+	// FastServed: judged from $client_ip_guard_facts alone, one PDK call.
+	FastServed FastPathResult = iota
+	// FastRejudged: the variable showed an anomaly, judged again from the
+	// three calls.
+	FastRejudged
+	// FastIneligible: headers the joined variable cannot describe exactly,
+	// read with the three calls.
+	FastIneligible
+	// FastUnavailable: the variable could not serve the instance (see
+	// Kong's log), read with the three calls.
+	FastUnavailable
+	numFastResults
+)
+
+var fastResultNames = [numFastResults]string{"served", "rejudged", "ineligible", "unavailable"}
 
 // Action is what the guard did with a request, as the action label says.
 type Action uint8
@@ -74,6 +97,7 @@ type Set struct {
 	verdicts     *prometheus.CounterVec
 	configErrors *prometheus.CounterVec
 	pdkErrors    *prometheus.CounterVec
+	fastPath     [numFastResults]prometheus.Counter
 
 	mu        sync.Mutex                          // serialises writers of instances
 	instances atomic.Pointer[map[scope]*Instance] // copied on write; read without a lock
@@ -101,11 +125,25 @@ func NewSet() *Set {
 		}, []string{"method"}),
 		pdkSeen: map[string]bool{},
 	}
-	s.reg.MustRegister(s.verdicts, s.configErrors, s.pdkErrors,
+	fast := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: FastPathName,
+		Help: "Requests of fast_path instances, by result: served (one PDK call), rejudged (an anomaly judged again from three calls), ineligible (headers the variable cannot describe), unavailable (the include is missing or does not fit; see Kong's log).",
+	}, []string{"result"})
+	for i, n := range fastResultNames {
+		s.fastPath[i] = fast.WithLabelValues(n)
+	}
+	s.reg.MustRegister(s.verdicts, s.configErrors, s.pdkErrors, fast,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	empty := map[scope]*Instance{}
 	s.instances.Store(&empty)
 	return s
+}
+
+// FastPath counts one fast-path request by its result.
+func (s *Set) FastPath(r FastPathResult) {
+	if r < numFastResults {
+		s.fastPath[r].Inc()
+	}
 }
 
 // Registry returns the Set's registry, for serving and for tests.

@@ -141,3 +141,18 @@ func BenchmarkCountSerial(b *testing.B) {
 		s.Instance(route, service).Count(verdict.OK, Allowed)
 	}
 }
+
+func TestFastPathCountsByResult(t *testing.T) {
+	s := NewSet()
+	s.FastPath(FastServed)
+	s.FastPath(FastServed)
+	s.FastPath(FastUnavailable)
+	s.FastPath(numFastResults) // out of range: ignored
+	got := map[string]float64{}
+	for i, n := range fastResultNames {
+		got[n] = testutil.ToFloat64(s.fastPath[i])
+	}
+	assert.Equal(t, map[string]float64{"served": 2, "rejudged": 0, "ineligible": 0, "unavailable": 1}, got)
+	assert.Equal(t, 4, testutil.CollectAndCount(s.reg, FastPathName), "every result exported from the start")
+	assert.Zero(t, testing.AllocsPerRun(100, func() { s.FastPath(FastRejudged) }))
+}
