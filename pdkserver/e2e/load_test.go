@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/client-ip-guard/client-ip-guard/internal/loopback"
 	"github.com/client-ip-guard/client-ip-guard/pdkserver/demo"
+	"github.com/client-ip-guard/client-ip-guard/plugin/fastpath"
 )
 
 // loadYML routes the same ok-shaped request through each configuration
@@ -45,6 +47,16 @@ services:
     plugins:
     - name: client-ip-guard
       config: {trusted_ips: [127.0.0.2/32], real_ip_header: X-Forwarded-For, real_ip_recursive: true, mode: enforce}
+  - name: monitor-fast
+    paths: [/monitor-fast]
+    plugins:
+    - name: client-ip-guard
+      config: {trusted_ips: [127.0.0.2/32], real_ip_header: X-Forwarded-For, real_ip_recursive: true, fast_path: true}
+  - name: enforce-fast
+    paths: [/enforce-fast]
+    plugins:
+    - name: client-ip-guard
+      config: {trusted_ips: [127.0.0.2/32], real_ip_header: X-Forwarded-For, real_ip_recursive: true, mode: enforce, fast_path: true}
 `
 
 // loadConns is the benchmark's concurrency: keep-alive connections from
@@ -194,13 +206,14 @@ const loadRounds = 5
 // is the whole measurement, the per-configuration lines report its
 // results, ns/op being wall time per request at loadConns concurrency.
 func BenchmarkGatewayLoad(b *testing.B) {
-	s := startStack(b, stackOpts{yml: loadYML, servers: []string{"client-ip-guard", "noop", "onecall", "trivial"}})
+	s := startStack(b, stackOpts{yml: loadYML, servers: []string{"client-ip-guard", "noop", "onecall", "trivial"},
+		env: []string{"KONG_NGINX_HTTP_INCLUDE=" + fastPathInclude(b, "X-Forwarded-For")}})
 	addr := s.alb.Addr("plain")
 	var pids []int
 	for _, srv := range s.alb.Servers {
 		pids = append(pids, srv.Pid())
 	}
-	configs := []string{"none", "noop", "onecall", "trivial", "monitor", "enforce"}
+	configs := []string{"none", "noop", "onecall", "trivial", "monitor", "enforce", "monitor-fast", "enforce-fast"}
 	for _, name := range configs { // warm every route: instances started, pools filled
 		runLoad(b, addr, "/"+name, loadConns, 200, pids)
 	}
@@ -250,9 +263,27 @@ func BenchmarkGatewayLoad(b *testing.B) {
 		noop, trivial := results["noop"].rps(), results["trivial"].rps()
 		b.ReportMetric(results["monitor"].rps()/noop, "monitor/noop")
 		b.ReportMetric(results["enforce"].rps()/noop, "enforce/noop")
+		b.ReportMetric(results["monitor-fast"].rps()/noop, "monitor-fast/noop")
+		b.ReportMetric(results["enforce-fast"].rps()/noop, "enforce-fast/noop")
+		b.ReportMetric(results["monitor-fast"].rps()/results["monitor"].rps(), "monitor-fast/monitor")
 		b.ReportMetric(results["monitor"].rps()/trivial, "monitor/trivial")
 		b.ReportMetric(trivial/noop, "trivial/noop")
 		b.ReportMetric(results["onecall"].rps()/noop, "onecall/noop")
 		b.ReportMetric(noop/results["none"].rps(), "noop/none")
 	})
+}
+
+// fastPathInclude writes the include kongconf generate --fast-path writes
+// for source into a temporary directory and returns its path.
+func fastPathInclude(tb testing.TB, source string) string {
+	tb.Helper()
+	inc, err := fastpath.Include(source)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p := filepath.Join(tb.TempDir(), "client-ip-guard-fastpath.conf")
+	if err := os.WriteFile(p, []byte(inc), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	return p
 }
