@@ -261,7 +261,9 @@ func eligible(version, src []byte, kind realip.Kind) (Status, string) {
 	// second line is smuggling. Before 1.23.0 $http_<name> is the first
 	// line only (ngx_http_variable_unknown_header, 1.22.1), so a second
 	// line would be invisible; since then it joins all lines with ", "
-	// (1.25.3), so a value without a comma is exactly one line.
+	// (1.25.3), so a value without a comma is exactly one line. Kong 3.4
+	// and 3.5 ship OpenResty 1.21.4, Kong 3.6 to 3.9 OpenResty 1.25.3
+	// (.requirements OPENRESTY= at 3.4.0, 3.5.0, 3.6.0, 3.9.3).
 	if !atLeast(version, 1, 23) {
 		return Unavailable, "nginx " + string(version) + " shows only the first line of the source header in $http_ variables; the fast path needs nginx 1.23 or later (Kong 3.6+)"
 	}
