@@ -1,0 +1,167 @@
+package fastinclude
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/client-ip-guard/client-ip-guard/internal/nginxvar"
+	"github.com/client-ip-guard/client-ip-guard/plugin/evaluate"
+	"github.com/client-ip-guard/client-ip-guard/plugin/fastpath"
+	"github.com/client-ip-guard/client-ip-guard/plugin/guardconf"
+	"github.com/client-ip-guard/client-ip-guard/plugin/realip"
+)
+
+func include(t *testing.T, source string) string {
+	t.Helper()
+	s, err := fastpath.Include(source)
+	require.NoError(t, err)
+	return s
+}
+
+func TestDefines(t *testing.T) {
+	xff := include(t, "X-Forwarded-For")
+	commented := "# " + strings.ReplaceAll(xff, "\n", "\n# ")
+	for _, tc := range []struct {
+		name, text string
+		want       bool
+	}{
+		{"generated", xff, true},
+		{"beside other directives", "client_max_body_size 1m;\n" + xff + "map $host $other { default 1; }\n", true},
+		{"commented out", commented, false},
+		{"another variable", strings.ReplaceAll(xff, "$"+fastpath.Variable+" {", "$other {"), false},
+		{"not nginx", "trusted_ips = 10.0.0.0/8\n", false},
+		{"unterminated string", `map $nginx_version $` + fastpath.Variable + ` { default "cig1`, false},
+	} {
+		assert.Equal(t, tc.want, Defines(tc.text), tc.name)
+	}
+}
+
+// TestValueIsNginxs: the value read from the include is what nginx's
+// parser makes of the quoted string: \n becomes a line feed, so the value
+// has one field per line and starts with the layout's magic.
+func TestValueIsNginxs(t *testing.T) {
+	v, err := Value(include(t, "CF-Connecting-IP"))
+	require.NoError(t, err)
+	fields := strings.Split(v, "\n")
+	fixed, err := Value(include(t, ""))
+	require.NoError(t, err)
+	assert.Len(t, fields, len(strings.Split(fixed, "\n"))+2, "a custom header adds its name and value")
+	assert.Equal(t, "cf-connecting-ip", fields[len(fields)-2])
+	assert.Equal(t, "$http_cf_connecting_ip", fields[len(fields)-1])
+	assert.NotContains(t, v, `\n`)
+
+	_, err = Value("map $a $" + fastpath.Variable + " { volatile; }")
+	assert.ErrorContains(t, err, "no default")
+	_, err = Value("server { }")
+	assert.ErrorContains(t, err, "no map")
+}
+
+func TestTokensReadEscapesAsNginx(t *testing.T) {
+	toks, err := tokens(`a "x\ty\"z\\w\q" 'it\'s';# c "d"` + "\n}")
+	require.NoError(t, err)
+	var got []string
+	for _, tk := range toks {
+		got = append(got, tk.text)
+	}
+	assert.Equal(t, []string{"a", "x\ty\"z\\w\\q", "it's", ";", "}"}, got)
+}
+
+func TestMatch(t *testing.T) {
+	xff := include(t, "X-Forwarded-For")
+	cf := include(t, "CF-Connecting-IP")
+	for _, tc := range []struct {
+		name, text, source string
+		ok                 bool
+		why                string
+	}{
+		{"as generated", xff, "X-Forwarded-For", true, ""},
+		{"fixed fields serve X-Real-IP too", xff, "X-Real-IP", true, ""},
+		{"and PROXY protocol", xff, "proxy_protocol", true, ""},
+		{"comments and layout do not count", "# mine\n" + strings.ReplaceAll(xff, "    ", "\t\t"), "X-Forwarded-For", true, ""},
+		{"custom header", cf, "cf-connecting-ip", true, ""},
+		{"other custom header", cf, "True-Client-IP", false, "generated for real_ip_header cf-connecting-ip, but this instance reads True-Client-IP"},
+		{"no custom field", xff, "CF-Connecting-IP", false, "generated for real_ip_header X-Real-IP, X-Forwarded-For or proxy_protocol (no extra header field), but this instance reads CF-Connecting-IP"},
+		{"custom field, fixed source", cf, "X-Forwarded-For", false, "generated for real_ip_header cf-connecting-ip"},
+		{"edited variable", strings.Replace(xff, "$http_x_forwarded_for", "$http_x_client", 1), "X-Forwarded-For", false, "differs from what this version's kongconf generate --fast-path writes"},
+		{"another layout", strings.Replace(xff, `"cig1`, `"cig0`, 1), "X-Forwarded-For", false, `another layout (it starts "cig0"`},
+		{"no map", "server {}", "X-Forwarded-For", false, "defines no $client_ip_guard_facts"},
+		{"bad plugin header", xff, "X Y", false, "nginx can name only"},
+	} {
+		ok, why := Match(tc.text, tc.source)
+		assert.Equal(t, tc.ok, ok, tc.name)
+		assert.Contains(t, why, tc.why, tc.name)
+	}
+}
+
+// TestRenderFillsAsTheFullPath: the variable rendered for a request and
+// read by fastpath.Fill judges the request as the three calls' facts do
+// (the facts built the way the guard's gather builds them), for requests
+// the fast path serves.
+func TestRenderFillsAsTheFullPath(t *testing.T) {
+	conf := &guardconf.Config{TrustedIPs: []string{"10.0.0.0/8"}, RealIPHeader: "X-Forwarded-For", RealIPRecursive: true}
+	pol, err := guardconf.Compile(conf)
+	require.NoError(t, err)
+	value, err := Value(include(t, conf.RealIPHeader))
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name    string
+		peer    string
+		headers []nginxvar.Header
+		kong    string
+		want    fastpath.Status
+	}{
+		{"clean chain", "10.0.0.5", []nginxvar.Header{{"X-Forwarded-For", "203.0.113.7, 10.0.0.9"}}, "203.0.113.7", fastpath.OK},
+		{"two lines join cleanly", "10.0.0.5", []nginxvar.Header{{"X-Forwarded-For", "203.0.113.7"}, {"X-Forwarded-For", "10.0.0.9"}}, "203.0.113.7", fastpath.OK},
+		{"untrusted peer with a header", "198.51.100.1", []nginxvar.Header{{"X-Forwarded-For", "1.2.3.4"}}, "198.51.100.1", fastpath.OK},
+		{"empty entry needs the lines", "10.0.0.5", []nginxvar.Header{{"X-Forwarded-For", "203.0.113.7,,10.0.0.9"}}, "203.0.113.7", fastpath.Ineligible},
+	} {
+		raw, err := Render(value, Request{Peer: tc.peer, RemoteAddr: tc.kong, Headers: tc.headers}, nginxvar.V1_25)
+		require.NoError(t, err, tc.name)
+		var fast evaluate.Facts
+		st, why := fastpath.Fill(&fast, []byte(raw), pol.Resolver.Kind(), pol.Resolver.HeaderName())
+		require.Equal(t, tc.want, st, "%s: %s", tc.name, why)
+		if st != fastpath.OK {
+			continue
+		}
+		var full evaluate.Facts
+		require.NoError(t, full.SetPeer(tc.peer))
+		full.SetKong(tc.kong)
+		for _, h := range tc.headers {
+			full.AddHeader(pol.Resolver.HeaderName(), []byte(strings.ToLower(h.Name)), []byte(h.Value))
+		}
+		evFast := evaluate.Evaluate(pol, &fast, nil)
+		evFull := evaluate.Evaluate(pol, &full, nil)
+		assert.Equal(t, evFull.Outcome, evFast.Outcome, tc.name)
+		assert.Equal(t, evFull.Result.Addr, evFast.Result.Addr, tc.name)
+	}
+}
+
+func TestProbe(t *testing.T) {
+	for _, tc := range []struct {
+		header string
+		v      nginxvar.Version
+		want   fastpath.Status
+		why    string
+	}{
+		{"X-Forwarded-For", nginxvar.V1_22, fastpath.OK, ""},
+		{"X-Forwarded-For", nginxvar.V1_25, fastpath.OK, ""},
+		{"proxy_protocol", nginxvar.V1_22, fastpath.OK, ""},
+		{"X-Real-IP", nginxvar.V1_25, fastpath.OK, ""},
+		{"X-Real-IP", nginxvar.V1_22, fastpath.Unavailable, "nginx 1.23 or later"},
+		{"CF-Connecting-IP", nginxvar.V1_25, fastpath.OK, ""},
+		{"CF-Connecting-IP", nginxvar.Version{Major: 1, Minor: 21}, fastpath.Unavailable, "nginx 1.23 or later"},
+		{"Forwarded", nginxvar.V1_25, fastpath.Unavailable, "Forwarded"},
+	} {
+		pol, err := guardconf.Compile(&guardconf.Config{RealIPHeader: tc.header})
+		require.NoError(t, err)
+		st, why := Probe(pol.Resolver.Kind(), pol.Resolver.HeaderName(), tc.v)
+		assert.Equal(t, tc.want, st, "%s on %s: %s", tc.header, tc.v, why)
+		assert.Contains(t, why, tc.why)
+	}
+	st, why := Probe(realip.KindCustom, "bad header", nginxvar.V1_25)
+	assert.Equal(t, fastpath.Unavailable, st)
+	assert.Contains(t, why, "bad header")
+}
