@@ -20,6 +20,12 @@
 //   - charts/ingress/Chart.yaml: the kong chart (=3.2.0) as subchart alias "gateway",
 //     so .Chart.Name, and with it the pod label and the fullname, is "gateway"
 //   - charts/ingress/values.yaml:7 controller.proxy.nameOverride "{{ .Release.Name }}-gateway-proxy"
+//   - charts/kong/values.yaml:1397 extraConfigMaps [{name, mountPath, subPath}]: each becomes a
+//     volume (templates/_helpers.tpl:735-739, in kong.volumes) and a volumeMount
+//     (_helpers.tpl:834-841, in kong.volumeMounts), which deployment.yaml:292 gives the
+//     "proxy" container (deployment.yaml:148); since 1.11 (commit 79aeb8b2, #208)
+//   - charts/kong/values.yaml:1409 extraObjects: rendered as manifests of the release through
+//     tpl (templates/extraManifests.yaml:1-3); CHANGELOG.md "2.12.0" (#652)
 package chart
 
 import (
@@ -78,6 +84,17 @@ const (
 const (
 	KeyPreInstalled = "plugins.preInstalled"
 	KeyNameOverride = "proxy.nameOverride"
+)
+
+// Values keys the fast path's include uses; both predate
+// MinPreInstalled, so they add no minimum of their own. The ingress
+// chart's kong 3.2.0 has both (gateway.extraConfigMaps, gateway.extraObjects).
+const (
+	// KeyExtraConfigMaps mounts existing ConfigMaps into the proxy container.
+	KeyExtraConfigMaps = "extraConfigMaps"
+	// KeyExtraObjects creates extra objects with the release; its items go
+	// through Helm's tpl, so they must hold no "{{".
+	KeyExtraObjects = "extraObjects"
 )
 
 // minVersions: the first chart version that reads each key. The ingress

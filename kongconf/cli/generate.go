@@ -39,6 +39,7 @@ type genFlags struct {
 	prefix       string
 	mode         string
 	upstreamHdr  string
+	fastPath     bool
 	outputs      []string
 	outDir       string
 	noCheck      bool
@@ -61,6 +62,8 @@ The result is linted before it is written; errors abort (--no-check skips this).
   kongconf generate --provider gke-l7 --trusted-cidr 203.0.113.10 --release edge --chart ingress \
       --image registry.example.com/kong-cig:3.9 --lb-certificate edge-cert --out-dir ./gke
   kongconf generate --provider cloudflare -o kong.conf
+  kongconf generate --provider eks-nlb --method proxy-protocol --trusted-cidr 10.0.0.0/16 \
+      --image registry.example.com/kong-cig:3.9 --fast-path --out-dir ./kong
   kongconf generate --provider generic --method headers --trusted-from ip-ranges.json --aws-service CLOUDFRONT`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -116,6 +119,7 @@ The result is linted before it is written; errors abort (--no-check skips this).
 	fl.StringVar(&f.prefix, "prefix", "", "Kong prefix for the plugin socket outside Helm (default /usr/local/kong)")
 	fl.StringVar(&f.mode, "mode", "", "plugin mode: monitor or enforce (default monitor)")
 	fl.StringVar(&f.upstreamHdr, "upstream-header", "", "plugin upstream_header carrying the verified client IP (e.g. X-Client-IP)")
+	fl.BoolVar(&f.fastPath, "fast-path", false, "the plugin's one-call fast path: write the nginx include ("+generate.IncludeFile+"), the lines that load it (nginx_http_include, and nginx_proxy_underscores_in_headers = off with its trade-off) and fast_path: true")
 	fl.StringSliceVarP(&f.outputs, "output", "o", nil, "outputs to produce (default all)")
 	fl.StringVar(&f.outDir, "out-dir", "", "write files into this directory instead of stdout")
 	fl.BoolVar(&f.noCheck, "no-check", false, "skip linting the generated files")
@@ -196,6 +200,9 @@ func resolveTopology(cmd *cobra.Command, f *genFlags) (*topology.Resolved, error
 	}
 	if ch("upstream-header") {
 		t.Plugin.UpstreamHeader = f.upstreamHdr
+	}
+	if ch("fast-path") {
+		t.FastPath = f.fastPath
 	}
 	if f.topologyFile == "" && !ch("provider") {
 		return nil, fmt.Errorf("give --provider (%s) or --topology FILE", strings.Join(topology.ProviderNames(), ", "))

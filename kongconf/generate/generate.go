@@ -18,6 +18,9 @@ type Kind struct {
 	// OnRequest kinds are rendered only when asked for by name: they
 	// replace others (the operator's GatewayConfiguration replaces Helm).
 	OnRequest bool
+	// Needs names the option an output that renders empty without it
+	// requires ("" when it depends on the provider).
+	Needs string
 }
 
 // Kinds lists every output in bundle order.
@@ -27,6 +30,7 @@ var Kinds = []Kind{
 	{Name: "helm", File: "values.yaml", Render: HelmYAML},
 	{Name: "service", File: "service.yaml", Render: ServiceYAML},
 	{Name: "ingress", File: "ingress.yaml", Render: IngressYAML},
+	{Name: "fastpath-include", File: IncludeFile, Render: FastPathInclude, Needs: "--fast-path"},
 	{Name: "kong.yml", File: "kong.yml", Render: DeckYAML},
 	{Name: "kongplugin", File: "kongplugin.yaml", Render: KongPluginYAML},
 	{Name: "kongclusterplugin", File: "kongclusterplugin.yaml", Render: KongClusterPluginYAML},
@@ -101,6 +105,9 @@ func render(r *topology.Resolved, names []string, skipEmpty bool) (map[string]st
 		if s == "" {
 			if skipEmpty {
 				continue
+			}
+			if k.Needs != "" {
+				return nil, fmt.Errorf("output %s needs %s", n, k.Needs)
 			}
 			return nil, fmt.Errorf("output %s does not apply to provider %s", n, r.Provider.Name)
 		}

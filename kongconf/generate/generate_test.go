@@ -240,7 +240,7 @@ func TestBundleKinds(t *testing.T) {
 	r := resolve(t, topology.Topology{Provider: "generic", Image: topologytest.Image})
 	all, err := Bundle(r)
 	require.NoError(t, err)
-	assert.Len(t, all, len(Kinds)-3, "no Ingress or BackendConfig without an L7 load balancer, no GatewayConfiguration unless asked for")
+	assert.Len(t, all, len(Kinds)-4, "no Ingress or BackendConfig without an L7 load balancer, no GatewayConfiguration unless asked for, no fast path include without --fast-path")
 	_, err = Bundle(r, "ingress")
 	assert.ErrorContains(t, err, "does not apply to provider generic")
 	alb, err := Bundle(resolve(t, topologytest.Complete(topology.Topology{Provider: "eks-alb", TrustedCIDRs: []string{"10.0.0.0/16"}})), "ingress")

@@ -30,6 +30,8 @@ func HelmValues(r *topology.Resolved) map[string]any {
 	}
 	gw["env"] = env
 	gw["proxy"] = helmProxy(r)
+	// topology.Resolve refuses a fast path whose include cannot be written.
+	_ = helmFastPath(r, gw)
 	v := underRoot(r.Platform.Chart, gw)
 	if r.Platform.NameOverride && r.Platform.Chart.Name == chart.Ingress {
 		// The ingress chart's controller finds the proxy Service by
@@ -156,6 +158,9 @@ func HelmYAML(r *topology.Resolved) (string, error) {
 	if err := helmNeedsImage(r); err != nil {
 		return "", err
 	}
+	if _, err := FastPathInclude(r); err != nil {
+		return "", err
+	}
 	y, err := yamljson.Marshal(HelmValues(r))
 	if err != nil {
 		return "", err
@@ -165,7 +170,17 @@ func HelmYAML(r *topology.Resolved) (string, error) {
 		name = r.Platform.Chart.Name + " (gateway keys under " + r.Platform.Chart.Root + ":)"
 	}
 	return header(r, fmt.Sprintf("Helm values for the Kong/charts %s chart", name), "#") +
-		helmIntro(r) + notes(r) + string(y), nil
+		helmIntro(r) + notes(r) + helmFastPathIntro(r) + string(y), nil
+}
+
+// helmFastPathIntro says where the values put the fast path's include.
+func helmFastPathIntro(r *topology.Resolved) string {
+	if !r.FastPath {
+		return ""
+	}
+	c := r.Platform.Chart
+	return fastPathComment(r, "#") + fmt.Sprintf("# %s creates ConfigMap %s with the include; %s mounts it at %s in the proxy container\n# (roll the pods after changing it: nginx reads the include when Kong starts).\n",
+		c.ValuesPath(chart.KeyExtraObjects), FastPathConfigMap(r), c.ValuesPath(chart.KeyExtraConfigMaps), IncludeDir)
 }
 
 // PluginServerHelmYAML renders only the Helm keys that load the plugin.

@@ -97,6 +97,12 @@ func KongConf(r *topology.Resolved) string {
 	for _, s := range ClientIPSettings(r) {
 		fmt.Fprintf(&b, "%s = %s\n", s.Key, s.Value)
 	}
+	if fs := FastPathSettings(r); len(fs) > 0 {
+		b.WriteString("\n" + fastPathComment(r, "#"))
+		for _, s := range fs {
+			fmt.Fprintf(&b, "%s = %s\n", s.Key, s.Value)
+		}
+	}
 	b.WriteString("\n# Load the client-ip-guard Go plugin through the pluginserver.\n")
 	for _, s := range PluginServerSettings(r.Topology.Prefix, r.Metrics) {
 		fmt.Fprintf(&b, "%s = %s\n", s.Key, s.Value)
@@ -115,6 +121,12 @@ func Env(r *topology.Resolved) string {
 	all := append(ClientIPSettings(r), PluginServerSettings(r.Topology.Prefix, r.Metrics)...)
 	for _, s := range all {
 		fmt.Fprintf(&b, "%s=%s\n", EnvName(s.Key), s.Value)
+	}
+	if fs := FastPathSettings(r); len(fs) > 0 {
+		b.WriteString(fastPathComment(r, "#"))
+		for _, s := range fs {
+			fmt.Fprintf(&b, "%s=%s\n", EnvName(s.Key), s.Value)
+		}
 	}
 	return b.String()
 }

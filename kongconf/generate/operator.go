@@ -72,6 +72,9 @@ func imageSep(tag string) string {
 
 // operatorNeeds refuses what a GatewayConfiguration cannot express.
 func operatorNeeds(r *topology.Resolved) error {
+	if r.FastPath {
+		return fmt.Errorf("the GatewayConfiguration output does not mount the fast path's nginx include (%s); use the Helm values, or generate without --fast-path", IncludeFile)
+	}
 	if r.Platform.ImageRepo == "" {
 		return fmt.Errorf("the GatewayConfiguration runs %s in the data plane, whose default image has no %s: add --image REPO:TAG", topology.PluginName, topology.PluginBinary)
 	}

@@ -41,7 +41,7 @@ func PluginSchemaKeys() []string {
 var PluginConfigKeys = []string{
 	"trusted_ips", "real_ip_header", "real_ip_recursive", "mode", "require_trusted_peer",
 	"allow", "deny", "status", "message", "reject", "upstream_header",
-	"strip_untrusted_forwarding", "log_when", "log_sink", "log_path", "log_ports",
+	"strip_untrusted_forwarding", "log_when", "log_sink", "log_path", "log_ports", "fast_path",
 }
 
 // PluginConfig returns the client-ip-guard config object for r.
@@ -84,5 +84,6 @@ func configMap(c *guardconf.Config) map[string]any {
 	set("log_sink", c.LogSink, c.LogSink != "")
 	set("log_path", c.LogPath, c.LogPath != "")
 	set("log_ports", true, c.LogPorts)
+	set("fast_path", true, c.FastPath)
 	return m
 }

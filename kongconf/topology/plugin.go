@@ -14,6 +14,7 @@ import (
 // plugin accepts.
 func resolvePlugin(t *Topology, r *Resolved, errs *problems) {
 	po := &t.Plugin
+	r.FastPath = t.FastPath
 	r.RequireTrustedPeer = t.Method != MethodLocal
 	if po.RequireTrustedPeer != nil {
 		r.RequireTrustedPeer = *po.RequireTrustedPeer
@@ -23,14 +24,15 @@ func resolvePlugin(t *Topology, r *Resolved, errs *problems) {
 	}
 	normalizeRanges("plugin.allow", po.Allow, errs)
 	normalizeRanges("plugin.deny", po.Deny, errs)
-	compile("plugin", r.pluginConfig(*po, r.RequireTrustedPeer), errs)
+	fast := fastPathCheck{r: r, errs: errs}
+	fast.check("plugin", compile("plugin", r.pluginConfig(*po, r.RequireTrustedPeer), errs))
 	for i, s := range t.Services {
 		for j, rt := range s.Routes {
 			if rt.Plugin == nil {
 				continue
 			}
 			where := fmt.Sprintf("services[%d].routes[%d].plugin", i, j)
-			compile(where, r.routePluginConfig(*po, rt.Plugin), errs)
+			fast.check(where, compile(where, r.routePluginConfig(*po, rt.Plugin), errs))
 		}
 	}
 }
@@ -52,10 +54,15 @@ func normalizeRanges(field string, ranges []string, errs *problems) {
 	}
 }
 
-func compile(where string, c *guardconf.Config, errs *problems) {
-	if _, err := guardconf.Compile(c); err != nil {
+// compile compiles c as the plugin does, reporting an error as where's;
+// nil when it fails.
+func compile(where string, c *guardconf.Config, errs *problems) *guardconf.Policy {
+	pol, err := guardconf.Compile(c)
+	if err != nil {
 		errs.add("%s: %v", where, err)
+		return nil
 	}
+	return pol
 }
 
 // PluginConfig returns the global client-ip-guard config: trusted_ips,
@@ -148,6 +155,7 @@ func (r *Resolved) pluginConfig(o PluginOptions, requirePeer bool) *guardconf.Co
 		LogSink:                  o.LogSink,
 		LogPath:                  o.LogPath,
 		LogPorts:                 o.LogPorts,
+		FastPath:                 r.FastPath,
 	}
 	// An empty reject list is left out of the output, so the plugin's
 	// default applies: compile it the same way.

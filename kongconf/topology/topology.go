@@ -98,6 +98,10 @@ type Topology struct {
 	// Prefix is Kong's prefix where the plugin socket lives (default
 	// /usr/local/kong; Helm outputs always use /kong_prefix).
 	Prefix string `json:"prefix,omitempty"`
+	// FastPath turns on the plugin's one-call fast path: the nginx include
+	// defining $client_ip_guard_facts, the node lines that load it, and
+	// fast_path: true in every plugin config.
+	FastPath bool `json:"fastPath,omitempty"`
 	// Plugin holds the client-ip-guard options that do not follow from the topology.
 	Plugin PluginOptions `json:"plugin,omitempty"`
 	// Services are optional gateway services/routes for kong.yml.
@@ -194,6 +198,9 @@ type Resolved struct {
 	ProxyProtocol bool
 	// RequireTrustedPeer is the plugin's require_trusted_peer.
 	RequireTrustedPeer bool
+	// FastPath is the topology's fastPath, checked against what the fast
+	// path can serve.
+	FastPath bool
 	// Warnings are non-fatal concerns to show the user.
 	Warnings []string
 	// Sources explains where trusted ranges came from (for comments).
