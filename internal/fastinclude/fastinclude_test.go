@@ -74,24 +74,24 @@ func TestMatch(t *testing.T) {
 	cf := include(t, "CF-Connecting-IP")
 	for _, tc := range []struct {
 		name, text, source string
-		ok                 bool
+		m                  Mismatch
 		why                string
 	}{
-		{"as generated", xff, "X-Forwarded-For", true, ""},
-		{"fixed fields serve X-Real-IP too", xff, "X-Real-IP", true, ""},
-		{"and PROXY protocol", xff, "proxy_protocol", true, ""},
-		{"comments and layout do not count", "# mine\n" + strings.ReplaceAll(xff, "    ", "\t\t"), "X-Forwarded-For", true, ""},
-		{"custom header", cf, "cf-connecting-ip", true, ""},
-		{"other custom header", cf, "True-Client-IP", false, "generated for real_ip_header cf-connecting-ip, but this instance reads True-Client-IP"},
-		{"no custom field", xff, "CF-Connecting-IP", false, "generated for real_ip_header X-Real-IP, X-Forwarded-For or proxy_protocol (no extra header field), but this instance reads CF-Connecting-IP"},
-		{"custom field, fixed source", cf, "X-Forwarded-For", false, "generated for real_ip_header cf-connecting-ip"},
-		{"edited variable", strings.Replace(xff, "$http_x_forwarded_for", "$http_x_client", 1), "X-Forwarded-For", false, "differs from what this version's kongconf generate --fast-path writes"},
-		{"another layout", strings.Replace(xff, `"cig1`, `"cig0`, 1), "X-Forwarded-For", false, `another layout (it starts "cig0"`},
-		{"no map", "server {}", "X-Forwarded-For", false, "defines no $client_ip_guard_facts"},
-		{"bad plugin header", xff, "X Y", false, "nginx can name only"},
+		{"as generated", xff, "X-Forwarded-For", Same, ""},
+		{"fixed fields serve X-Real-IP too", xff, "X-Real-IP", Same, ""},
+		{"and PROXY protocol", xff, "proxy_protocol", Same, ""},
+		{"comments and layout do not count", "# mine\n" + strings.ReplaceAll(xff, "    ", "\t\t"), "X-Forwarded-For", Same, ""},
+		{"custom header", cf, "cf-connecting-ip", Same, ""},
+		{"other custom header", cf, "True-Client-IP", OtherSource, "generated for real_ip_header cf-connecting-ip, but this instance reads True-Client-IP"},
+		{"no custom field", xff, "CF-Connecting-IP", OtherSource, "generated for real_ip_header X-Real-IP, X-Forwarded-For or proxy_protocol (no extra header field), but this instance reads CF-Connecting-IP"},
+		{"custom field, fixed source", cf, "X-Forwarded-For", OtherSource, "generated for real_ip_header cf-connecting-ip"},
+		{"edited variable", strings.Replace(xff, "$http_x_forwarded_for", "$http_x_client", 1), "X-Forwarded-For", Edited, "differs from what this version's kongconf generate --fast-path writes"},
+		{"another layout", strings.Replace(xff, `"cig1`, `"cig0`, 1), "X-Forwarded-For", OtherLayout, `another layout (it starts "cig0"`},
+		{"no map", "server {}", "X-Forwarded-For", Missing, "defines no $client_ip_guard_facts"},
+		{"bad plugin header", xff, "X Y", Edited, "nginx can name only"},
 	} {
-		ok, why := Match(tc.text, tc.source)
-		assert.Equal(t, tc.ok, ok, tc.name)
+		m, why := Match(tc.text, tc.source)
+		assert.Equal(t, tc.m, m, tc.name)
 		assert.Contains(t, why, tc.why, tc.name)
 	}
 }
@@ -157,11 +157,17 @@ func TestProbe(t *testing.T) {
 	} {
 		pol, err := guardconf.Compile(&guardconf.Config{RealIPHeader: tc.header})
 		require.NoError(t, err)
-		st, why := Probe(pol.Resolver.Kind(), pol.Resolver.HeaderName(), tc.v)
+		st, why := Probe(tc.header, pol.Resolver.Kind(), pol.Resolver.HeaderName(), tc.v)
 		assert.Equal(t, tc.want, st, "%s on %s: %s", tc.header, tc.v, why)
 		assert.Contains(t, why, tc.why)
 	}
-	st, why := Probe(realip.KindCustom, "bad header", nginxvar.V1_25)
+	st, why := Probe("bad header", realip.KindCustom, "bad header", nginxvar.V1_25)
 	assert.Equal(t, fastpath.Unavailable, st)
 	assert.Contains(t, why, "bad header")
+	// An instance whose header the node's include does not carry.
+	st, why = Probe("X-Forwarded-For", realip.KindCustom, "cf-connecting-ip", nginxvar.V1_25)
+	assert.Equal(t, fastpath.Unavailable, st)
+	assert.Contains(t, why, "carries no cf-connecting-ip header")
+	st, _ = Probe("CF-Connecting-IP", realip.KindXForwardedFor, "x-forwarded-for", nginxvar.V1_25)
+	assert.Equal(t, fastpath.OK, st, "the fixed fields are in every include")
 }

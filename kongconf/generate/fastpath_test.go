@@ -122,7 +122,10 @@ func TestFastPathRefusals(t *testing.T) {
 		Services: []topology.Service{{Name: "s", URL: "http://s", Routes: []topology.Route{
 			{Name: "r", Paths: []string{"/"}, Plugin: &topology.RoutePlugin{RealIPHeader: "Forwarded"}}}}}}
 	_, err := topology.Resolve(drift)
-	assert.ErrorContains(t, err, "services[0].routes[0].plugin: fastPath: the fast path cannot serve this instance (real_ip_header forwarded)")
+	assert.ErrorContains(t, err, "services[0].routes[0].plugin: fastPath: the fast path cannot serve this instance (real_ip_header forwarded) with the include written for Kong's real_ip_header X-Forwarded-For")
+	drift.Services[0].Routes[0].Plugin.RealIPHeader = "CF-Connecting-IP"
+	_, err = topology.Resolve(drift)
+	assert.ErrorContains(t, err, "carries no cf-connecting-ip header", "the node's include has no field for another custom header")
 	drift.FastPath = false
 	_, err = topology.Resolve(drift)
 	assert.NoError(t, err)

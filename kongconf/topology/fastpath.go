@@ -20,7 +20,7 @@ var (
 )
 
 // fastPathCheck refuses a fast path that cannot serve a plugin config of
-// the topology, and warns where it serves only newer Kong releases. The
+// the topology with the include written for Kong's real_ip_header, and warns where it serves only newer Kong releases. The
 // answer is fastpath.Fill's, on the variable the generated include gives.
 type fastPathCheck struct {
 	r    *Resolved
@@ -34,11 +34,11 @@ func (c *fastPathCheck) check(where string, pol *guardconf.Policy) {
 		return
 	}
 	kind, source := pol.Resolver.Kind(), pol.Resolver.HeaderName()
-	if st, why := fastinclude.Probe(kind, source, nginxKong36); st == fastpath.Unavailable {
-		c.errs.add("%s: fastPath: the fast path cannot serve this instance (real_ip_header %s): %s; drop fastPath (--fast-path)", where, pol.Resolver.HeaderName(), why)
+	if st, why := fastinclude.Probe(c.r.RealIPHeader, kind, source, nginxKong36); st == fastpath.Unavailable {
+		c.errs.add("%s: fastPath: the fast path cannot serve this instance (real_ip_header %s) with the include written for Kong's real_ip_header %s: %s; drop fastPath (--fast-path)", where, source, c.r.RealIPHeader, why)
 		return
 	}
-	if st, _ := fastinclude.Probe(kind, source, nginxKong35); st == fastpath.Unavailable && !c.warned[source] {
+	if st, _ := fastinclude.Probe(c.r.RealIPHeader, kind, source, nginxKong35); st == fastpath.Unavailable && !c.warned[source] {
 		if c.warned == nil {
 			c.warned = map[string]bool{}
 		}
