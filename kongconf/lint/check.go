@@ -52,6 +52,7 @@ func Check(set *Set) []Finding {
 			}
 			for _, p := range g.Plugins {
 				checkNodePlugin(&s, n, p)
+				checkFastPath(&s, g, n, p)
 			}
 		}
 		for _, sv := range g.Services {
@@ -186,6 +187,7 @@ func expand(paths []string) []input {
 // names, listener syntax, env-file comments and trusted_ips entries.
 func checkSource(s *sink, n *Node) {
 	checkKeys(s, n)
+	checkHTTPUnderscores(s, n)
 	if n.Format == "env" {
 		for _, v := range n.Order {
 			if rest := v.Orig[len("KONG_"):]; rest != strings.ToUpper(rest) {

@@ -76,6 +76,11 @@ type HelmInfo struct {
 	// Keys locates the version-dependent keys the values use
 	// (chart.KeyPreInstalled, chart.KeyNameOverride).
 	Keys map[string]int
+	// Mounts are the ConfigMaps extraConfigMaps mounts into the proxy
+	// container; OtherMounts is set when deployment.userDefinedVolumeMounts
+	// mounts more, which lint does not model.
+	Mounts      []Mount
+	OtherMounts bool
 }
 
 // ChartDep is a kong or ingress chart dependency of an umbrella Chart.yaml.
@@ -394,6 +399,8 @@ type Set struct {
 	BackendConfigs []*BackendConfig
 	// ChartDeps are kong/ingress dependencies of Chart.yaml files.
 	ChartDeps []*ChartDep
+	// Includes are nginx files a node may load with nginx_http_include.
+	Includes []*Include
 
 	// containers and envSources wait for resolution (resolveWorkloads).
 	containers []container

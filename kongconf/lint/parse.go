@@ -128,6 +128,9 @@ func Load(set *Set, file string, data []byte) []Finding {
 		return f
 	case "kong.conf":
 		if what := notKongConf(data); what != "" {
+			if addInclude(set, file, data) {
+				return nil // the fast path's include, read by the node that loads it
+			}
 			var s sink
 			s.add(ruleUnknownFile, file, 0, "", "not kong.conf ("+what+"); not checked")
 			return s.findings
@@ -512,6 +515,7 @@ func loadHelm(set *Set, s *sink, file string, root *yaml.Node, prefix string) *N
 	n := NewNode(file, "helm")
 	n.PrefixDefault = helmPrefix
 	n.Helm = helmInfo(root, gw, gw != root)
+	loadHelmIncludes(set, file, gw, n.Helm)
 	if env := mapPath(gw, "env"); env != nil && env.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(env.Content); i += 2 {
 			k, v := env.Content[i], env.Content[i+1]

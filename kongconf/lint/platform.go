@@ -277,6 +277,10 @@ func groupDeployments(set *Set, nodes []*Node) []*Set {
 		g := group(d.File)
 		g.ChartDeps = append(g.ChartDeps, d)
 	}
+	for _, i := range set.Includes {
+		g := group(i.File)
+		g.Includes = append(g.Includes, i)
+	}
 	dirs := make([]string, 0, len(groups))
 	for d := range groups {
 		dirs = append(dirs, d)

@@ -131,6 +131,7 @@ func loadEnvSource(set *Set, s *sink, file, kind string, root *yaml.Node) {
 	set.envSources = append(set.envSources, src)
 	if kind == "ConfigMap" {
 		loadMountedConf(set, s, file, src, mapPath(root, "data"))
+		loadConfigMapIncludes(set, file, src.name, mapPath(root, "data"))
 	}
 }
 
