@@ -29,8 +29,11 @@ $remote_addr, $remote_port, $realip_remote_addr and $realip_remote_port, and
 client-ip-guard's client address, verdict and action, computed by the same
 evaluation the plugin runs. Header lines are read as nginx reads them: a space
 before the colon is a 400, tabs stay in values. --plugin-config judges with an
-instance's own config (a drift from the node shows as config_drift). Flags
-override values loaded from -c.`,
+instance's own config (a drift from the node shows as config_drift). It also
+says whether the plugin's fast path (fast_path: true) would serve the request:
+the variable the include of kongconf generate --fast-path defines, rendered
+for the request as nginx --nginx-version would, read as the plugin reads it.
+Flags override values loaded from -c.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if conf != "" || useEnv {
@@ -91,6 +94,7 @@ override values loaded from -c.`,
 	f.StringVar(&in.ProxyProtocol, "proxy-protocol", "", "PROXY protocol source ADDR[:PORT]")
 	f.StringArrayVarP(&in.Headers, "header", "H", nil, "request header 'Name: value' as sent (repeatable; order and repeats kept; read as nginx reads it)")
 	f.StringVar(&in.Plugin, "plugin-config", "", "the client-ip-guard instance's config as JSON (default: the node's trusted_ips and real_ip_* mirrored)")
+	f.StringVar(&in.NginxVersion, "nginx-version", explain.DefaultNginx, "nginx the fast path's variable is rendered for: 1.25 (Kong 3.6+) or 1.21 (Kong 3.0-3.5)")
 	f.StringVar(&format, "format", "text", "text or json")
 	return cmd
 }

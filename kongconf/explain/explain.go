@@ -37,6 +37,9 @@ type Input struct {
 	// Headers are request header lines as sent, "Name: value", in order,
 	// repeats kept. They are read as nginx reads them.
 	Headers []string
+	// NginxVersion is the nginx the fast path's variable is rendered for,
+	// "MAJOR.MINOR" (default DefaultNginx, Kong 3.6 to 3.9's).
+	NginxVersion string
 }
 
 // Step is one line of the explanation.
@@ -68,8 +71,10 @@ type Report struct {
 	// cannot (Forwarded).
 	PluginSteps []Step `json:"plugin_steps,omitempty"`
 	// Record is what the plugin would log for this request.
-	Record   *record.Record `json:"record"`
-	Warnings []string       `json:"warnings,omitempty"`
+	Record *record.Record `json:"record"`
+	// FastPath is what the plugin's fast path would make of the request.
+	FastPath *FastPath `json:"fast_path"`
+	Warnings []string  `json:"warnings,omitempty"`
 }
 
 // Run explains in. Errors name the bad input.
@@ -131,6 +136,9 @@ func Run(in Input) (*Report, error) {
 		rep.PluginSteps = steps(ptrace.Steps)
 	}
 	rep.Warnings = append(rep.Warnings, pol.Warnings...)
+	if rep.FastPath, err = fastPath(in, pol, rep, lines, &ev); err != nil {
+		return nil, err
+	}
 	return rep, nil
 }
 
@@ -288,6 +296,9 @@ func (r *Report) Text(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "action              = %s\n", r.Action)
+	if r.FastPath != nil {
+		fmt.Fprintf(w, "fast path           = %s\n", r.FastPath.fastText())
+	}
 	for _, wn := range r.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", wn)
 	}
