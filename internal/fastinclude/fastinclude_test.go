@@ -113,10 +113,10 @@ func TestRenderFillsAsTheFullPath(t *testing.T) {
 		kong    string
 		want    fastpath.Status
 	}{
-		{"clean chain", "10.0.0.5", []nginxvar.Header{{"X-Forwarded-For", "203.0.113.7, 10.0.0.9"}}, "203.0.113.7", fastpath.OK},
-		{"two lines join cleanly", "10.0.0.5", []nginxvar.Header{{"X-Forwarded-For", "203.0.113.7"}, {"X-Forwarded-For", "10.0.0.9"}}, "203.0.113.7", fastpath.OK},
-		{"untrusted peer with a header", "198.51.100.1", []nginxvar.Header{{"X-Forwarded-For", "1.2.3.4"}}, "198.51.100.1", fastpath.OK},
-		{"empty entry needs the lines", "10.0.0.5", []nginxvar.Header{{"X-Forwarded-For", "203.0.113.7,,10.0.0.9"}}, "203.0.113.7", fastpath.Ineligible},
+		{"clean chain", "10.0.0.5", []nginxvar.Header{{Name: "X-Forwarded-For", Value: "203.0.113.7, 10.0.0.9"}}, "203.0.113.7", fastpath.OK},
+		{"two lines join cleanly", "10.0.0.5", []nginxvar.Header{{Name: "X-Forwarded-For", Value: "203.0.113.7"}, {Name: "X-Forwarded-For", Value: "10.0.0.9"}}, "203.0.113.7", fastpath.OK},
+		{"untrusted peer with a header", "198.51.100.1", []nginxvar.Header{{Name: "X-Forwarded-For", Value: "1.2.3.4"}}, "198.51.100.1", fastpath.OK},
+		{"empty entry needs the lines", "10.0.0.5", []nginxvar.Header{{Name: "X-Forwarded-For", Value: "203.0.113.7,,10.0.0.9"}}, "203.0.113.7", fastpath.Ineligible},
 	} {
 		raw, err := Render(value, Request{Peer: tc.peer, RemoteAddr: tc.kong, Headers: tc.headers}, nginxvar.V1_25)
 		require.NoError(t, err, tc.name)
