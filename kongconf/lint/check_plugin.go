@@ -67,13 +67,15 @@ func checkPlugin(s *sink, p *PluginUse) {
 			} else {
 				bad("", err.Error())
 			}
-		} else if _, err := c.Policy(); err != nil {
+		} else if pol, err := c.Policy(); err != nil {
 			var ge *guardconf.Error
 			if errors.As(err, &ge) {
 				bad(ge.Field, fmt.Sprintf("= %q: %s", ge.Value, ge.Why))
 			} else {
 				bad("", err.Error())
 			}
+		} else {
+			checkFastPathServes(s, p, pol)
 		}
 	}
 	h, _ := p.Config["real_ip_header"].(string)

@@ -8,8 +8,10 @@ import (
 	yaml "go.yaml.in/yaml/v3"
 
 	"github.com/client-ip-guard/client-ip-guard/internal/fastinclude"
+	"github.com/client-ip-guard/client-ip-guard/internal/nginxvar"
 	"github.com/client-ip-guard/client-ip-guard/kongconf/chart"
 	"github.com/client-ip-guard/client-ip-guard/plugin/fastpath"
+	"github.com/client-ip-guard/client-ip-guard/plugin/guardconf"
 )
 
 // The fast path's rules. A client-ip-guard instance with fast_path: true
@@ -27,6 +29,9 @@ var (
 	ruleFastPathUnderscores = rule("KC213", Warning, "fast_path with underscores_in_headers on",
 		"Kong's template turns underscores_in_headers on (kong/templates/nginx_kong.lua:30 at 3.9.3), so nginx passes header lines named with '_' for '-' (X_Forwarded_For, X_Real_IP) to Kong and the upstream; the full path sees them, the fast path cannot: nginx's $http_ variables do not tell the two spellings apart",
 		"set nginx_proxy_underscores_in_headers = off, so nginx drops such header lines for every reader (clients or upstreams that use a header named with '_' then break), or accept the blind spot")
+	ruleFastPathNever = rule("KC214", Warning, "fast_path: true on an instance the fast path never serves",
+		"the fast path cannot read this real_ip_header at all (RFC 7239 Forwarded, or a header name nginx cannot turn into a variable): the instance reads every request with three PDK calls and says so in Kong's log",
+		"drop fast_path from this instance")
 	ruleHTTPUnderscores = rule("KC021", Error, "nginx_http_underscores_in_headers set",
 		"Kong's template already sets underscores_in_headers in nginx's http block (kong/templates/nginx_kong.lua:30 at 3.9.3) and puts nginx_http_* directives in the same block (:41-44); nginx refuses a second one ('\"underscores_in_headers\" directive is duplicate', ngx_conf_set_flag_slot) and Kong does not start",
 		"use nginx_proxy_underscores_in_headers, which sets it in the proxy server block (nginx_kong.lua:134-137)")
@@ -143,6 +148,19 @@ func checkFastPath(s *sink, g *Set, n *Node, p *PluginUse) {
 	default:
 		// The plugin notices and falls back: slower, not wrong.
 		s.addSev(ruleFastPathStale, Warning, inc.File, inc.Line, "", fmt.Sprintf("%s (nginx_http_include): %s; the plugin reads requests with three PDK calls", inc.where(), why))
+	}
+}
+
+// checkFastPathServes reports a fast_path instance whose real_ip_header
+// no include can serve: fastpath.Fill's answer on the variable of the
+// include written for that very header.
+func checkFastPathServes(s *sink, p *PluginUse, pol *guardconf.Policy) {
+	if !pol.FastPath {
+		return
+	}
+	kind, source := pol.Resolver.Kind(), pol.Resolver.HeaderName()
+	if st, why := fastinclude.Probe(source, kind, source, nginxvar.V1_25); st == fastpath.Unavailable {
+		s.add(ruleFastPathNever, p.File, p.line("fast_path"), "config.fast_path", fmt.Sprintf("%s: %s", p.Where, why))
 	}
 }
 
