@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -18,6 +19,7 @@ func newExplainCmd() *cobra.Command {
 		useEnv    bool
 		format    string
 		recursive string
+		under     string
 	)
 	cmd := &cobra.Command{
 		Use:   "explain --peer ADDR[:PORT] [-H 'Name: value']...",
@@ -53,6 +55,19 @@ Flags override values loaded from -c.`,
 				}
 				if !cmd.Flags().Changed("real-ip-recursive") {
 					in.RealIPRecursive = c.RealIPRecursive
+				}
+				if !cmd.Flags().Changed("underscores-in-headers") {
+					in.UnderscoresOff = strings.EqualFold(strings.TrimSpace(c.Raw["nginx_proxy_underscores_in_headers"]), "off")
+				}
+			}
+			if cmd.Flags().Changed("underscores-in-headers") {
+				switch under {
+				case "on":
+					in.UnderscoresOff = false
+				case "off":
+					in.UnderscoresOff = true
+				default:
+					return fmt.Errorf("--underscores-in-headers %q: want on or off", under)
 				}
 			}
 			if cmd.Flags().Changed("real-ip-recursive") {
@@ -94,6 +109,7 @@ Flags override values loaded from -c.`,
 	f.StringVar(&in.ProxyProtocol, "proxy-protocol", "", "PROXY protocol source ADDR[:PORT]")
 	f.StringArrayVarP(&in.Headers, "header", "H", nil, "request header 'Name: value' as sent (repeatable; order and repeats kept; read as nginx reads it)")
 	f.StringVar(&in.Plugin, "plugin-config", "", "the client-ip-guard instance's config as JSON (default: the node's trusted_ips and real_ip_* mirrored)")
+	f.StringVar(&under, "underscores-in-headers", "on", "the proxy server's underscores_in_headers: on (Kong's) or off (nginx_proxy_underscores_in_headers = off, which drops header lines named with '_'); -c reads it from kong.conf")
 	f.StringVar(&in.NginxVersion, "nginx-version", explain.DefaultNginx, "nginx the fast path's variable is rendered for: 1.25 (Kong 3.6+) or 1.21 (Kong 3.0-3.5)")
 	f.StringVar(&format, "format", "text", "text or json")
 	return cmd

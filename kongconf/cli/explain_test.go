@@ -41,3 +41,22 @@ func TestExplainFromKongConf(t *testing.T) {
 	assert.NotEqual(t, 0, code)
 	assert.Contains(t, errb.String(), "--peer")
 }
+
+func TestExplainUnderscoresFromKongConf(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "kong.conf")
+	require.NoError(t, os.WriteFile(conf, []byte("trusted_ips = 10.0.0.0/8\nreal_ip_header = X-Forwarded-For\nnginx_proxy_underscores_in_headers = off\n"), 0o644))
+	var out, errb bytes.Buffer
+	code := Execute([]string{"explain", "-c", conf, "--peer", "10.0.0.2:1", "-H", "X-Forwarded-For: 1.2.3.4", "-H", "X_Forwarded_For: 6.6.6.6"}, &out, &errb)
+	require.Equal(t, 0, code, errb.String())
+	assert.Contains(t, out.String(), "underscores_in_headers is off")
+	assert.Contains(t, out.String(), "fast path           = served (1 PDK call) on nginx 1.25.3 (if fast_path were on)\n")
+
+	out.Reset()
+	code = Execute([]string{"explain", "-c", conf, "--underscores-in-headers", "on", "--peer", "10.0.0.2:1", "-H", "X-Forwarded-For: 1.2.3.4", "-H", "X_Forwarded_For: 6.6.6.6"}, &out, &errb)
+	require.Equal(t, 0, code, errb.String())
+	assert.Contains(t, out.String(), "a blind spot of the fast path")
+	errb.Reset()
+	assert.NotEqual(t, 0, Execute([]string{"explain", "--underscores-in-headers", "maybe", "--peer", "10.0.0.2"}, &out, &errb))
+	assert.Contains(t, errb.String(), `--underscores-in-headers "maybe"`)
+}

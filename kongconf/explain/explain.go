@@ -37,6 +37,10 @@ type Input struct {
 	// Headers are request header lines as sent, "Name: value", in order,
 	// repeats kept. They are read as nginx reads them.
 	Headers []string
+	// UnderscoresOff models nginx_proxy_underscores_in_headers = off: nginx
+	// drops header lines whose name has a '_' (Kong's template turns it on,
+	// kong/templates/nginx_kong.lua:30 at 3.9.3).
+	UnderscoresOff bool
 	// NginxVersion is the nginx the fast path's variable is rendered for,
 	// "MAJOR.MINOR" (default DefaultNginx, Kong 3.6 to 3.9's).
 	NginxVersion string
@@ -94,7 +98,7 @@ func Run(in Input) (*Report, error) {
 		return nil, err
 	}
 	rep := &Report{Steps: []Step{}}
-	lines, err := readHeaders(in.Headers, rep)
+	lines, err := readHeaders(in.Headers, in.UnderscoresOff, rep)
 	if err != nil {
 		return nil, err
 	}
@@ -171,8 +175,10 @@ func pluginConfig(in Input) (*guardconf.Config, error) {
 }
 
 // readHeaders parses the lines as nginx does; lines nginx ignores are
-// reported and dropped.
-func readHeaders(raw []string, rep *Report) ([]realip.Header, error) {
+// reported and dropped. With underscores off, a '_' in a name is invalid
+// to nginx too (ngx_http_parse_header_line, 1.25.3 src/http/ngx_http_parse.c),
+// and ignore_invalid_headers drops the line.
+func readHeaders(raw []string, underscoresOff bool, rep *Report) ([]realip.Header, error) {
 	var out []realip.Header
 	for _, l := range raw {
 		h, err := parseHeaderLine(l)
@@ -181,6 +187,10 @@ func readHeaders(raw []string, rep *Report) ([]realip.Header, error) {
 		}
 		if h.Ignored {
 			rep.Warnings = append(rep.Warnings, fmt.Sprintf("nginx ignores the header line %q: its name has a byte other than letters, digits, '-' and '_' (ignore_invalid_headers on)", l))
+			continue
+		}
+		if underscoresOff && strings.Contains(h.Name, "_") {
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("nginx ignores the header line %q: its name has a '_' and underscores_in_headers is off (nginx_proxy_underscores_in_headers)", l))
 			continue
 		}
 		out = append(out, realip.Header{Name: h.Name, Value: h.Value})

@@ -2,6 +2,7 @@ package explain
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -53,4 +54,24 @@ func TestFastPath(t *testing.T) {
 
 	_, err = Run(xff("one.two"))
 	assert.ErrorContains(t, err, "--nginx-version")
+}
+
+// TestUnderscoresOff: with nginx_proxy_underscores_in_headers = off nginx
+// drops a header line named with '_' before anyone reads it, so the full
+// path and the fast path judge the same request, and the blind spot is gone.
+func TestUnderscoresOff(t *testing.T) {
+	in := Input{TrustedIPs: []string{"10.0.0.0/8"}, RealIPHeader: "X-Forwarded-For", RealIPRecursive: true,
+		Peer: "10.0.0.2:5555", Headers: []string{"X-Forwarded-For: 203.0.113.7", "X_Forwarded_For: 6.6.6.6"}}
+	on, err := Run(in)
+	require.NoError(t, err)
+	assert.Equal(t, "smuggled", on.Verdict)
+	assert.Equal(t, "ok", on.FastPath.Verdict)
+
+	in.UnderscoresOff = true
+	off, err := Run(in)
+	require.NoError(t, err)
+	assert.Equal(t, "ok", off.Verdict)
+	assert.Equal(t, FastServed, off.FastPath.Status)
+	assert.Empty(t, off.FastPath.Verdict)
+	assert.Contains(t, strings.Join(off.Warnings, "\n"), `nginx ignores the header line "X_Forwarded_For: 6.6.6.6"`)
 }
