@@ -26,9 +26,9 @@ type token struct {
 }
 
 // tokens splits nginx configuration text into words as ngx_conf_read_token
-// does (nginx 1.25.3 src/core/ngx_conf_file.c:495-815): '#' outside quotes
-// starts a comment to the end of the line; whitespace, ';', '{' and '}'
-// end a word; in a quoted word \" \' \\ stand for the character and \t \r
+// does (nginx 1.25.3 src/core/ngx_conf_file.c:495-815): '#' at the start
+// of a word starts a comment to the end of the line; a quote at the start
+// of a word opens a quoted word; in a quoted word \" \' \\ stand for the character and \t \r
 // \n for tab, carriage return and line feed (:771-800).
 func tokens(text string) ([]token, error) {
 	var out []token
@@ -73,8 +73,10 @@ func tokens(text string) ([]token, error) {
 			out = append(out, token{text: b.String(), quoted: true})
 			i = j + 1
 		default:
+			// Inside a word only whitespace, ';' and a '{' not after '$'
+			// end it; quotes and '}' are ordinary (:721-760).
 			j := i
-			for j < len(text) && !strings.ContainsRune(" \t\r\n;{}\"'", rune(text[j])) {
+			for j < len(text) && !strings.ContainsRune(" \t\r\n;", rune(text[j])) && (text[j] != '{' || text[j-1] == '$') {
 				j++
 			}
 			out = append(out, token{text: text[i:j]})

@@ -67,6 +67,16 @@ func TestTokensReadEscapesAsNginx(t *testing.T) {
 		got = append(got, tk.text)
 	}
 	assert.Equal(t, []string{"a", "x\ty\"z\\w\\q", "it's", ";", "}"}, got)
+
+	// Inside a word quotes, '#' and '}' are ordinary, and "${" does not
+	// open a block.
+	toks, err = tokens(`set $a x"y#z}; b ${c}{`)
+	require.NoError(t, err)
+	got = got[:0]
+	for _, tk := range toks {
+		got = append(got, tk.text)
+	}
+	assert.Equal(t, []string{"set", "$a", `x"y#z}`, ";", "b", "${c}", "{"}, got)
 }
 
 func TestMatch(t *testing.T) {
