@@ -21,7 +21,7 @@ import (
 // nginx_kong.lua:41-44 at 3.9.3).
 var (
 	ruleFastPathNoInclude = rule("KC211", Warning, "fast_path: true but the node loads no include defining $"+fastpath.Variable,
-		"without the variable the plugin cannot take its one-call path: it reads every request with three PDK calls, and says so once per instance in Kong's log every time it retries (each minute)",
+		"without the variable the plugin cannot take its one-call path: it reads every request with three PDK calls, says so once per instance in Kong's log and tries the variable again each minute",
 		"load the include kongconf generate --fast-path writes: nginx_http_include = /etc/kong/client-ip-guard/client-ip-guard-fastpath.conf (Helm: the ConfigMap in extraObjects, mounted with extraConfigMaps), or drop fast_path")
 	ruleFastPathStale = rule("KC212", Error, "fast path include does not match the plugin's real_ip_header",
 		"the plugin reads the include's value field by field: one for another version or another real_ip_header makes it fall back to three PDK calls, and one edited by hand can feed it the wrong variables",
