@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/client-ip-guard/client-ip-guard/internal/fastinclude"
 	"github.com/client-ip-guard/client-ip-guard/internal/nginxvar"
 	"github.com/client-ip-guard/client-ip-guard/plugin/evaluate"
 	"github.com/client-ip-guard/client-ip-guard/plugin/fastpath"
@@ -160,73 +161,23 @@ func answer(t assert.TestingT, out *outcome, req kongRequest, method string, arg
 }
 
 // renderFacts is $client_ip_guard_facts for req under nginx v, with the
-// include fastpath.Include writes for source: its map value expanded over
-// the request's variables.
+// include fastpath.Include writes for source.
 func renderFacts(t testing.TB, v nginxvar.Version, source string, req kongRequest) string {
 	t.Helper()
 	inc, err := fastpath.Include(source)
 	require.NoError(t, err)
-	value := mapDefault(t, inc)
-	hs := make([]nginxvar.Header, len(req.headers))
-	for i, h := range req.headers {
-		hs[i] = nginxvar.Header{Name: h.Name, Value: h.Value}
+	value, err := fastinclude.Value(inc)
+	require.NoError(t, err)
+	r := fastinclude.Request{Peer: req.peer, RemoteAddr: req.kong}
+	if req.proxy != nil {
+		r.ProxyAddr, r.ProxyPort = req.proxy.SrcAddr, strconv.Itoa(int(req.proxy.SrcPort))
 	}
-	s, err := nginxvar.Expand(value, func(name string) (string, bool) {
-		switch name {
-		case "nginx_version":
-			return v.String(), true
-		case "realip_remote_addr":
-			return req.peer, true
-		case "remote_addr":
-			return req.kong, true
-		case "proxy_protocol_addr", "proxy_protocol_port":
-			if req.proxy == nil {
-				return "", true
-			}
-			if name == "proxy_protocol_addr" {
-				return req.proxy.SrcAddr, true
-			}
-			return strconv.Itoa(int(req.proxy.SrcPort)), true
-		}
-		if h, ok := strings.CutPrefix(name, "http_"); ok {
-			val, _ := nginxvar.HTTP(hs, h, v)
-			return val, true
-		}
-		return "", false
-	})
+	for _, h := range req.headers {
+		r.Headers = append(r.Headers, nginxvar.Header{Name: h.Name, Value: h.Value})
+	}
+	s, err := fastinclude.Render(value, r, v)
 	require.NoError(t, err)
 	return s
-}
-
-// mapDefault is the default value of the include's map, with the escapes
-// nginx's conf parser reads (ngx_conf_read_token: \n, \t, \r, \", \\).
-func mapDefault(t testing.TB, inc string) string {
-	t.Helper()
-	_, rest, ok := strings.Cut(inc, "default \"")
-	require.True(t, ok, "a default value in %s", inc)
-	var b strings.Builder
-	for i := 0; i < len(rest); i++ {
-		c := rest[i]
-		if c == '"' {
-			return b.String()
-		}
-		if c == '\\' && i+1 < len(rest) {
-			i++
-			switch rest[i] {
-			case 'n':
-				c = '\n'
-			case 't':
-				c = '\t'
-			case 'r':
-				c = '\r'
-			default:
-				c = rest[i]
-			}
-		}
-		b.WriteByte(c)
-	}
-	t.Fatalf("unterminated default value in %s", inc)
-	return ""
 }
 
 // blindTo names the fastpath.Blind class a row belongs to, if any.
