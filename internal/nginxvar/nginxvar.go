@@ -2,8 +2,9 @@
 // reads, as nginx computes them from a request's header lines: the $http_
 // variables and a complex value such as a map's ("text$var${var}").
 // pdkserver serves $client_ip_guard_facts with it, and the tests render the
-// variable for a request with it; internal/nginxflow's test checks it
-// against Debian's nginx.
+// variable for a request with it; pdkserver/nginxflow's test checks it
+// against Debian's nginx, and ParseMaps reads the include that defines
+// $client_ip_guard_facts.
 package nginxvar
 
 import (
@@ -40,38 +41,72 @@ func (v Version) String() string {
 	return fmt.Sprintf("%d.%d.0", v.Major, v.Minor)
 }
 
+// knownHeader is one of the $http_ variables nginx defines itself
+// (ngx_http_core_variables, src/http/ngx_http_variables.c:164-186 in
+// 1.22.1 and 1.25.3): it reads the header nginx's headers_in hash stored
+// under its dash spelling, matched ignoring case, so a line spelled with
+// '_' (X_Forwarded_For) is not part of it.
+type knownHeader struct {
+	name string // the header name, lower case
+	sep  string // what joins the lines
+	// firstOnly122: before 1.23.0 the header is one pointer set by its
+	// first line (ngx_http_process_header_line and _user_agent, 1.22.1
+	// src/http/ngx_http_request.c:1738-1750, 1842-1850); X-Forwarded-For
+	// and Cookie were already lists (ngx_http_process_multi_header_lines).
+	firstOnly122 bool
+}
+
+var knownHeaders = map[string]knownHeader{
+	"host":            {"host", ", ", true}, // a second Host line is refused with 400
+	"user_agent":      {"user-agent", ", ", true},
+	"referer":         {"referer", ", ", true},
+	"via":             {"via", ", ", true},
+	"x_forwarded_for": {"x-forwarded-for", ", ", false},
+	"cookie":          {"cookie", "; ", false}, // ngx_http_variable_cookies
+}
+
 // HTTP returns $http_<name> (name as in the variable: lowercase, '_' for
 // '-') for the request's header lines under nginx v, and whether it is
 // found.
 //
-//   - http_x_forwarded_for is the known header X-Forwarded-For, matched by
-//     its exact lowercase name (the headers_in hash): every line, joined
-//     with ", " (ngx_http_variable_headers_internal; 1.22.1
-//     src/http/ngx_http_variables.c:181/838, 1.25.3 :181/827).
+//   - the names nginx defines itself (host, user_agent, referer, via,
+//     x_forwarded_for, cookie) read their header by its exact name,
+//     ignoring case: every line joined with ", " ("; " for cookie) by
+//     ngx_http_variable_headers_internal (1.25.3 :827-875); in 1.22.1
+//     only x_forwarded_for and cookie are lists (:838-868), the others
+//     are their first line.
 //   - any other name is looked up by ngx_http_variable_unknown_header, which
 //     lowercases each header name and reads '-' as '_', so X-Real-IP and
 //     X_Real_IP both match http_x_real_ip. Before 1.23.0 it returns the
 //     first matching line (1.22.1 :949); since, all of them joined with
 //     ", " (1.25.3 :925-1010).
 func HTTP(headers []Header, name string, v Version) (string, bool) {
-	var vals []string
+	kh, known := knownHeaders[name]
+	first := !v.atLeast(1, 23) && (!known || kh.firstOnly122)
+	sep := ", "
+	if known {
+		sep = kh.sep
+	}
+	var b strings.Builder
+	found := false
 	for _, h := range headers {
-		if name == "x_forwarded_for" {
-			if !strings.EqualFold(h.Name, "x-forwarded-for") {
+		if known {
+			if !strings.EqualFold(h.Name, kh.name) {
 				continue
 			}
 		} else if !unknownMatch(h.Name, name) {
 			continue
 		}
-		if name != "x_forwarded_for" && !v.atLeast(1, 23) {
+		if first {
 			return h.Value, true
 		}
-		vals = append(vals, h.Value)
+		if found {
+			b.WriteString(sep)
+		}
+		b.WriteString(h.Value)
+		found = true
 	}
-	if len(vals) == 0 {
-		return "", false
-	}
-	return strings.Join(vals, ", "), true
+	return b.String(), found
 }
 
 // unknownMatch is ngx_http_variable_unknown_header's name comparison.
