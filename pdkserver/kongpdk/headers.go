@@ -1,6 +1,10 @@
 package kongpdk
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/client-ip-guard/client-ip-guard/internal/nginxvar"
+)
 
 // DefaultMaxReqHeaders is Kong's lua_max_req_headers default
 // (kong/templates/kong_defaults.lua:198 at 3.9.3): Kong patches
@@ -112,42 +116,20 @@ func lowerEquals(name, key string) bool {
 	return true
 }
 
-// knownVarHeaders are the $http_<name> variables nginx defines itself
-// (ngx_http_core_variables in src/http/ngx_http_variables.c): they read the
-// header as nginx's header table stored it, under its '-' spelling only,
-// so a line sent as X_Forwarded_For is not in $http_x_forwarded_for. Every
-// other $http_<name> also matches a '-' in the line's name to '_'.
-var knownVarHeaders = map[string]string{
-	"host": "host", "user_agent": "user-agent", "referer": "referer",
-	"via": "via", "x_forwarded_for": "x-forwarded-for", "cookie": "cookie",
+// httpVar is nginx's $http_<name> (name as in the variable, '_' for '-')
+// under Kong 3.9.3's nginx 1.25.3: nginxvar.HTTP, which the fast path's
+// tests check against a real nginx.
+func httpVar(lines []Header, name string) (string, bool) {
+	return nginxvar.HTTP(NginxHeaders(lines), strings.ToLower(name), nginxvar.V1_25)
 }
 
-// httpVar is nginx's $http_<name> (name as in the variable, lower case,
-// '_' for '-'): every matching line, joined with ", " ("; " for Cookie), as
-// nginx ≥ 1.23 does.
-func httpVar(lines []Header, name string) (string, bool) {
-	name = strings.ToLower(name)
-	match := func(h string) bool { return sameHeader(h, name) }
-	if dash, ok := knownVarHeaders[name]; ok {
-		match = func(h string) bool { return sameName(h, dash) }
+// NginxHeaders converts header lines for nginxvar.
+func NginxHeaders(lines []Header) []nginxvar.Header {
+	out := make([]nginxvar.Header, len(lines))
+	for i, h := range lines {
+		out[i] = nginxvar.Header{Name: h.Name, Value: h.Value}
 	}
-	var b strings.Builder
-	found := false
-	for _, h := range lines {
-		if !match(h.Name) {
-			continue
-		}
-		if found {
-			if name == "cookie" {
-				b.WriteString("; ")
-			} else {
-				b.WriteString(", ")
-			}
-		}
-		b.WriteString(h.Value)
-		found = true
-	}
-	return b.String(), found
+	return out
 }
 
 // kongGetHeader is kong.request.get_header(name): Kong's get_header without
