@@ -155,6 +155,7 @@ func gatewayNode(conf *nodeconf.Conf, maxReqHeaders int) gateway.Node {
 		RealIPRecursive:  conf.RealIPRecursive,
 		Plugins:          conf.Plugins,
 		LuaMaxReqHeaders: maxReqHeaders,
+		HTTPInclude:      conf.HTTPInclude,
 		HeaderBuffers: gateway.HeaderBuffers{
 			ClientSize: conf.ClientHeaderBufferSize,
 			LargeNum:   conf.LargeClientHeaderBuffers.Num,

@@ -22,6 +22,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/client-ip-guard/client-ip-guard/internal/nginxvar"
 	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongpdk"
 	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongyml"
 	"github.com/client-ip-guard/client-ip-guard/plugin/realip"
@@ -71,6 +72,10 @@ type Node struct {
 	// LuaMaxReqHeaders is kong.conf's lua_max_req_headers: how many request
 	// lines ngx.req.get_headers() reads in Kong (0: Kong's default, 100).
 	LuaMaxReqHeaders int
+	// HTTPInclude is kong.conf's nginx_http_include, an absolute path
+	// (nodeconf.Conf.HTTPInclude); "" for none. pdkserver models the
+	// include the fast path needs: volatile map blocks (LoadHTTPInclude).
+	HTTPInclude string
 }
 
 // Entity is a plugin entity as handed to a plugin server.
@@ -146,6 +151,7 @@ type Gateway struct {
 	logf     func(string, ...any)
 	conf     atomic.Pointer[routing]
 	cert     *certificate
+	maps     []nginxvar.Map // nginx_http_include's map variables
 
 	mu        sync.Mutex
 	servers   []*http.Server
@@ -194,6 +200,11 @@ func New(opts Options) (*Gateway, error) {
 	}
 	for _, w := range warns {
 		g.logf("[warn] trusted_ips entry %s: %s", w.Entry, w.Message)
+	}
+	if p := opts.Node.HTTPInclude; p != "" {
+		if g.maps, err = LoadHTTPInclude(p); err != nil {
+			return nil, fmt.Errorf("nginx_http_include: %w", err)
+		}
 	}
 	for _, p := range opts.Plugins {
 		g.plugins[p.Name()] = p

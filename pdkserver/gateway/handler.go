@@ -212,6 +212,7 @@ func (g *Gateway) newRequest(r *http.Request, gc *gwConn, bl BoundListener, star
 		NgxCtx:      map[string]any{},
 		StartTime:   float64(start.UnixNano()) / 1e9,
 		Calls:       map[string][]string{},
+		Maps:        g.maps,
 	}
 	if r.TLS != nil {
 		req.Scheme = "https"

@@ -79,7 +79,12 @@ func setOrDelete(m map[string]any, k string, v any) {
 }
 
 // nginxVar is ngx.var[name] for the variables pdkserver knows. ok=false is
-// Lua nil (an undefined or unset variable).
+// Lua nil (an undefined or unset variable): Kong's get_var returns
+// ngx.var[name] (kong/runloop/plugin_servers/plugin.lua:51-53 at 3.9.3),
+// which is nil for a variable nginx does not define, such as
+// $client_ip_guard_facts without its include; nginx logs nothing for it
+// (checked with Debian's nginx 1.22.1 and lua-nginx-module 0.10.23 at
+// level info).
 func (r *Request) nginxVar(name string) (string, bool) {
 	v := &r.Vars
 	switch name {
@@ -131,6 +136,9 @@ func (r *Request) nginxVar(name string) (string, bool) {
 			return "on", true
 		}
 		return "", true
+	}
+	if x, ok := r.mapValue(name); ok {
+		return x, true
 	}
 	if x, ok := r.NginxVars[name]; ok {
 		return x, true

@@ -3,6 +3,8 @@ package kongpdk
 import (
 	"net/netip"
 	"sync"
+
+	"github.com/client-ip-guard/client-ip-guard/internal/nginxvar"
 )
 
 // Header is one request header line, as received or as rewritten by
@@ -76,6 +78,9 @@ type Request struct {
 	// NginxVars answers kong.nginx.get_var for variables not derived from
 	// the fields above (e.g. "request_id", "server_addr"); optional.
 	NginxVars map[string]string
+	// Maps are the map variables of kong.conf's nginx_http_include, read
+	// by kong.nginx.get_var (shared, read-only; nil without the include).
+	Maps []nginxvar.Map
 	// Body is the request body, for kong.request.get_raw_body; optional.
 	Body []byte
 	// Response is what the client was sent, filled before the log phase.

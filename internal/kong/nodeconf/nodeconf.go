@@ -75,6 +75,16 @@ type Conf struct {
 	// the proxy server: nginx_proxy_large_client_header_buffers, else
 	// nginx_http_large_client_header_buffers, else nginx's "4 8k".
 	LargeClientHeaderBuffers HeaderBuffers
+	// HTTPInclude is the file nginx_http_include names, as an absolute
+	// path ("" when unset). Kong renders the key as "include <value>;" in
+	// the http block of nginx-kong.conf (kong/templates/nginx_kong.lua:42-44
+	// at 3.9.3; the value verbatim, kong/conf_loader/parse.lua:944-962) and
+	// starts nginx with "-p <prefix> -c nginx.conf"
+	// (kong/cmd/utils/nginx_signals.lua:169), so nginx's conf prefix is
+	// Kong's prefix (nginx src/core/nginx.c:1057-1070 at release-1.25.3)
+	// and a relative path is read from there (ngx_conf_include,
+	// src/core/ngx_conf_file.c:833).
+	HTTPInclude string
 	// Raw holds every key the user set, as finally resolved (file, then
 	// environment). Unknown keys are kept. Defaults are not included.
 	Raw map[string]string
@@ -371,6 +381,13 @@ func resolve(raw, src map[string]string, file string, exists func(string) bool) 
 			return nil, fmt.Errorf("database has an invalid value: %q (postgres, cassandra, off)%s", v, where("database"))
 		}
 		c.Database = v
+	}
+
+	if v, ok := value(raw, "nginx_http_include"); ok {
+		if !filepath.IsAbs(v) {
+			v = filepath.Join(c.Prefix, v)
+		}
+		c.HTTPInclude = filepath.Clean(v)
 	}
 
 	if err := resolveHeaderBuffers(c, raw, where); err != nil {

@@ -152,6 +152,27 @@ func TestParse(t *testing.T) {
 			},
 		},
 		{
+			name: "nginx_http_include relative to the prefix",
+			text: "prefix = /opt/kong\nnginx_http_include = conf.d/../fast.conf\n",
+			check: func(t *testing.T, c *Conf) {
+				if c.HTTPInclude != "/opt/kong/fast.conf" {
+					t.Errorf("HTTPInclude = %q", c.HTTPInclude)
+				}
+			},
+		},
+		{
+			name: "nginx_http_include absolute; NONE is unset",
+			text: "nginx_http_include = /etc/kong/fast.conf\n",
+			check: func(t *testing.T, c *Conf) {
+				if c.HTTPInclude != "/etc/kong/fast.conf" {
+					t.Errorf("HTTPInclude = %q", c.HTTPInclude)
+				}
+				if d, err := Parse(strings.NewReader("nginx_http_include = NONE\n"), ""); err != nil || d.HTTPInclude != "" {
+					t.Errorf("NONE: HTTPInclude = %q, %v", d.HTTPInclude, err)
+				}
+			},
+		},
+		{
 			name: "nginx_proxy directive beats its alias",
 			text: "real_ip_header = X-Forwarded-For\nnginx_proxy_real_ip_header = proxy_protocol\nreal_ip_recursive = on\nnginx_proxy_real_ip_recursive = off\n",
 			check: func(t *testing.T, c *Conf) {
