@@ -156,9 +156,10 @@ func TestProbe(t *testing.T) {
 		want   fastpath.Status
 		why    string
 	}{
-		{"X-Forwarded-For", nginxvar.V1_22, fastpath.OK, ""},
+		{"X-Forwarded-For", nginxvar.V1_22, fastpath.Unavailable, "nginx 1.23 or later"}, // an empty first X-Real-IP line hides the rest
 		{"X-Forwarded-For", nginxvar.V1_25, fastpath.OK, ""},
-		{"proxy_protocol", nginxvar.V1_22, fastpath.OK, ""},
+		{"proxy_protocol", nginxvar.V1_22, fastpath.Unavailable, "nginx 1.23 or later"},
+		{"proxy_protocol", nginxvar.V1_25, fastpath.OK, ""},
 		{"X-Real-IP", nginxvar.V1_25, fastpath.OK, ""},
 		{"X-Real-IP", nginxvar.V1_22, fastpath.Unavailable, "nginx 1.23 or later"},
 		{"CF-Connecting-IP", nginxvar.V1_25, fastpath.OK, ""},

@@ -27,7 +27,7 @@ func TestFastPath(t *testing.T) {
 	}{
 		{"clean chain", xff("", "X-Forwarded-For: 203.0.113.7, 10.1.1.1"), FastServed, "", ""},
 		{"two lines join cleanly", xff("1.25", "X-Forwarded-For: 203.0.113.7", "X-Forwarded-For: 10.1.1.1"), FastServed, "", ""},
-		{"X-Forwarded-For is joined on old nginx too", xff("1.21", "X-Forwarded-For: 203.0.113.7"), FastServed, "", ""},
+		{"X-Forwarded-For before nginx 1.23: an empty first X-Real-IP line would hide the rest", xff("1.21", "X-Forwarded-For: 203.0.113.7"), FastUnavailable, "nginx 1.23 or later", ""},
 		{"an empty entry needs the lines", xff("", "X-Forwarded-For: 203.0.113.7,,10.1.1.1"), FastIneligible, "", ""},
 		{"a leak is an anomaly, judged again", xff(""), FastRejudged, "", ""},
 		{"underscore spelling: the blind spot", xff("", "X-Forwarded-For: 203.0.113.7", "X_Forwarded_For: 6.6.6.6"), FastServed, "", "ok"},

@@ -244,6 +244,19 @@ func sourceField(fields *[nMax][]byte, n int, kind realip.Kind, source string) (
 // eligible says whether the source header's joined value tells what the
 // full path would read line by line.
 func eligible(version, src []byte, kind realip.Kind) (Status, string) {
+	// Before 1.23.0 an $http_ variable other than X-Forwarded-For's is the
+	// first line of its header (ngx_http_variable_unknown_header, 1.22.1
+	// src/http/ngx_http_variables.c:949): a first line sent empty hides the
+	// lines after it, so the variable can show no X-Real-IP or Forwarded
+	// where the request has one (a PROXY request with "X-Real-IP:" then
+	// "X-Real-IP: 1.2.3.4" would be ok instead of spoof_attempt). Since
+	// 1.23 the lines are joined (1.25.3 :925-1010) and a hidden line shows
+	// as a ", ". Kong 3.4 and 3.5 ship OpenResty 1.21.4, Kong 3.6 to 3.9
+	// OpenResty 1.25.3 (.requirements OPENRESTY= at 3.4.0, 3.5.0, 3.6.0,
+	// 3.9.3).
+	if !atLeast(version, 1, 23) {
+		return Unavailable, "nginx " + string(version) + " shows only the first line of X-Real-IP, Forwarded and other headers in $http_ variables, where an empty first line hides the others; the fast path needs nginx 1.23 or later (Kong 3.6+)"
+	}
 	switch kind {
 	case realip.KindProxyProtocol:
 		return OK, ""
@@ -258,15 +271,8 @@ func eligible(version, src []byte, kind realip.Kind) (Status, string) {
 		return OK, ""
 	}
 	// A single-address header: nginx's realip reads its first line, and a
-	// second line is smuggling. Before 1.23.0 $http_<name> is the first
-	// line only (ngx_http_variable_unknown_header, 1.22.1), so a second
-	// line would be invisible; since then it joins all lines with ", "
-	// (1.25.3), so a value without a comma is exactly one line. Kong 3.4
-	// and 3.5 ship OpenResty 1.21.4, Kong 3.6 to 3.9 OpenResty 1.25.3
-	// (.requirements OPENRESTY= at 3.4.0, 3.5.0, 3.6.0, 3.9.3).
-	if !atLeast(version, 1, 23) {
-		return Unavailable, "nginx " + string(version) + " shows only the first line of the source header in $http_ variables; the fast path needs nginx 1.23 or later (Kong 3.6+)"
-	}
+	// second line is smuggling. $http_<name> joins all lines with ", "
+	// (nginx 1.23+), so a value without a comma is exactly one line.
 	if indexByte(src, ',') >= 0 {
 		return Ineligible, ""
 	}

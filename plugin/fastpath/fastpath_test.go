@@ -56,7 +56,12 @@ func TestFill(t *testing.T) {
 		{"too few fields", []byte("cig1\n1.25.3\n10.0.0.1"), "X-Forwarded-For", fastpath.Unavailable, "not in this plugin's layout"},
 		{"too many fields", append(facts(v, "10.0.0.1", "1.2.3.4", "", "", "1.2.3.4", "", "", "a", "b"), "\nc"...), "X-Forwarded-For", fastpath.Unavailable, "more fields"},
 		{"xff", facts(v, "10.0.0.1", "1.2.3.4", "", "", "1.2.3.4, 10.0.0.2", "", ""), "X-Forwarded-For", fastpath.OK, ""},
-		{"xff on 1.22", facts("1.22.1", "10.0.0.1", "1.2.3.4", "", "", "1.2.3.4", "", ""), "X-Forwarded-For", fastpath.OK, ""},
+		// Before nginx 1.23 an empty first X-Real-IP or Forwarded line hides
+		// the others, whatever the source.
+		{"xff on 1.22", facts("1.22.1", "10.0.0.1", "1.2.3.4", "", "", "1.2.3.4", "", ""), "X-Forwarded-For", fastpath.Unavailable, "nginx 1.22.1 shows only the first line of X-Real-IP, Forwarded"},
+		{"proxy protocol on 1.22", facts("1.22.1", "10.0.0.1", "1.2.3.4", "1.2.3.4", "5555", "", "", ""), "proxy_protocol", fastpath.Unavailable, "nginx 1.23 or later"},
+		{"xff on 1.21.4 (Kong 3.4, 3.5)", facts("1.21.4", "10.0.0.1", "1.2.3.4", "", "", "1.2.3.4", "", ""), "X-Forwarded-For", fastpath.Unavailable, "nginx 1.23 or later (Kong 3.6+)"},
+		{"xff on 1.23.0", facts("1.23.0", "10.0.0.1", "1.2.3.4", "", "", "1.2.3.4", "", ""), "X-Forwarded-For", fastpath.OK, ""},
 		{"xff with an empty entry", facts(v, "10.0.0.1", "1.2.3.4", "", "", "1.2.3.4,, 10.0.0.2", "", ""), "X-Forwarded-For", fastpath.Ineligible, ""},
 		{"xff joined with an empty line", facts(v, "10.0.0.1", "1.2.3.4", "", "", ", 1.2.3.4", "", ""), "X-Forwarded-For", fastpath.Ineligible, ""},
 		{"xff with a tab", facts(v, "10.0.0.1", "1.2.3.4", "", "", "1.2.3.4\t", "", ""), "X-Forwarded-For", fastpath.Ineligible, ""},
