@@ -122,6 +122,13 @@ type Options struct {
 	// SSLCertificate and SSLCertificateKey are rendered into every server
 	// that has an ssl listener; without them nginx refuses such a server.
 	SSLCertificate, SSLCertificateKey string
+	// HTTPInclude, if set, is included in the http block as Kong renders
+	// nginx_http_include (kong/templates/nginx_kong.lua:42-44 at 3.9.3).
+	HTTPInclude string
+	// HTTPDirectives are more http-level directives, without the ';'.
+	HTTPDirectives []string
+	// Return replaces EchoReturn as every server's answer.
+	Return string
 }
 
 // EchoReturn is the response body every test server returns: nginx's view
@@ -168,6 +175,16 @@ http {
     underscores_in_headers on;
     large_client_header_buffers 4 64k;
 `, dir, level)
+	for _, d := range opts.HTTPDirectives {
+		b.WriteString("    " + d + ";\n")
+	}
+	if opts.HTTPInclude != "" {
+		b.WriteString("    include " + opts.HTTPInclude + ";\n")
+	}
+	ret := EchoReturn
+	if opts.Return != "" {
+		ret = opts.Return
+	}
 	for i, c := range confs {
 		fmt.Fprintf(&b, "\n    server {\n        server_name kong%d;\n", i)
 		ssl := false
@@ -182,7 +199,7 @@ http {
 		if ssl && opts.SSLCertificate != "" {
 			fmt.Fprintf(&b, "        ssl_certificate %s;\n        ssl_certificate_key %s;\n", opts.SSLCertificate, opts.SSLCertificateKey)
 		}
-		b.WriteString("        location / {\n            " + EchoReturn + "\n        }\n    }\n")
+		b.WriteString("        location / {\n            " + ret + "\n        }\n    }\n")
 	}
 	b.WriteString("}\n")
 	return b.String()
