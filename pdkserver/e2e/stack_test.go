@@ -101,6 +101,10 @@ type stackOpts struct {
 	guardArgs string
 	// env adds KONG_* settings over the repository's kong.conf.
 	env []string
+	// include, if set, is written to the prefix as
+	// client-ip-guard-fastpath.conf and loaded with nginx_http_include,
+	// given relative to the prefix as Kong resolves it.
+	include string
 }
 
 func startStack(t testing.TB, o stackOpts) *stack {
@@ -140,6 +144,10 @@ func startStack(t testing.TB, o stackOpts) *stack {
 		servers = []string{"client-ip-guard", "panicker"}
 	}
 	env := append(s.env(servers, o.guardArgs), o.env...)
+	if o.include != "" {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "client-ip-guard-fastpath.conf"), []byte(o.include), 0o644))
+		env = append(env, "KONG_NGINX_HTTP_INCLUDE=client-ip-guard-fastpath.conf")
+	}
 	switch o.logLevel {
 	case "":
 		env = append(env, "KONG_LOG_LEVEL=info")
