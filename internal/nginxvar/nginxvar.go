@@ -173,3 +173,24 @@ func Expand(value string, lookup func(name string) (string, bool)) (string, erro
 func isNameByte(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'
 }
+
+// HeaderNameValid is ngx_http_parse_header_line's check of a header name
+// (src/http/ngx_http_parse.c, nginx 1.22.1 and 1.25.3 alike): letters,
+// digits, '-', and '_' when underscores_in_headers is on. Any other byte
+// marks the line invalid, and with ignore_invalid_headers on (nginx's
+// default) nginx drops it, logging "client sent invalid header line" at
+// info (ngx_http_process_request_headers, src/http/ngx_http_request.c:
+// 1447-1463 at release-1.25.3): no variable, no Lua API and no upstream
+// sees it.
+func HeaderNameValid(name string, underscores bool) bool {
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-':
+		case c == '_' && underscores:
+		default:
+			return false
+		}
+	}
+	return true
+}

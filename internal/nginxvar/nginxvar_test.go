@@ -78,3 +78,21 @@ func TestExpandEdges(t *testing.T) {
 		})
 	}
 }
+
+func TestHeaderNameValid(t *testing.T) {
+	for _, tc := range []struct {
+		name              string
+		underscores, want bool
+	}{
+		{"X-Forwarded-For", false, true},
+		{"X_Forwarded_For", true, true},
+		{"X_Forwarded_For", false, false},
+		{"X-Forwarded_For", false, false},
+		{"X.Forwarded.For", true, false},
+		{"CF-Connecting-IP2", false, true},
+		{"X~Y", true, false},
+		{"Ünicode", true, false},
+	} {
+		assert.Equal(t, tc.want, HeaderNameValid(tc.name, tc.underscores), "%s, underscores %v", tc.name, tc.underscores)
+	}
+}

@@ -94,7 +94,10 @@ func StartNode(ctx context.Context, spec NodeSpec) (*Node, error) {
 		}
 		return nil, err
 	}
-	node := gatewayNode(conf, maxReqHeaders)
+	node, err := gatewayNode(conf, maxReqHeaders)
+	if err != nil {
+		return nil, err
+	}
 	var plugins []gateway.Plugin
 	servers := conf.PluginServers
 	if spec.Share != nil {
@@ -148,14 +151,20 @@ func StartNode(ctx context.Context, spec NodeSpec) (*Node, error) {
 }
 
 // gatewayNode is what the gateway needs of the node's settings.
-func gatewayNode(conf *nodeconf.Conf, maxReqHeaders int) gateway.Node {
+func gatewayNode(conf *nodeconf.Conf, maxReqHeaders int) (gateway.Node, error) {
+	underscores, ignoreInvalid, err := conf.HeaderNameRules()
+	if err != nil {
+		return gateway.Node{}, err
+	}
 	node := gateway.Node{
-		TrustedIPs:       conf.TrustedIPs,
-		RealIPHeader:     conf.RealIPHeader,
-		RealIPRecursive:  conf.RealIPRecursive,
-		Plugins:          conf.Plugins,
-		LuaMaxReqHeaders: maxReqHeaders,
-		HTTPInclude:      conf.HTTPInclude,
+		TrustedIPs:         conf.TrustedIPs,
+		RealIPHeader:       conf.RealIPHeader,
+		RealIPRecursive:    conf.RealIPRecursive,
+		Plugins:            conf.Plugins,
+		LuaMaxReqHeaders:   maxReqHeaders,
+		HTTPInclude:        conf.HTTPInclude,
+		UnderscoresOff:     !underscores,
+		KeepInvalidHeaders: !ignoreInvalid,
 		HeaderBuffers: gateway.HeaderBuffers{
 			ClientSize: conf.ClientHeaderBufferSize,
 			LargeNum:   conf.LargeClientHeaderBuffers.Num,
@@ -170,7 +179,7 @@ func gatewayNode(conf *nodeconf.Conf, maxReqHeaders int) gateway.Node {
 			ProxyProtocol: l.ProxyProtocol,
 		})
 	}
-	return node
+	return node, nil
 }
 
 // serveAdmin opens Kong's Admin API, for POST /config, only where

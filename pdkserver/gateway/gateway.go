@@ -76,6 +76,14 @@ type Node struct {
 	// (nodeconf.Conf.HTTPInclude); "" for none. pdkserver models the
 	// include the fast path needs: volatile map blocks (LoadHTTPInclude).
 	HTTPInclude string
+	// UnderscoresOff is underscores_in_headers off in the proxy server
+	// (nodeconf.Conf.HeaderNameRules; Kong's template turns it on), and
+	// KeepInvalidHeaders is ignore_invalid_headers off. By default nginx
+	// drops a header line whose name has a byte other than a letter, a
+	// digit, '-' or '_', and with UnderscoresOff also '_'
+	// (nginxvar.HeaderNameValid).
+	UnderscoresOff     bool
+	KeepInvalidHeaders bool
 }
 
 // Entity is a plugin entity as handed to a plugin server.

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/client-ip-guard/client-ip-guard/internal/nginxvar"
 	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongpdk"
 	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongyml"
 	"github.com/client-ip-guard/client-ip-guard/plugin/realip"
@@ -35,11 +36,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	bl, _ := r.Context().Value(listenerKey{}).(BoundListener)
 	gc, _ := r.Context().Value(connKey{}).(*gwConn)
 	x := &Exchange{ID: newRequestID(), Listener: bl.Listener, start: start}
-	req := g.newRequest(r, gc, bl, start)
+	lines := headerLines(r)
+	req := g.newRequest(r, gc, bl, start, g.keptLines(lines, x.ID))
 	x.Request = req
 	req.NginxVars["request_id"], req.NginxVars["kong_request_id"] = x.ID, x.ID
 	w.Header().Set("X-Kong-Request-Id", x.ID)
-	if g.refuseHead(w, r, x) {
+	if g.refuseHead(w, r, x, lines) {
 		// nginx refused the head before any Kong phase: no plugin runs.
 		g.finish(x, nil)
 		return
@@ -199,8 +201,36 @@ func (g *Gateway) finish(x *Exchange, plugins []*boundPlugin) {
 	}()
 }
 
-// newRequest fills the PDK state nginx would have for r.
-func (g *Gateway) newRequest(r *http.Request, gc *gwConn, bl BoundListener, start time.Time) *kongpdk.Request {
+// keptLines are the header lines nginx keeps: those whose names it reads
+// as invalid are dropped under ignore_invalid_headers (on by default),
+// logged as nginx logs them.
+func (g *Gateway) keptLines(lines []kongpdk.Header, id string) []kongpdk.Header {
+	node := &g.opts.Node
+	if node.KeepInvalidHeaders {
+		return lines
+	}
+	var out []kongpdk.Header // nil until a line is dropped: no copy otherwise
+	for i, h := range lines {
+		if nginxvar.HeaderNameValid(h.Name, !node.UnderscoresOff) {
+			if out != nil {
+				out = append(out, h)
+			}
+			continue
+		}
+		if out == nil {
+			out = append(make([]kongpdk.Header, 0, len(lines)), lines[:i]...)
+		}
+		g.logf("[info] client sent invalid header line: %q while reading client request headers, request id: %s", h.Name+": "+h.Value, id)
+	}
+	if out == nil {
+		return lines
+	}
+	return out
+}
+
+// newRequest fills the PDK state nginx would have for r, whose header
+// lines nginx kept are lines.
+func (g *Gateway) newRequest(r *http.Request, gc *gwConn, bl BoundListener, start time.Time, lines []kongpdk.Header) *kongpdk.Request {
 	req := &kongpdk.Request{
 		Scheme:      "http",
 		Method:      r.Method,
@@ -224,7 +254,7 @@ func (g *Gateway) newRequest(r *http.Request, gc *gwConn, bl BoundListener, star
 	if req.Host == "" {
 		req.Host = "kong" // nginx's $host falls back to the server_name
 	}
-	req.Headers = headerLines(r)
+	req.Headers = lines
 	req.NginxVars = map[string]string{"server_port": strconv.Itoa(req.Port), "scheme": req.Scheme}
 
 	var peer netip.AddrPort

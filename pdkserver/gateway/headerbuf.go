@@ -165,12 +165,13 @@ func plainError(msg, requestID string) string {
 // refuseHead answers r as Kong does when nginx's header buffers cannot
 // hold its head, and reports whether it did. HTTP/2 requests are not
 // checked: nginx limits them differently (per field and in total, with a
-// connection error rather than a response).
-func (g *Gateway) refuseHead(w http.ResponseWriter, r *http.Request, x *Exchange) bool {
+// connection error rather than a response). all is every header line read,
+// those nginx then ignores included.
+func (g *Gateway) refuseHead(w http.ResponseWriter, r *http.Request, x *Exchange, all []kongpdk.Header) bool {
 	if r.ProtoMajor != 1 {
 		return false
 	}
-	reqLine, lines := headLengths(r, x.Request.Headers)
+	reqLine, lines := headLengths(r, all)
 	status := nginxHeaderStatus(reqLine, lines, g.opts.Node.HeaderBuffers)
 	if status == 0 {
 		return false

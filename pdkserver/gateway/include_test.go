@@ -1,8 +1,12 @@
 package gateway
 
 import (
+	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -48,4 +52,48 @@ func TestLoadHTTPInclude(t *testing.T) {
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "nginx_http_include: open()")
 	})
+}
+
+// TestInvalidHeaderLines: nginx drops a header line whose name it reads as
+// invalid (ignore_invalid_headers on): any byte but a letter, a digit, '-'
+// or, with underscores_in_headers on (Kong's template), '_'. Neither realip,
+// the plugin nor the upstream sees it.
+func TestInvalidHeaderLines(t *testing.T) {
+	hdr := map[string]string{"X_Forwarded_For": "6.6.6.6", "X-Forwarded-For": "203.0.113.7", "X.Dotted": "d", "X_Custom": "c"}
+	for _, tc := range []struct {
+		name string
+		node Node
+		kept []string // header names the plugin and the upstream see, of hdr
+		addr string   // $remote_addr
+	}{
+		{"Kong's defaults", Node{}, []string{"X-Forwarded-For", "X_Forwarded_For", "X_Custom"}, "6.6.6.6"},
+		{"underscores off", Node{UnderscoresOff: true}, []string{"X-Forwarded-For"}, "127.0.0.2"}, // realip matches X_Forwarded_For by name only
+		{"invalid lines kept", Node{UnderscoresOff: true, KeepInvalidHeaders: true}, []string{"X-Forwarded-For", "X_Forwarded_For", "X.Dotted", "X_Custom"}, "6.6.6.6"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			node := tc.node
+			node.Listeners = []Listener{{Addr: "127.0.0.1:0"}}
+			node.TrustedIPs, node.RealIPHeader = []string{"127.0.0.2"}, "X_Forwarded_For"
+			h := start(t, node, baseYML)
+			resp, body, err := send(t, "127.0.0.2", h.addr(t, func(Listener) bool { return true }), nil, nil, "/echo", hdr)
+			require.NoError(t, err)
+			require.Equal(t, 200, resp.StatusCode, string(body))
+			x := h.exchange(t, resp.Header.Get("X-Kong-Request-Id"))
+			var seen seenUpstream
+			require.NoError(t, json.Unmarshal(body, &seen))
+			for name := range hdr {
+				inReq := false
+				for _, l := range x.Request.Headers {
+					inReq = inReq || strings.EqualFold(l.Name, name)
+				}
+				_, upstream := seen.Headers[http.CanonicalHeaderKey(name)]
+				want := slices.Contains(tc.kept, name)
+				assert.Equal(t, want, inReq, "%s reaches the plugin", name)
+				if name != "X-Forwarded-For" { // Kong sets its own upstream
+					assert.Equal(t, want, upstream, "%s reaches the upstream", name)
+				}
+			}
+			assert.Equal(t, tc.addr, x.Request.Vars.RemoteAddr)
+		})
+	}
 }

@@ -406,6 +406,52 @@ func resolve(raw, src map[string]string, file string, exists func(string) bool) 
 	return c, nil
 }
 
+// HeaderNameRules returns underscores_in_headers and ignore_invalid_headers
+// as nginx applies them to the proxy server's requests (the proxy server is
+// the default server of its listeners, whose settings nginx reads header
+// lines with). Kong's template sets underscores_in_headers on in the http
+// block (kong/templates/nginx_kong.lua:30 at 3.9.3);
+// nginx_proxy_underscores_in_headers sets it in the proxy server
+// (:134-137). ignore_invalid_headers keeps nginx's default, on, unless
+// nginx_proxy_ or nginx_http_ignore_invalid_headers sets it. The error is
+// what nginx refuses to start with: nginx_http_underscores_in_headers adds
+// a second directive to the http block (:42-44), and a flag must be on or
+// off (ngx_conf_set_flag_slot). Parse does not check these, so that lint
+// reports them as its own findings.
+func (c *Conf) HeaderNameRules() (underscores, ignoreInvalid bool, err error) {
+	where := func(key string) string {
+		if w := c.Where(key); w != "" {
+			return " (" + w + ")"
+		}
+		return ""
+	}
+	if _, ok := value(c.Raw, "nginx_http_underscores_in_headers"); ok {
+		return false, false, fmt.Errorf(`nginx_http_underscores_in_headers: "underscores_in_headers" directive is duplicate: Kong's template sets it in the http block (kong/templates/nginx_kong.lua:30); use nginx_proxy_underscores_in_headers%s`, where("nginx_http_underscores_in_headers"))
+	}
+	flag := func(key string, def bool) (bool, error) {
+		v, ok := value(c.Raw, key)
+		switch {
+		case !ok:
+			return def, nil
+		case v == "on":
+			return true, nil
+		case v == "off":
+			return false, nil
+		}
+		return false, fmt.Errorf(`%s: invalid value %q, it must be "on" or "off"%s`, key, v, where(key))
+	}
+	if underscores, err = flag("nginx_proxy_underscores_in_headers", true); err != nil {
+		return false, false, err
+	}
+	ignoreInvalid = true
+	if k := nginxKey(c.Raw, "ignore_invalid_headers"); k != "" {
+		if ignoreInvalid, err = flag(k, true); err != nil {
+			return false, false, err
+		}
+	}
+	return underscores, ignoreInvalid, nil
+}
+
 // nginxKey returns the kong.conf key that sets an nginx directive for the
 // proxy server: nginx_proxy_<directive> when set, else
 // nginx_http_<directive> when set, else "".

@@ -407,3 +407,37 @@ func TestPluginServers(t *testing.T) {
 		})
 	}
 }
+
+func TestHeaderNameRules(t *testing.T) {
+	for _, tc := range []struct {
+		name, text                 string
+		underscores, ignoreInvalid bool
+		err                        string
+	}{
+		{name: "Kong's defaults", text: "", underscores: true, ignoreInvalid: true},
+		{name: "proxy underscores off", text: "nginx_proxy_underscores_in_headers = off\n", ignoreInvalid: true},
+		{name: "NONE is unset", text: "nginx_proxy_underscores_in_headers = NONE\nnginx_http_underscores_in_headers = NONE\n", underscores: true, ignoreInvalid: true},
+		{name: "ignore_invalid_headers, proxy wins", text: "nginx_http_ignore_invalid_headers = on\nnginx_proxy_ignore_invalid_headers = off\n", underscores: true},
+		{name: "ignore_invalid_headers, http", text: "nginx_http_ignore_invalid_headers = off\n", underscores: true},
+		{name: "http underscores is a duplicate", text: "\nnginx_http_underscores_in_headers = off\n",
+			err: `nginx_http_underscores_in_headers: "underscores_in_headers" directive is duplicate: Kong's template sets it in the http block (kong/templates/nginx_kong.lua:30); use nginx_proxy_underscores_in_headers (kong.conf:2)`},
+		{name: "not a flag", text: "nginx_proxy_underscores_in_headers = yes\n", err: `nginx_proxy_underscores_in_headers: invalid value "yes", it must be "on" or "off" (kong.conf:1)`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse(strings.NewReader(tc.text), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			u, i, err := c.HeaderNameRules()
+			if tc.err != "" {
+				if err == nil || err.Error() != tc.err {
+					t.Fatalf("err = %v, want %s", err, tc.err)
+				}
+				return
+			}
+			if err != nil || u != tc.underscores || i != tc.ignoreInvalid {
+				t.Errorf("got %v %v %v, want %v %v", u, i, err, tc.underscores, tc.ignoreInvalid)
+			}
+		})
+	}
+}
