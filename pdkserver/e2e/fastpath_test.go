@@ -133,3 +133,45 @@ func TestFastPathWithoutInclude(t *testing.T) {
 		}
 	}
 }
+
+// TestFastPathUnderscores: the fast path cannot see a header spelled with
+// '_' for '-' (fastpath.Blind). With Kong's template (underscores_in_headers
+// on) such a line reaches Kong: the full path calls it an anomaly, the fast
+// path judges the request ok with its one call. With
+// nginx_proxy_underscores_in_headers = off nginx drops the line before
+// Kong: both paths see the same request, and the upstream does not get it.
+func TestFastPathUnderscores(t *testing.T) {
+	inc, err := fastpath.Include("X-Forwarded-For")
+	require.NoError(t, err)
+	sc := demo.Scenario{From: demo.LoadBalancer, Path: "/scoped", Headers: [][2]string{{"X-Forwarded-For", "203.0.113.7"}, {"X_Forwarded_For", "6.6.6.6"}}}
+	full := strings.ReplaceAll(fastYML, "fast_path: true", "fast_path: false")
+
+	for _, tc := range []struct {
+		name     string
+		yml      string
+		env      []string
+		verdict  string
+		calls    []string
+		upstream bool // X_Forwarded_For reaches the upstream
+	}{
+		{"full path, Kong's template", full, nil, "smuggled", concat(callsFull, callsRecord), true},
+		{"fast path, Kong's template: blind", fastYML, nil, "", callsFast, true},
+		{"full path, underscores off", full, []string{"KONG_NGINX_PROXY_UNDERSCORES_IN_HEADERS=off"}, "", callsFull, false},
+		{"fast path, underscores off", fastYML, []string{"KONG_NGINX_PROXY_UNDERSCORES_IN_HEADERS=off"}, "", callsFast, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startStack(t, stackOpts{yml: tc.yml, include: inc, env: tc.env})
+			r := s.do(sc)
+			x := exchangeOf(t, r)
+			require.Equal(t, 200, r.Response.Status)
+			assert.Equal(t, tc.verdict, r.Verdict())
+			assert.Equal(t, tc.calls, x.Request.Calls["access"], "route instance")
+			require.NotNil(t, r.Seen)
+			_, up := r.Seen.Headers["X_forwarded_for"]
+			assert.Equal(t, tc.upstream, up, "X_Forwarded_For upstream: %v", r.Seen.Headers)
+			if !tc.upstream {
+				assert.NotEmpty(t, s.logged(`client sent invalid header line: "X_forwarded_for: 6.6.6.6"`))
+			}
+		})
+	}
+}
