@@ -90,6 +90,7 @@ var corpus = []flowCase{
 	{name: "get_header XFF, underscore only", from: "127.0.0.1", lines: []string{"X_Forwarded_For: 6.6.6.6"}, access: "probehdr:X-Forwarded-For"},
 	{name: "get_header x_forwarded_for, both", from: "127.0.0.1", lines: []string{"X-Forwarded-For: 1.1.1.1, 2.2.2.2", "X_Forwarded_For: 6.6.6.6"}, access: "probehdr:x_forwarded_for"},
 	{name: "get_header custom, two lines", from: "127.0.0.1", lines: []string{"X-Custom: a", "X_Custom: b"}, access: "probehdr:X-Custom"},
+	{name: "invalid header names are dropped", from: "127.0.0.2", lines: []string{"X.Forwarded.For: 6.6.6.6", "X~Real~IP: 6.6.6.6", "X-Real-IP: 5.5.5.5", "X+Custom: c"}},
 }
 
 // ignored are upstream headers outside the comparison: values that differ
