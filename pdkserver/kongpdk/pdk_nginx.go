@@ -82,9 +82,12 @@ func setOrDelete(m map[string]any, k string, v any) {
 // Lua nil (an undefined or unset variable): Kong's get_var returns
 // ngx.var[name] (kong/runloop/plugin_servers/plugin.lua:51-53 at 3.9.3),
 // which is nil for a variable nginx does not define, such as
-// $client_ip_guard_facts without its include; nginx logs nothing for it
-// (checked with Debian's nginx 1.22.1 and lua-nginx-module 0.10.23 at
-// level info).
+// $client_ip_guard_facts without its include: ngx_http_get_variable marks
+// an unknown name not_found without logging (nginx 1.25.3
+// src/http/ngx_http_variables.c:722-744) and ngx.var returns nil for it
+// (lua-nginx-module v0.10.26 src/ngx_http_lua_variable.c:85-95). Checked
+// with Debian's nginx 1.22.1 and lua-nginx-module 0.10.23: nil, and no
+// error-log line about it even at level debug.
 func (r *Request) nginxVar(name string) (string, bool) {
 	v := &r.Vars
 	switch name {
