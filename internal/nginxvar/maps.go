@@ -171,15 +171,21 @@ func (s *scanner) errorf(format string, args ...any) error {
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
 
+// token is ngx_conf_read_token's state while it reads one directive.
+type token struct {
+	args                                      []string
+	start                                     int // where the current word starts
+	lastSpace, needSpace, sharpComment        bool
+	variable, quoted, sQuoted, dQuoted, found bool
+}
+
 // next reads one directive's words and how it ends, as
 // ngx_conf_read_token does (same states, same errors).
 func (s *scanner) next() (args []string, end int, err error) {
-	var found, needSpace, sharpComment, variable, quoted, sQuoted, dQuoted bool
-	lastSpace := true
-	start := s.pos
+	t := token{lastSpace: true, start: s.pos}
 	for {
 		if s.pos >= len(s.src) {
-			if len(args) > 0 || !lastSpace {
+			if len(t.args) > 0 || !t.lastSpace {
 				return nil, 0, s.errorf(`unexpected end of file, expecting ";" or "}"`)
 			}
 			return nil, endFile, nil
@@ -188,103 +194,122 @@ func (s *scanner) next() (args []string, end int, err error) {
 		s.pos++
 		if ch == '\n' {
 			s.line++
-			sharpComment = false
+			t.sharpComment = false
 		}
-		if sharpComment {
+		if t.sharpComment {
 			continue
 		}
-		if quoted {
-			quoted = false
+		if t.quoted {
+			t.quoted = false
 			continue
 		}
-		if needSpace {
+		if t.needSpace {
+			// After a closing quote.
 			switch {
 			case isSpace(ch):
-				lastSpace, needSpace = true, false
+				t.lastSpace, t.needSpace = true, false
 				continue
 			case ch == ';':
-				return args, endStatement, nil
+				return t.args, endStatement, nil
 			case ch == '{':
-				return args, endBlockStart, nil
+				return t.args, endBlockStart, nil
 			case ch == ')':
-				lastSpace, needSpace = true, false
+				t.lastSpace, t.needSpace = true, false
 			default:
 				return nil, 0, s.errorf("unexpected %q", string(ch))
 			}
 		}
-		if lastSpace {
-			start = s.pos - 1
-			if isSpace(ch) {
-				continue
-			}
-			switch ch {
-			case ';', '{':
-				if len(args) == 0 {
-					return nil, 0, s.errorf("unexpected %q", string(ch))
-				}
-				if ch == '{' {
-					return args, endBlockStart, nil
-				}
-				return args, endStatement, nil
-			case '}':
-				if len(args) != 0 {
-					return nil, 0, s.errorf(`unexpected "}"`)
-				}
-				return nil, endBlockDone, nil
-			case '#':
-				sharpComment = true
-				continue
-			case '\\':
-				quoted, lastSpace = true, false
-				continue
-			case '"':
-				start++
-				dQuoted, lastSpace = true, false
-				continue
-			case '\'':
-				start++
-				sQuoted, lastSpace = true, false
-				continue
-			case '$':
-				variable, lastSpace = true, false
-				continue
-			}
-			lastSpace = false
-			continue
+		var done bool
+		if t.lastSpace {
+			end, done, err = s.wordStart(&t, ch)
+		} else {
+			end, done = s.inWord(&t, ch)
 		}
-		if ch == '{' && variable {
-			continue
+		if err != nil {
+			return nil, 0, err
 		}
-		variable = false
-		switch {
-		case ch == '\\':
-			quoted = true
-			continue
-		case ch == '$':
-			variable = true
-			continue
-		case dQuoted:
-			if ch == '"' {
-				dQuoted, needSpace, found = false, true, true
-			}
-		case sQuoted:
-			if ch == '\'' {
-				sQuoted, needSpace, found = false, true, true
-			}
-		case isSpace(ch) || ch == ';' || ch == '{':
-			lastSpace, found = true, true
-		}
-		if found {
-			args = append(args, unescape(s.src[start:s.pos-1]))
-			switch ch {
-			case ';':
-				return args, endStatement, nil
-			case '{':
-				return args, endBlockStart, nil
-			}
-			found = false
+		if done {
+			return t.args, end, nil
 		}
 	}
+}
+
+// wordStart reads ch between words: a word, a quote, a comment or the end
+// of the directive.
+func (s *scanner) wordStart(t *token, ch byte) (end int, done bool, err error) {
+	t.start = s.pos - 1
+	if isSpace(ch) {
+		return 0, false, nil
+	}
+	switch ch {
+	case ';', '{':
+		if len(t.args) == 0 {
+			return 0, false, s.errorf("unexpected %q", string(ch))
+		}
+		if ch == '{' {
+			return endBlockStart, true, nil
+		}
+		return endStatement, true, nil
+	case '}':
+		if len(t.args) != 0 {
+			return 0, false, s.errorf(`unexpected "}"`)
+		}
+		return endBlockDone, true, nil
+	case '#':
+		t.sharpComment = true
+		return 0, false, nil
+	case '\\':
+		t.quoted = true
+	case '"':
+		t.start++
+		t.dQuoted = true
+	case '\'':
+		t.start++
+		t.sQuoted = true
+	case '$':
+		t.variable = true
+	}
+	t.lastSpace = false
+	return 0, false, nil
+}
+
+// inWord reads ch inside a word; a word ends at its closing quote, or
+// unquoted at a blank, ';' or '{'.
+func (s *scanner) inWord(t *token, ch byte) (end int, done bool) {
+	if ch == '{' && t.variable {
+		return 0, false
+	}
+	t.variable = false
+	switch {
+	case ch == '\\':
+		t.quoted = true
+		return 0, false
+	case ch == '$':
+		t.variable = true
+		return 0, false
+	case t.dQuoted:
+		if ch == '"' {
+			t.dQuoted, t.needSpace, t.found = false, true, true
+		}
+	case t.sQuoted:
+		if ch == '\'' {
+			t.sQuoted, t.needSpace, t.found = false, true, true
+		}
+	case isSpace(ch) || ch == ';' || ch == '{':
+		t.lastSpace, t.found = true, true
+	}
+	if !t.found {
+		return 0, false
+	}
+	t.args = append(t.args, unescape(s.src[t.start:s.pos-1]))
+	t.found = false
+	switch ch {
+	case ';':
+		return endStatement, true
+	case '{':
+		return endBlockStart, true
+	}
+	return 0, false
 }
 
 // unescape is the word copy of ngx_conf_read_token: \" \' \\ lose the
