@@ -160,7 +160,7 @@ const (
 var Blind = []string{
 	"header names spelled with '_' for '-' (X_Forwarded_For, X_Real_IP), which Kong lets through (underscores_in_headers on, kong/templates/nginx_kong.lua:30 at 3.9.3): $http_x_forwarded_for reads only the standard name, and the other $http_ variables do not tell the two spellings apart. With nginx_proxy_underscores_in_headers = off nginx drops such lines before Kong, the upstream or either path sees them",
 	"the number of header lines: a request with 1000 or more lines is judged on its whole source header instead of as malformed (nothing hides beyond a cap: the variable holds every source line)",
-	"forwarding headers sent with an empty value: to nginx's variables an empty header is no header, and it carries no address",
+	"forwarding headers sent as one empty line: to nginx's variables an empty header is no header, and it carries no address (two empty lines join into \", \", which the fast path sees)",
 }
 
 // Fill reads raw, the value of Variable, into f for a guard whose resolver
