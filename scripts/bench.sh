@@ -21,7 +21,8 @@ GO=${GO:-go}
   echo "## (b) the handler's own cost, Kong played over net.Pipe"
   $GO test -run '^$' -bench Access -benchtime=20000x ./plugin/guard/
   echo "## (c) HTTP load through the front door"
-  $GO test -run '^$' -bench GatewayLoad -benchtime=20000x ./pdkserver/e2e/
+  $GO test -run '^$' -bench GatewayLoad -benchtime=20000x -count=3 -timeout 30m ./pdkserver/e2e/ | tee bench-load.out
+  awk -f scripts/load-medians.awk bench-load.out
   echo "## (d) plugin-server memory after 100k and 1M events"
   $GO test -run '^$' -bench PluginServerMemory -benchtime=1000000x -timeout 30m ./pdkserver/pluginsrv/
   echo "## (e) lean instances: trusted-set build and lookups, StartInstance, an instance's first request"
