@@ -18,6 +18,8 @@ GO=${GO:-go}
   $GO test -run '^$' -bench 'Resolve' -benchmem -benchtime=200ms ./plugin/realip/
   echo "## (b) one access event over the plugin socket"
   $GO test -run '^$' -bench AccessEvent -benchtime=5000x ./pdkserver/pluginsrv/
+  echo "## (b) the physical floor: one call's bytes between two processes, one write against go-pdk's framing"
+  $GO test -run '^$' -bench SocketRoundTrip -benchtime=50000x -count=3 ./pdkserver/pluginsrv/
   echo "## (b) the handler's own cost, Kong played over net.Pipe"
   $GO test -run '^$' -bench Access -benchtime=20000x ./plugin/guard/
   echo "## (c) HTTP load through the front door"

@@ -27,6 +27,10 @@ var (
 var testPlugins = []string{"noop", "trivial", "pdkprobe", "panicky"}
 
 func TestMain(m *testing.M) {
+	if path := os.Getenv(echoEnv); path != "" {
+		serveEcho(path) // BenchmarkSocketRoundTrip's other process
+		return
+	}
 	code := m.Run()
 	if binDir != "" {
 		os.RemoveAll(binDir)
