@@ -13,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/client-ip-guard/client-ip-guard/internal/nginxvar"
 	"github.com/client-ip-guard/client-ip-guard/pdkserver/kongpdk"
+	"github.com/client-ip-guard/client-ip-guard/plugin/fastpath"
 	"github.com/client-ip-guard/client-ip-guard/plugin/procstats"
 )
 
@@ -39,7 +41,7 @@ const accessRounds = 10
 // against another go-pdk run in the same interleaving, and "ratios" adds
 // their times over the released builds'.
 func BenchmarkAccessEvent(b *testing.B) {
-	names := []string{"noop", "trivial", "client-ip-guard", "global"}
+	names := []string{"noop", "trivial", "client-ip-guard", "global", "fast"}
 	if altModfile != "" {
 		names = append(names, "trivial"+altSuffix, "client-ip-guard"+altSuffix)
 	}
@@ -47,8 +49,19 @@ func BenchmarkAccessEvent(b *testing.B) {
 	e := ent("bench", nil)
 	global := &Entity{ID: "bench-global"}
 	ctx := context.Background()
+	// fast is client-ip-guard with fast_path on a node that loads the
+	// include: one get_var instead of three calls.
+	fast := ent("bench-fast", map[string]any{"fast_path": true})
+	inc, err := fastpath.Include("")
+	if err != nil {
+		b.Fatal(err)
+	}
+	maps, err := nginxvar.ParseMaps("client-ip-guard-fastpath.conf", []byte(inc), kongpdk.MapVariable)
+	if err != nil {
+		b.Fatal(err)
+	}
 	for _, name := range names {
-		if name == "global" {
+		if name == "global" || name == "fast" {
 			servers[name] = servers["client-ip-guard"]
 			continue
 		}
@@ -61,7 +74,11 @@ func BenchmarkAccessEvent(b *testing.B) {
 	// event is one request's events for a plugin: access, or rewrite then
 	// access for the global instance.
 	event := func(name string, s *Server, req *kongpdk.Request) error {
-		if name != "global" {
+		switch name {
+		case "fast":
+			return s.HandleEvent(ctx, fast, "access", req)
+		case "global":
+		default:
 			return s.HandleEvent(ctx, e, "access", req)
 		}
 		if err := s.HandleEvent(ctx, global, "rewrite", req); err != nil {
@@ -98,6 +115,7 @@ func BenchmarkAccessEvent(b *testing.B) {
 			go func() {
 				defer wg.Done()
 				req := newReq()
+				req.Maps = maps
 				for next.Add(1) <= int64(n) {
 					req.Calls = nil
 					if err := event(name, s, req); err != nil {
@@ -158,6 +176,8 @@ func BenchmarkAccessEvent(b *testing.B) {
 		b.ReportMetric(perEvent("client-ip-guard/parallel")/perEvent("trivial/parallel"), "guard/trivial-parallel")
 		b.ReportMetric(perEvent("trivial")/perEvent("noop"), "trivial/noop")
 		b.ReportMetric(perEvent("global")/perEvent("client-ip-guard"), "global/scoped")
+		b.ReportMetric(perEvent("fast")/perEvent("client-ip-guard"), "fast/guard")
+		b.ReportMetric(perEvent("fast")/perEvent("noop"), "fast/noop")
 		if altModfile != "" {
 			for _, name := range []string{"trivial", "client-ip-guard"} {
 				for _, mode := range []string{"", "/parallel"} {
