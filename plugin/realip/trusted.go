@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/client-ip-guard/client-ip-guard/plugin/internal/iprange"
 )
@@ -35,40 +36,107 @@ type TrustedWarning struct {
 // is masked, as nginx does, and reported as a warning, as nginx does ("low
 // address bits ... are meaningless"). Blank entries are skipped.
 func ParseTrusted(entries []string) (*Trusted, []TrustedWarning, error) {
-	var (
-		b    iprange.Builder
-		t    = &Trusted{}
-		warn []TrustedWarning
-	)
+	var b TrustedBuilder
 	b.Grow(len(entries))
 	for _, raw := range entries {
-		e := strings.TrimSpace(raw)
-		if e == "" {
-			continue
+		if err := b.Add(raw); err != nil {
+			return nil, nil, err
 		}
-		t.entries++
-		if e == "unix:" {
-			t.unix = true
-			continue
-		}
-		p, slash, err := parseEntry(e)
-		if err != nil {
-			return nil, nil, fmt.Errorf("trusted entry %q %s", raw, err)
-		}
-		if !slash {
-			b.AddAddr(p.Addr())
-			continue
-		}
-		if m := p.Masked(); m != p {
-			// Cloned: e may share memory with a large config.
-			warn = append(warn, TrustedWarning{Entry: strings.Clone(e), Message: fmt.Sprintf("low address bits are meaningless; matches %s", m)})
-			p = m
-		}
-		b.AddPrefix(p)
 	}
-	t.set = *b.Set()
-	t.all4, t.all6 = t.set.All4(), t.set.All6()
+	t, warn := b.Trusted()
 	return t, warn, nil
+}
+
+// TrustedBuilder builds a Trusted set entry by entry, from strings or
+// straight from the bytes of a config, with ParseTrusted's rules and
+// errors. The zero value is ready to use.
+type TrustedBuilder struct {
+	b       iprange.Builder
+	unix    bool
+	entries int
+	warn    []TrustedWarning
+}
+
+// Grow makes room for n more entries.
+func (tb *TrustedBuilder) Grow(n int) { tb.b.Grow(n) }
+
+// Add adds one trusted_ips entry (see ParseTrusted).
+func (tb *TrustedBuilder) Add(raw string) error { return addTrusted(tb, raw) }
+
+// AddBytes is Add for an entry in bytes; it does not keep raw.
+func (tb *TrustedBuilder) AddBytes(raw []byte) error { return addTrusted(tb, raw) }
+
+// Trusted returns the set of everything added, and the warnings, and
+// empties the builder.
+func (tb *TrustedBuilder) Trusted() (*Trusted, []TrustedWarning) {
+	t := &Trusted{set: *tb.b.Set(), unix: tb.unix, entries: tb.entries}
+	t.all4, t.all6 = t.set.All4(), t.set.All6()
+	warn := tb.warn
+	*tb = TrustedBuilder{}
+	return t, warn
+}
+
+// addTrusted adds an entry read from a string or from bytes: the common
+// forms of addresses and CIDRs without a netip value in between
+// (iprange.Parse), anything else through net/netip.
+func addTrusted[T iprange.Text](tb *TrustedBuilder, raw T) error {
+	e := trimSpace(raw)
+	if len(e) == 0 {
+		return nil
+	}
+	tb.entries++
+	if string(e) == "unix:" {
+		tb.unix = true
+		return nil
+	}
+	if x, ok := iprange.Parse(e); ok {
+		if x.HostBits() {
+			tb.masked(string(e), x.Prefix())
+		}
+		tb.b.Add(x)
+		return nil
+	}
+	p, slash, err := parseEntry(string(e))
+	if err != nil {
+		return fmt.Errorf("trusted entry %q %s", string(raw), err)
+	}
+	if !slash {
+		tb.b.AddAddr(p.Addr())
+		return nil
+	}
+	if p.Masked() != p {
+		tb.masked(string(e), p)
+	}
+	tb.b.AddPrefix(p)
+	return nil
+}
+
+// masked records the warning for a CIDR with host bits set. entry is a
+// copy: it must not share memory with a large config.
+func (tb *TrustedBuilder) masked(entry string, p netip.Prefix) {
+	tb.warn = append(tb.warn, TrustedWarning{Entry: entry, Message: fmt.Sprintf("low address bits are meaningless; matches %s", p.Masked())})
+}
+
+// trimSpace is strings.TrimSpace for strings and bytes.TrimSpace for
+// bytes (they trim the same characters), without a copy.
+func trimSpace[T iprange.Text](s T) T {
+	i, j := 0, len(s)
+	for i < j && asciiSpace(s[i]) {
+		i++
+	}
+	for j > i && asciiSpace(s[j-1]) {
+		j--
+	}
+	if i < j && (s[i] >= utf8.RuneSelf || s[j-1] >= utf8.RuneSelf) {
+		// Perhaps Unicode spaces (U+0085, U+00A0, ...): the standard
+		// library's rule, on a copy (entries are ASCII but for mistakes).
+		return T(strings.TrimSpace(string(s[i:j])))
+	}
+	return s[i:j]
+}
+
+func asciiSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'
 }
 
 // parseEntry parses an address (as a single-address prefix; slash false)

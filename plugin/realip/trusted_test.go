@@ -1,13 +1,17 @@
 package realip
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go4.org/netipx"
+
+	"github.com/client-ip-guard/client-ip-guard/plugin/internal/iprange"
 )
 
 func TestParseTrusted(t *testing.T) {
@@ -243,4 +247,90 @@ func TestTrustedContainsMatchesSet(t *testing.T) {
 			require.Equal(t, want, tr.Contains(a), "n=%d addr=%s", n, a)
 		}
 	}
+}
+
+// referenceTrusted is ParseTrusted with net/netip alone (no fast reader):
+// what the fast reader must reproduce, set, warnings and errors.
+func referenceTrusted(entries []string) (*Trusted, []TrustedWarning, error) {
+	var (
+		b    iprange.Builder
+		t    = &Trusted{}
+		warn []TrustedWarning
+	)
+	for _, raw := range entries {
+		e := strings.TrimSpace(raw)
+		if e == "" {
+			continue
+		}
+		t.entries++
+		if e == "unix:" {
+			t.unix = true
+			continue
+		}
+		p, slash, err := parseEntry(e)
+		if err != nil {
+			return nil, nil, fmt.Errorf("trusted entry %q %s", raw, err)
+		}
+		if !slash {
+			b.AddAddr(p.Addr())
+			continue
+		}
+		if m := p.Masked(); m != p {
+			warn = append(warn, TrustedWarning{Entry: e, Message: fmt.Sprintf("low address bits are meaningless; matches %s", m)})
+		}
+		b.AddPrefix(p)
+	}
+	t.set = *b.Set()
+	t.all4, t.all6 = t.set.All4(), t.set.All6()
+	return t, warn, nil
+}
+
+// checkBuilder builds entries with ParseTrusted, with AddBytes and with
+// the reference, and requires the same set, warnings and error.
+func checkBuilder(t *testing.T, entries []string) {
+	t.Helper()
+	want, wantWarn, wantErr := referenceTrusted(entries)
+	got, warn, err := ParseTrusted(entries)
+	require.Equal(t, wantErr, err, "%q", entries)
+	require.Equal(t, want, got, "%q", entries)
+	require.Equal(t, wantWarn, warn, "%q", entries)
+
+	var b TrustedBuilder
+	for _, e := range entries {
+		buf := []byte(e)
+		if err = b.AddBytes(buf); err != nil {
+			break
+		}
+		for i := range buf {
+			buf[i] = 'x' // nothing may keep the bytes
+		}
+	}
+	require.Equal(t, wantErr, err, "%q bytes", entries)
+	if err == nil {
+		got, warn = b.Trusted()
+		require.Equal(t, want, got, "%q bytes", entries)
+		require.Equal(t, wantWarn, warn, "%q bytes", entries)
+	}
+}
+
+func TestTrustedBuilderMatchesNetip(t *testing.T) {
+	for _, entries := range [][]string{
+		{"10.0.0.0/8", "10.1.2.3/8", "192.0.2.7", " 2001:db8::1/32 ", "::1", "unix:", "", "\t"},
+		{"::ffff:10.0.0.0/104", "::ffff:a00:0/104", "::ffff:1.2.3.4", "1.2.3.4/32"},
+		{"\u00a010.0.0.0/8\u0085", "\u2003::/0", " \u00a0 ", "\u00a0unix:"},
+		{"0.0.0.0/0", "1.2.3.4/0", "::/0"},
+		{"10.0.0.0/8", "fe80::1%eth0"},
+		{"10.0.0.0/08"}, {"010.0.0.0/8"}, {"1.2.3.4 /8"}, {"\u00a0bad"}, {"1:2:3:4:5:6:7::8"},
+	} {
+		checkBuilder(t, entries)
+	}
+}
+
+// FuzzTrustedBuilder: the fast reader, from strings and from bytes,
+// agrees with net/netip on comma-separated entries.
+func FuzzTrustedBuilder(f *testing.F) {
+	for _, s := range []string{"10.0.0.0/8,::1", " 10.1.2.3/8 ,unix:", "\u00a0::ffff:1.2.3.4/120", "fe80::1%eth0", "1.2.3.4/024"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) { checkBuilder(t, strings.Split(s, ",")) })
 }

@@ -99,12 +99,7 @@ func (b *Builder) AddPrefix(p netip.Prefix) {
 		return
 	}
 	x := v6int(a)
-	var host u128
-	if bits < 64 {
-		host = u128{math.MaxUint64 >> bits, math.MaxUint64}
-	} else {
-		host = u128{0, math.MaxUint64 >> (bits - 64)} // bits == 128: 0
-	}
+	host := hostMask6(bits)
 	first := u128{x.hi &^ host.hi, x.lo &^ host.lo}
 	b.v6 = append(b.v6, range6{first, u128{first.hi | host.hi, first.lo | host.lo}})
 }
