@@ -107,6 +107,18 @@ type Scope struct {
 // TrustedIPs, Allow and Deny are released (set to nil): Policy is the
 // view of them that stays.
 func (c *Config) UnmarshalJSON(b []byte) error {
+	// trusted_ips, megabytes of CIDRs in some setups, is compiled straight
+	// from the bytes; encoding/json decodes the rest.
+	rest, trusted, ok := readTrusted(b)
+	if !ok {
+		rest, trusted = b, nil
+	}
+	return c.decode(rest, trusted)
+}
+
+// decode is UnmarshalJSON with trusted_ips, when non-nil, compiled
+// already (and null in b).
+func (c *Config) decode(b []byte, trusted *trustedSet) error {
 	// One decoding pass for the fields and the scope, with the lists kept
 	// raw: a config can be megabytes of CIDRs, which stringList reads
 	// faster than encoding/json's reflection does.
@@ -143,7 +155,7 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 		ConsumerID:   scopeString(in.ConsumerID),
 		InstanceName: scopeString(in.InstanceName),
 	}
-	c.Policy()
+	c.once.Do(func() { c.policy, c.err = compile(c, trusted) })
 	// The lists live on in the compiled policy; their strings would cost
 	// more than the policy itself (about 40 bytes a CIDR, millions of
 	// CIDRs in some setups), so a started instance drops them.
@@ -343,7 +355,11 @@ func (e *Error) Error() string {
 // Compile validates c, applies defaults and builds the Policy. Errors name
 // the field and value; warnings (accepted but risky settings) are returned
 // in Policy.Warnings.
-func Compile(c *Config) (*Policy, error) {
+func Compile(c *Config) (*Policy, error) { return compile(c, nil) }
+
+// compile is Compile with the trusted set, when non-nil, compiled already
+// from the config's bytes (c.TrustedIPs is then not read).
+func compile(c *Config, pre *trustedSet) (*Policy, error) {
 	if c.released {
 		// Compiling again would silently read empty lists.
 		return nil, &Error{Field: "trusted_ips", Why: "the lists of a decoded config are released once compiled; use Config.Policy"}
@@ -354,9 +370,9 @@ func Compile(c *Config) (*Policy, error) {
 		LogWhen: LogAnomalies,
 		Sink:    SinkKong,
 	}
-	trusted, warns, err := realip.ParseTrusted(c.TrustedIPs)
+	trusted, warns, err := parseTrusted(c, pre)
 	if err != nil {
-		return nil, &Error{Field: "trusted_ips", Value: strings.Join(c.TrustedIPs, ","), Why: err.Error()}
+		return nil, err
 	}
 	for _, w := range warns {
 		p.Warnings = append(p.Warnings, fmt.Sprintf("trusted_ips entry %s: %s", w.Entry, w.Message))
@@ -454,6 +470,18 @@ func Compile(c *Config) (*Policy, error) {
 	p.LogPorts = c.LogPorts
 	p.FastPath = c.FastPath
 	return p, nil
+}
+
+// parseTrusted returns pre's set, or compiles c.TrustedIPs.
+func parseTrusted(c *Config, pre *trustedSet) (*realip.Trusted, []realip.TrustedWarning, error) {
+	if pre != nil {
+		return pre.trusted, pre.warns, nil
+	}
+	trusted, warns, err := realip.ParseTrusted(c.TrustedIPs)
+	if err != nil {
+		return nil, nil, &Error{Field: "trusted_ips", Value: strings.Join(c.TrustedIPs, ","), Why: err.Error()}
+	}
+	return trusted, warns, nil
 }
 
 // AllowDeny applies the allow and deny lists to a verified client address:
