@@ -1,11 +1,14 @@
 package pluginsrv
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -301,8 +304,10 @@ func BenchmarkPluginServerMemory(b *testing.B) {
 // decoding, the plugin's compilation) before its access event. Each
 // iteration is a new plugin entity with the same config. "kong-encode-ns"
 // is the part of ns/op spent on Kong's side encoding the config
-// (cjson.encode in Kong; encoding/json here), timed apart; the rest is the
-// socket and the plugin.
+// (cjson.encode in Kong; encoding/json here), timed apart, and
+// "after-encode-ns" the rest: the socket, go-pdk and the plugin.
+// "plugin-cpu-ns/op" is the plugin-server process's CPU time per first
+// request (/proc, 10 ms ticks summed over the run).
 func BenchmarkFirstRequest(b *testing.B) {
 	const n = 100_000
 	s, _ := startPlugin(b, "client-ip-guard")
@@ -333,6 +338,7 @@ func BenchmarkFirstRequest(b *testing.B) {
 	}
 	encode := time.Since(t0) / encodes
 	i := 0
+	cpu0 := processTicks(b, s.Pid())
 	for b.Loop() {
 		i++
 		e := ent(fmt.Sprintf("first-%d", i), cfg)
@@ -344,5 +350,30 @@ func BenchmarkFirstRequest(b *testing.B) {
 	if st := s.Stats(); st.InstanceStarts < int64(i) {
 		b.Fatalf("%d instance starts for %d entities", st.InstanceStarts, i)
 	}
+	cpu := processTicks(b, s.Pid()) - cpu0
 	b.ReportMetric(float64(encode.Nanoseconds()), "kong-encode-ns")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)-float64(encode.Nanoseconds()), "after-encode-ns")
+	b.ReportMetric(float64(cpu)*1e7/float64(b.N), "plugin-cpu-ns/op")
+}
+
+// processTicks is the CPU time (user and system) process pid has used,
+// in clock ticks of 10 ms (USER_HZ on Linux), from /proc/pid/stat.
+func processTicks(b *testing.B, pid int) int64 {
+	b.Helper()
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Fields after the command name, which is in parentheses: state is
+	// the first, utime and stime the 12th and 13th.
+	f := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+1:]))
+	if len(f) < 13 {
+		b.Fatalf("short /proc/%d/stat: %q", pid, raw)
+	}
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		b.Fatalf("/proc/%d/stat: %q", pid, raw)
+	}
+	return u + st
 }

@@ -131,7 +131,7 @@ func readList(b []byte, i int) (*trustedSet, int) {
 			return nil, -1
 		}
 		j := i + 1
-		for j < len(b) && b[j] != '"' && b[j] != '\\' && b[j] >= 0x20 && b[j] < 0x80 {
+		for j < len(b) && plainByte[b[j]] {
 			j++
 		}
 		if j < len(b) && b[j] == '"' {
@@ -164,6 +164,15 @@ func readList(b []byte, i int) (*trustedSet, int) {
 		}
 	}
 }
+
+// plainByte is true for the bytes a JSON string holds as themselves:
+// printable ASCII but the quote and the backslash.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // scanString returns the index after the JSON string starting at b[i]
 // (a quote), or -1 if there is none. Escapes are skipped, not checked.

@@ -303,13 +303,15 @@ func bucketIndex(n int, key func(int) uint32) (idx []uint32, shift uint8) {
 	shift = 32 - bits
 	buckets := 1 << bits
 	idx = make([]uint32, buckets+1)
-	i := 0
-	for k := 0; k <= buckets; k++ {
-		low := uint64(k) << shift
-		for i < n && uint64(key(i)) < low {
-			i++
+	// One pass over the keys: the buckets up to key i's own start at i.
+	k := 0
+	for i := 0; i < n; i++ {
+		for b := int(key(i) >> shift); k <= b; k++ {
+			idx[k] = uint32(i)
 		}
-		idx[k] = uint32(i)
+	}
+	for ; k <= buckets; k++ {
+		idx[k] = uint32(n)
 	}
 	return idx, shift
 }
