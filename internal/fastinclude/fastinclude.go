@@ -1,14 +1,15 @@
 // Package fastinclude reads the nginx include of client-ip-guard's fast
-// path as nginx would: it finds the map that defines
-// $client_ip_guard_facts, reads the map's value the way nginx's
-// configuration parser does, and renders the variable for a request with
-// internal/nginxvar. kongconf's generate, lint and explain use it to ask
+// path as nginx would: it reads the text with nginxvar.Parse (nginx's
+// configuration tokenizer), finds the map that defines
+// $client_ip_guard_facts among any other directives, takes the map's
+// value, and renders the variable for a request with internal/nginxvar. kongconf's generate, lint and explain use it to ask
 // plugin/fastpath (Include, Fill) what the plugin would make of a node;
 // the include's text itself only ever comes from fastpath.Include.
 package fastinclude
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/client-ip-guard/client-ip-guard/internal/nginxvar"
@@ -17,119 +18,87 @@ import (
 	"github.com/client-ip-guard/client-ip-guard/plugin/realip"
 )
 
-// token is one word of nginx configuration syntax: a directive name or
-// argument with its quotes removed and escapes read, or one of ";", "{"
-// and "}" (quoted is false for those).
-type token struct {
-	text   string
-	quoted bool
-}
-
-// tokens splits nginx configuration text into words as ngx_conf_read_token
-// does (nginx 1.25.3 src/core/ngx_conf_file.c:495-815): '#' at the start
-// of a word starts a comment to the end of the line; a quote at the start
-// of a word opens a quoted word; in a quoted word \" \' \\ stand for the character and \t \r
-// \n for tab, carriage return and line feed (:771-800).
-func tokens(text string) ([]token, error) {
-	var out []token
-	for i := 0; i < len(text); {
-		c := text[i]
-		switch {
-		case c == ' ' || c == '\t' || c == '\r' || c == '\n':
-			i++
-		case c == '#':
-			for i < len(text) && text[i] != '\n' {
-				i++
-			}
-		case c == ';' || c == '{' || c == '}':
-			out = append(out, token{text: string(c)})
-			i++
-		case c == '"' || c == '\'':
-			var b strings.Builder
-			j := i + 1
-			for ; j < len(text) && text[j] != c; j++ {
-				if text[j] == '\\' && j+1 < len(text) {
-					j++
-					switch text[j] {
-					case 't':
-						b.WriteByte('\t')
-					case 'r':
-						b.WriteByte('\r')
-					case 'n':
-						b.WriteByte('\n')
-					case '"', '\'', '\\':
-						b.WriteByte(text[j])
-					default:
-						b.WriteByte('\\')
-						b.WriteByte(text[j])
-					}
-					continue
-				}
-				b.WriteByte(text[j])
-			}
-			if j >= len(text) {
-				return nil, fmt.Errorf("unterminated %c string", c)
-			}
-			out = append(out, token{text: b.String(), quoted: true})
-			i = j + 1
-		default:
-			// Inside a word only whitespace, ';' and a '{' not after '$'
-			// end it; quotes and '}' are ordinary (:721-760).
-			j := i
-			for j < len(text) && !strings.ContainsRune(" \t\r\n;", rune(text[j])) && (text[j] != '{' || text[j-1] == '$') {
-				j++
-			}
-			out = append(out, token{text: text[i:j]})
-			i = j
+// find returns the map block that defines $client_ip_guard_facts in
+// directives, at any depth, or nil when none does. nginx names variables
+// case-insensitively, and reads a quoted directive name as the same word.
+func find(ds []nginxvar.Directive) *nginxvar.Directive {
+	for i := range ds {
+		d := &ds[i]
+		if d.Name == "map" && len(d.Args) == 2 && d.Block != nil && strings.EqualFold(d.Args[1], "$"+fastpath.Variable) {
+			return d
 		}
-	}
-	return out, nil
-}
-
-// block returns the words of the map block that defines the fast path's
-// variable ("map", the source, "$client_ip_guard_facts", "{" ... "}"), or
-// nil when the text defines none.
-func block(toks []token) []token {
-	for i := 0; i+3 < len(toks); i++ {
-		if toks[i].quoted || toks[i].text != "map" || toks[i+2].text != "$"+fastpath.Variable || toks[i+3].text != "{" {
-			continue
+		if m := find(d.Block); m != nil {
+			return m
 		}
-		for j := i + 4; j < len(toks); j++ {
-			if !toks[j].quoted && toks[j].text == "}" {
-				return toks[i : j+1]
-			}
-		}
-		return nil
 	}
 	return nil
+}
+
+// mapBlock parses text as nginx configuration (nginxvar.Parse; errors say
+// "in include:LINE") and returns the map defining $client_ip_guard_facts,
+// nil when the text defines none.
+func mapBlock(text string) (*nginxvar.Directive, error) {
+	ds, err := nginxvar.Parse("include", []byte(text))
+	if err != nil {
+		return nil, err
+	}
+	m := find(ds)
+	if m == nil {
+		return nil, nil
+	}
+	for _, d := range m.Block {
+		// nginx reads a map's body with the map's handler, to which a '{'
+		// is an error (nginx 1.25.3 src/core/ngx_conf_file.c:299-302).
+		if d.Block != nil {
+			return nil, fmt.Errorf(`unexpected "{" in include:%d`, d.Line)
+		}
+	}
+	return m, nil
 }
 
 // Defines reports whether text is nginx configuration with a map that
 // defines $client_ip_guard_facts.
 func Defines(text string) bool {
-	toks, err := tokens(text)
-	return err == nil && block(toks) != nil
+	m, err := mapBlock(text)
+	return err == nil && m != nil
 }
 
 // Value returns the default value of the map defining
 // $client_ip_guard_facts in text, as nginx reads it (escapes resolved,
 // variables not yet expanded).
 func Value(text string) (string, error) {
-	toks, err := tokens(text)
+	m, err := mapBlock(text)
 	if err != nil {
 		return "", err
 	}
-	b := block(toks)
-	if b == nil {
+	if m == nil {
 		return "", fmt.Errorf("no map defines $%s", fastpath.Variable)
 	}
-	for i := 4; i+2 < len(b); i++ {
-		if !b[i].quoted && b[i].text == "default" && b[i+2].text == ";" {
-			return b[i+1].text, nil
+	value, found := "", false
+	for _, d := range m.Block {
+		// ngx_http_map reads a two-word line named default as the default
+		// (nginx 1.25.3 src/http/modules/ngx_http_map_module.c:411-415,
+		// 514-522).
+		if d.Name != "default" || len(d.Args) != 1 {
+			continue
 		}
+		if found {
+			return "", fmt.Errorf("duplicate default map parameter in include:%d", d.Line)
+		}
+		// nginx compiles the value at start-up and refuses a malformed
+		// one ("${a", "a$"); the variables are Render's to know.
+		if _, err := nginxvar.Expand(d.Args[0], anyVariable); err != nil {
+			return "", fmt.Errorf("%v in include:%d", err, d.Line)
+		}
+		value, found = d.Args[0], true
 	}
-	return "", fmt.Errorf("the map defining $%s has no default value", fastpath.Variable)
+	if !found {
+		return "", fmt.Errorf("the map defining $%s has no default value", fastpath.Variable)
+	}
+	return value, nil
 }
+
+func anyVariable(string) (string, bool) { return "", true }
 
 // Mismatch is how an include differs from the one an instance needs.
 type Mismatch uint8
@@ -160,14 +129,20 @@ func Match(text, source string) (m Mismatch, why string) {
 	if err != nil {
 		return Edited, err.Error()
 	}
-	got, err := mapWords(text)
-	if err != nil || got == nil {
+	got, err := mapBlock(text)
+	if err != nil {
+		return Missing, "it defines no $" + fastpath.Variable + ": " + err.Error()
+	}
+	if got == nil {
 		return Missing, "it defines no $" + fastpath.Variable
 	}
-	if same(got, mustWords(want)) {
+	if same(got, generated(want)) {
 		return Same, ""
 	}
-	v, _ := Value(text)
+	v, err := Value(text)
+	if err != nil {
+		return Edited, "its value cannot be read: " + err.Error()
+	}
 	fields := strings.Split(v, "\n")
 	fixedText, _ := fastpath.Include("")
 	fixedValue, _ := Value(fixedText)
@@ -184,7 +159,7 @@ func Match(text, source string) (m Mismatch, why string) {
 		known = false
 	}
 	if known {
-		if o, err := fastpath.Include(other); err == nil && same(got, mustWords(o)) {
+		if o, err := fastpath.Include(other); err == nil && same(got, generated(o)) {
 			return OtherSource, fmt.Sprintf("it was generated for real_ip_header %s, but this instance reads %s", describe(other), describe(source))
 		}
 	}
@@ -201,25 +176,24 @@ func describe(source string) string {
 	return source
 }
 
-func mustWords(text string) []token {
-	w, _ := mapWords(text)
-	return w
+// generated returns the map of an include fastpath.Include wrote (nil if
+// it had none).
+func generated(text string) *nginxvar.Directive {
+	m, _ := mapBlock(text)
+	return m
 }
 
-func mapWords(text string) ([]token, error) {
-	toks, err := tokens(text)
-	if err != nil {
-		return nil, err
+// same reports whether two directives are the same words in the same
+// blocks, wherever they stand in their files.
+func same(a, b *nginxvar.Directive) bool {
+	if a == nil || b == nil {
+		return a == b
 	}
-	return block(toks), nil
-}
-
-func same(a, b []token) bool {
-	if len(a) != len(b) {
+	if a.Name != b.Name || !slices.Equal(a.Args, b.Args) || len(a.Block) != len(b.Block) || (a.Block == nil) != (b.Block == nil) {
 		return false
 	}
-	for i := range a {
-		if a[i] != b[i] {
+	for i := range a.Block {
+		if !same(&a.Block[i], &b.Block[i]) {
 			return false
 		}
 	}

@@ -34,6 +34,11 @@ func TestDefines(t *testing.T) {
 		{"another variable", strings.ReplaceAll(xff, "$"+fastpath.Variable+" {", "$other {"), false},
 		{"not nginx", "trusted_ips = 10.0.0.0/8\n", false},
 		{"unterminated string", `map $nginx_version $` + fastpath.Variable + ` { default "cig1`, false},
+		{"inside http", "http {\n" + xff + "}\n", true},
+		// nginx: the former tokenizer took "a" and b as two words.
+		{"text after a quote", "a \"a\"b;\n" + xff, false},
+		{"stray closing brace", xff + "}\n", false},
+		{"map without a block", "map $nginx_version $" + fastpath.Variable + ";", false},
 	} {
 		assert.Equal(t, tc.want, Defines(tc.text), tc.name)
 	}
@@ -59,24 +64,44 @@ func TestValueIsNginxs(t *testing.T) {
 	assert.ErrorContains(t, err, "no map")
 }
 
-func TestTokensReadEscapesAsNginx(t *testing.T) {
-	toks, err := tokens(`a "x\ty\"z\\w\q" 'it\'s';# c "d"` + "\n}")
-	require.NoError(t, err)
-	var got []string
-	for _, tk := range toks {
-		got = append(got, tk.text)
+// TestValueReadsAsNginx: the include is read by nginxvar.Parse, nginx's
+// tokenizer. The cases marked "nginx:" are where fastinclude's former
+// tokenizer disagreed with nginx (checked with Debian's nginx: the values as
+// a running nginx returns them, the errors as nginx -t words them): it kept
+// escapes in an unquoted word as typed, took a word glued to a closing
+// quote as a new word, accepted a malformed complex value, a block in the
+// map and a second default, and missed a quoted "map" or a variable name
+// in other case.
+func TestValueReadsAsNginx(t *testing.T) {
+	head := "map $nginx_version $" + fastpath.Variable + " {\n"
+	for _, tc := range []struct {
+		name, text, want, err string
+	}{
+		{name: "escapes in quotes", text: head + `default "x\ty\"z\\w\q";}`, want: "x\ty\"z\\w\\q"},
+		{name: "single quotes", text: head + `default 'it\'s';}`, want: "it's"},
+		{name: "nginx: escapes in an unquoted word", text: head + `default a\"b\tc;}`, want: "a\"b\tc"},
+		{name: "quotes, # and } inside a word", text: head + `default x"y#z};}`, want: `x"y#z}`},
+		{name: "${ does not open a block", text: head + `default ${remote_addr}x;}`, want: "${remote_addr}x"},
+		{name: "comment", text: head + "# default no;\n default yes; # default no;\n}", want: "yes"},
+		{name: "nginx: quoted directive names", text: `"map" $nginx_version "$` + fastpath.Variable + `" { "default" v; }`, want: "v"},
+		{name: "nginx: variable names ignore case", text: "map $nginx_version $CLIENT_IP_GUARD_FACTS { default v; }", want: "v"},
+		{name: "inside http", text: "http {\n server { listen 80; }\n " + head + " default v;\n }\n}\n", want: "v"},
+		{name: "nginx: text after a quote", text: head + `default "a"b;}`, err: `unexpected "b" in include:2`},
+		{name: "nginx: unclosed ${", text: head + "\n default \"${remote_addr\";\n}", err: `the closing bracket in "remote_addr" variable is missing in include:3`},
+		{name: "nginx: block in a map", text: head + "default v;\n x y {}\n}", err: `unexpected "{" in include:3`},
+		{name: "nginx: duplicate default", text: head + "default v;\ndefault w;\n}", err: "duplicate default map parameter in include:3"},
+		{name: "unterminated string", text: head + `default "cig1`, err: `unexpected end of file, expecting ";" or "}" in include:2`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Value(tc.text)
+			if tc.err != "" {
+				assert.ErrorContains(t, err, tc.err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got)
+		})
 	}
-	assert.Equal(t, []string{"a", "x\ty\"z\\w\\q", "it's", ";", "}"}, got)
-
-	// Inside a word quotes, '#' and '}' are ordinary, and "${" does not
-	// open a block.
-	toks, err = tokens(`set $a x"y#z}; b ${c}{`)
-	require.NoError(t, err)
-	got = got[:0]
-	for _, tk := range toks {
-		got = append(got, tk.text)
-	}
-	assert.Equal(t, []string{"set", "$a", `x"y#z}`, ";", "b", "${c}", "{"}, got)
 }
 
 func TestMatch(t *testing.T) {
@@ -98,6 +123,12 @@ func TestMatch(t *testing.T) {
 		{"edited variable", strings.Replace(xff, "$http_x_forwarded_for", "$http_x_client", 1), "X-Forwarded-For", Edited, "differs from what this version's kongconf generate --fast-path writes"},
 		{"another layout", strings.Replace(xff, `"cig1`, `"cig0`, 1), "X-Forwarded-For", OtherLayout, `another layout (it starts "cig0"`},
 		{"no map", "server {}", "X-Forwarded-For", Missing, "defines no $client_ip_guard_facts"},
+		{"not nginx", xff + "}", "X-Forwarded-For", Missing, `defines no $client_ip_guard_facts: unexpected "}" in include:`},
+		{"malformed value", strings.Replace(xff, "$http_forwarded", "${http_forwarded", 1), "X-Forwarded-For", Edited, `its value cannot be read: the closing bracket in "http_forwarded" variable is missing`},
+		// nginx: \n is a line feed in an unquoted word too, so the value
+		// without its quotes is the same; the former tokenizer kept the
+		// escapes of an unquoted word as typed and saw an edit.
+		{"quotes do not count", strings.Replace(strings.Replace(xff, `default "`, "default ", 1), `";`, ";", 1), "X-Forwarded-For", Same, ""},
 		{"bad plugin header", xff, "X Y", Edited, "nginx can name only"},
 	} {
 		m, why := Match(tc.text, tc.source)
