@@ -1,5 +1,5 @@
 #!/usr/bin/awk -f
-# Reads `go test -bench GatewayLoad -count=N` output (BENCHMARKS.md (c)) and
+# Reads the output of N runs of `go test -bench GatewayLoad` (BENCHMARKS.md (c)) and
 # prints, per configuration, the median of the N runs' req/s, p50 and p99,
 # and the median of each run's throughput ratios (each ratio is taken within
 # one interleaved run, then the median across runs).
