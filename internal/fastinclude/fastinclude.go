@@ -217,25 +217,9 @@ type Request struct {
 // what kong.nginx.get_var returns for $client_ip_guard_facts. A $http_
 // variable of a header the request lacks is empty, as in nginx.
 func Render(value string, req Request, v nginxvar.Version) (string, error) {
-	return nginxvar.Expand(value, func(name string) (string, bool) {
-		switch name {
-		case "nginx_version":
-			return v.String(), true
-		case "realip_remote_addr":
-			return req.Peer, true
-		case "remote_addr":
-			return req.RemoteAddr, true
-		case "proxy_protocol_addr":
-			return req.ProxyAddr, true
-		case "proxy_protocol_port":
-			return req.ProxyPort, true
-		}
-		if h, ok := strings.CutPrefix(name, "http_"); ok {
-			s, _ := nginxvar.HTTP(req.Headers, h, v)
-			return s, true
-		}
-		return "", false
-	})
+	vars := nginxvar.Vars{Version: v, RealIPRemoteAddr: req.Peer, RemoteAddr: req.RemoteAddr,
+		ProxyProtocolAddr: req.ProxyAddr, ProxyProtocolPort: req.ProxyPort, Headers: req.Headers}
+	return nginxvar.Expand(value, vars.Lookup)
 }
 
 // Probe asks fastpath.Fill whether the include generated for a node whose

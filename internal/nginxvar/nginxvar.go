@@ -194,3 +194,40 @@ func HeaderNameValid(name string, underscores bool) bool {
 	}
 	return true
 }
+
+// Vars are the variables of one request that client-ip-guard's fast-path
+// include (plugin/fastpath.Include) reads, as nginx v would give them.
+type Vars struct {
+	Version Version
+	// RealIPRemoteAddr is $realip_remote_addr (the connection's peer);
+	// RemoteAddr is $remote_addr after realip.
+	RealIPRemoteAddr, RemoteAddr string
+	// ProxyProtocolAddr and ProxyProtocolPort are empty without a PROXY
+	// header.
+	ProxyProtocolAddr, ProxyProtocolPort string
+	// Headers are the header lines nginx kept, in order.
+	Headers []Header
+}
+
+// Lookup is Expand's lookup over v: a variable nginx has no value for (no
+// PROXY header, no such header line) renders empty, as in a complex value;
+// ok is false for a variable outside the fast path's include.
+func (v *Vars) Lookup(name string) (string, bool) {
+	switch name {
+	case "nginx_version":
+		return v.Version.String(), true
+	case "realip_remote_addr":
+		return v.RealIPRemoteAddr, true
+	case "remote_addr":
+		return v.RemoteAddr, true
+	case "proxy_protocol_addr":
+		return v.ProxyProtocolAddr, true
+	case "proxy_protocol_port":
+		return v.ProxyProtocolPort, true
+	}
+	if h, ok := strings.CutPrefix(name, "http_"); ok && h != "" {
+		s, _ := HTTP(v.Headers, h, v.Version)
+		return s, true
+	}
+	return "", false
+}

@@ -31,23 +31,12 @@ func (r *Request) mapValue(name string) (string, bool) {
 // (plugin/fastpath.Include); ok=false for any other.
 func (r *Request) mapVar(name string) (string, bool) {
 	v := &r.Vars
-	switch name {
-	case "nginx_version":
-		return NginxVersion.String(), true
-	case "remote_addr": // after realip, as the front door computed it
-		return v.RemoteAddr, true
-	case "realip_remote_addr":
-		return v.RealIPRemoteAddr, true
-	case "proxy_protocol_addr":
-		return v.ProxyProtocolAddr, true
-	case "proxy_protocol_port":
-		return v.ProxyProtocolPort, true
+	vars := nginxvar.Vars{Version: NginxVersion, RealIPRemoteAddr: v.RealIPRemoteAddr, RemoteAddr: v.RemoteAddr,
+		ProxyProtocolAddr: v.ProxyProtocolAddr, ProxyProtocolPort: v.ProxyProtocolPort}
+	if strings.HasPrefix(name, "http_") {
+		vars.Headers = NginxHeaders(r.Headers)
 	}
-	if h, ok := strings.CutPrefix(name, "http_"); ok && h != "" {
-		s, _ := httpVar(r.Headers, h)
-		return s, true
-	}
-	return "", false
+	return vars.Lookup(name)
 }
 
 // MapVariable reports whether a map loaded with nginx_http_include may read
