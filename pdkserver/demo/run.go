@@ -317,7 +317,7 @@ func PrintTable(w io.Writer, results []Result) int {
 		}
 		fmt.Fprintf(w, "\nPDK calls per judgement (rewrite for the global instance, access for a route's): %s\n", strings.Join(parts, ", "))
 		fmt.Fprintln(w, "  (here every request is recorded: +1; PROXY data: +2 get_var; a rejection: +1 exit;")
-		fmt.Fprintln(w, "   an ok request in the plugin's default configuration costs 3)")
+		fmt.Fprintln(w, "   an ok request in the plugin's default configuration costs 3, 1 with fast_path: see the README)")
 	}
 	for i, r := range results {
 		for _, p := range r.Problems() {
