@@ -1,7 +1,6 @@
 package topology
 
 import (
-	"fmt"
 
 	"github.com/client-ip-guard/client-ip-guard/internal/fastinclude"
 	"github.com/client-ip-guard/client-ip-guard/internal/nginxvar"
@@ -20,13 +19,14 @@ var (
 )
 
 // fastPathCheck refuses a fast path that cannot serve a plugin config of
-// the topology with the include written for Kong's real_ip_header, and warns where it serves only newer Kong releases. The
-// answer is fastpath.Fill's, on the variable the generated include gives.
+// the topology with the include written for Kong's real_ip_header, and
+// warns where it serves only newer Kong releases. The answer is
+// fastpath.Fill's, on the variable the generated include gives.
 type fastPathCheck struct {
 	r    *Resolved
 	errs *problems
-	// warned keeps one warning per source header.
-	warned map[string]bool
+	// warned: the Kong-version warning is given once per topology.
+	warned bool
 }
 
 func (c *fastPathCheck) check(where string, pol *guardconf.Policy) {
@@ -38,11 +38,8 @@ func (c *fastPathCheck) check(where string, pol *guardconf.Policy) {
 		c.errs.add("%s: fastPath: the fast path cannot serve this instance (real_ip_header %s) with the include written for Kong's real_ip_header %s: %s; drop fastPath (--fast-path)", where, source, c.r.RealIPHeader, why)
 		return
 	}
-	if st, _ := fastinclude.Probe(c.r.RealIPHeader, kind, source, nginxKong35); st == fastpath.Unavailable && !c.warned[source] {
-		if c.warned == nil {
-			c.warned = map[string]bool{}
-		}
-		c.warned[source] = true
-		c.r.Warnings = append(c.r.Warnings, fmt.Sprintf("fast path with real_ip_header %s needs Kong 3.6 or later (OpenResty 1.25.3, nginx 1.25.3): before nginx 1.23 a $http_ variable holds only the first line of the header, so on Kong 3.0-3.5 (OpenResty 1.21.4) the plugin reads every request with three PDK calls and says so once per instance in Kong's log", source))
+	if st, _ := fastinclude.Probe(c.r.RealIPHeader, kind, source, nginxKong35); st == fastpath.Unavailable && !c.warned {
+		c.warned = true
+		c.r.Warnings = append(c.r.Warnings, "the fast path needs Kong 3.6 or later (OpenResty 1.25.3, nginx 1.25.3): before nginx 1.23 an $http_ variable holds only the first line of X-Real-IP, Forwarded and other headers, where an empty first line hides the rest, so on Kong 3.0-3.5 (OpenResty 1.21.4) the plugin reads every request with three PDK calls and says so once per instance in Kong's log")
 	}
 }
