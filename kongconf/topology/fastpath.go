@@ -1,7 +1,6 @@
 package topology
 
 import (
-
 	"github.com/client-ip-guard/client-ip-guard/internal/fastinclude"
 	"github.com/client-ip-guard/client-ip-guard/internal/nginxvar"
 	"github.com/client-ip-guard/client-ip-guard/plugin/fastpath"
