@@ -41,7 +41,7 @@ test: build vet
 test-short:
 	$(GO) test -short ./...
 
-# Every benchmark BENCHMARKS.md reports (about 20 minutes), output in bench.out.
+# Every benchmark BENCHMARKS.md reports (4 minutes on 2 quiet cores), output in bench.out.
 bench: build
 	@GO=$(GO) bash scripts/bench.sh
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every benchmark BENCHMARKS.md reports, in its order, and prints the
-# machine and date first. Output also goes to bench.out. Takes about 20
-# minutes on 2 cores; close other work first, the numbers share the CPUs.
+# machine and date first. Output also goes to bench.out. Took 4 minutes
+# on 2 quiet cores (longer under load); close other work first, the numbers share the CPUs.
 # BENCH_PEERS=1 adds (i), the resolver against other projects' client-IP code:
 # bench/peers is its own module and downloads and builds Caddy, Traefik, Echo
 # and Gin first (several minutes and a few hundred MB the first time).
