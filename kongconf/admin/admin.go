@@ -37,7 +37,19 @@ type NodeInfo struct {
 	Available bool
 	// Plugins is configuration.plugins.
 	Plugins []string
+	// Directives are the injected nginx directives the fast path's lint
+	// rules read (fastPathKeys), as configuration.<key>: Kong keeps each
+	// nginx_* key of kong.conf in its configuration beside the directive
+	// lists built from them (kong/conf_loader/parse.lua:944-962 at 3.9.3)
+	// and GET / returns that configuration (kong/api/routes/kong.lua:127).
+	Directives map[string]string
 }
+
+// fastPathKeys are the kong.conf keys lint's fast-path rules (KC211, KC213,
+// KC021) read from a node. The include's text is on the node's disk, which
+// the Admin API does not show: doctor checks that one is loaded, not what
+// it holds.
+var fastPathKeys = []string{"nginx_http_include", "nginx_proxy_underscores_in_headers", "nginx_http_underscores_in_headers"}
 
 // NewClient returns a go-kong client for url (http.DefaultClient when hc is nil).
 func NewClient(url string, hc *http.Client) (*kong.Client, error) {
@@ -113,8 +125,19 @@ func ReadNode(ctx context.Context, c *kong.Client) (*NodeInfo, error) {
 	if err := json.Unmarshal(body, &root); err != nil {
 		return nil, fmt.Errorf("GET / is not Kong's node information: %w", err)
 	}
+	var keys struct {
+		Configuration map[string]json.RawMessage `json:"configuration"`
+	}
+	_ = json.Unmarshal(body, &keys) // the same document: it decoded above
+	directives := map[string]string{}
+	for _, k := range fastPathKeys {
+		var v string
+		if raw, ok := keys.Configuration[k]; ok && json.Unmarshal(raw, &v) == nil {
+			directives[k] = v
+		}
+	}
 	cfg := root.Configuration
-	n := &NodeInfo{Version: root.Version, Database: cfg.Database, RealIPHeader: cfg.RealIPHeader, RealIPRecursive: onOff(cfg.RealIPRecursive)}
+	n := &NodeInfo{Version: root.Version, Database: cfg.Database, RealIPHeader: cfg.RealIPHeader, RealIPRecursive: onOff(cfg.RealIPRecursive), Directives: directives}
 	if n.TrustedIPs, err = stringList(cfg.TrustedIPs); err != nil {
 		return nil, fmt.Errorf("configuration.trusted_ips: %w", err)
 	}
@@ -164,6 +187,11 @@ func (n *NodeInfo) Node(source string) *lint.Node {
 	}
 	if n.RealIPRecursive != "" {
 		set("real_ip_recursive", n.RealIPRecursive)
+	}
+	for _, k := range fastPathKeys {
+		if v, ok := n.Directives[k]; ok {
+			set(k, v)
+		}
 	}
 	ln.Listeners = n.Listeners
 	ln.File = source

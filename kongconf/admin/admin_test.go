@@ -42,6 +42,12 @@ func rootJSON(trusted, header, recursive, database string, pp bool, loaded bool)
 "proxy_protocol":` + boolStr(pp) + `,"deferred":false,"bind":false,"reuseport":true,"backlog=16384":true}]}}`
 }
 
+// withConfig adds configuration keys (JSON members ending in a comma) to a
+// rootJSON document.
+func withConfig(root, members string) string {
+	return strings.Replace(root, `"configuration":{`, `"configuration":{`+members, 1)
+}
+
 func ppFlag(pp bool) string {
 	if pp {
 		return " proxy_protocol"
@@ -160,6 +166,17 @@ func TestDoctorFindings(t *testing.T) {
 		{"kong rejects config", &fakeKong{root: rootJSON(`["10.0.0.0/16"]`, "proxy_protocol", "off", "off", true, true), rejectMsg: "schema violation (config.mode: expected one of: monitor, enforce)",
 			plugins: []map[string]any{guard(map[string]any{"trusted_ips": []string{"10.0.0.0/16"}, "real_ip_header": "proxy_protocol", "mode": "block"})}},
 			[]string{"KC305", "KC203"}, nil, true},
+		{"fast_path without an include", &fakeKong{root: rootJSON(`["10.0.0.0/16"]`, "proxy_protocol", "off", "off", true, true),
+			plugins: []map[string]any{guard(map[string]any{"trusted_ips": []string{"10.0.0.0/16"}, "real_ip_header": "proxy_protocol", "fast_path": true})}},
+			[]string{"KC211", "KC213"}, nil, false},
+		{"fast_path with the include, underscores off", &fakeKong{root: withConfig(rootJSON(`["10.0.0.0/16"]`, "proxy_protocol", "off", "off", true, true),
+			`"nginx_http_include":"/etc/kong/client-ip-guard/client-ip-guard-fastpath.conf","nginx_proxy_underscores_in_headers":"off",`),
+			plugins: []map[string]any{guard(map[string]any{"trusted_ips": []string{"10.0.0.0/16"}, "real_ip_header": "proxy_protocol", "fast_path": true})}},
+			nil, nil, false},
+		{"nginx_http_underscores_in_headers stops nginx", &fakeKong{root: withConfig(rootJSON(`["10.0.0.0/16"]`, "proxy_protocol", "off", "off", true, true),
+			`"nginx_http_underscores_in_headers":"off",`),
+			plugins: []map[string]any{guard(map[string]any{"trusted_ips": []string{"10.0.0.0/16"}, "real_ip_header": "proxy_protocol"})}},
+			[]string{"KC021"}, nil, true},
 		{"healthy", &fakeKong{root: rootJSON(`["10.0.0.0/16"]`, "proxy_protocol", "off", "off", true, true),
 			plugins: []map[string]any{guard(map[string]any{"trusted_ips": []string{"10.0.0.0/16"}, "real_ip_header": "proxy_protocol", "real_ip_recursive": false})}},
 			nil, nil, false},
