@@ -123,19 +123,43 @@ func varName(header string) (string, error) {
 	}
 	out := make([]byte, len(header))
 	for i := 0; i < len(header); i++ {
-		c := header[i]
-		switch {
-		case c >= 'A' && c <= 'Z':
-			c += 'a' - 'A'
-		case c == '-':
-			c = '_'
-		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '_':
-		default:
+		c, ok := varByte(header[i])
+		if !ok {
 			return "", fmt.Errorf("fast path: header name %q: nginx can name only letters, digits, '-' and '_' in a variable", header)
 		}
 		out[i] = c
 	}
 	return string(out), nil
+}
+
+// varByte is one byte of a header name as varName writes it, and whether
+// a variable name may hold it.
+func varByte(c byte) (byte, bool) {
+	switch {
+	case c >= 'A' && c <= 'Z':
+		return c + 'a' - 'A', true
+	case c == '-':
+		return '_', true
+	case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '_':
+		return c, true
+	}
+	return 0, false
+}
+
+// sameVarName reports whether header names a and b have the same,
+// valid, varName, without building either (Fill runs per request).
+func sameVarName(a string, b []byte) bool {
+	if len(a) == 0 || len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, ok := varByte(a[i])
+		y, ok2 := varByte(b[i])
+		if !ok || !ok2 || x != y {
+			return false
+		}
+	}
+	return true
 }
 
 // Status is what Fill made of a request's variable.
@@ -228,17 +252,17 @@ func sourceField(fields *[nMax][]byte, n int, kind realip.Kind, source string) (
 	case "forwarded":
 		return fields[fFwd], OK, ""
 	}
-	want, err := varName(source)
-	if err != nil {
+	if n == nMax && sameVarName(source, fields[fSrcName]) {
+		return fields[fSrcVal], OK, ""
+	}
+	// Why not: said once a minute at most, so building the words is fine.
+	if _, err := varName(source); err != nil {
 		return nil, Unavailable, err.Error()
 	}
 	if n != nMax {
 		return nil, Unavailable, "$" + Variable + " carries no " + source + " header: regenerate the include for this real_ip_header (kongconf generate --fast-path)"
 	}
-	if got, _ := varName(string(fields[fSrcName])); got != want {
-		return nil, Unavailable, "$" + Variable + " was generated for header " + string(fields[fSrcName]) + ", this instance reads " + source
-	}
-	return fields[fSrcVal], OK, ""
+	return nil, Unavailable, "$" + Variable + " was generated for header " + string(fields[fSrcName]) + ", this instance reads " + source
 }
 
 // eligible says whether the source header's joined value tells what the
