@@ -17,31 +17,25 @@ var NginxVersion = nginxvar.V1_25
 func (r *Request) mapValue(name string) (string, bool) {
 	for i := range r.Maps {
 		if strings.EqualFold(r.Maps[i].Name, name) {
-			v, err := r.Maps[i].Value(r.mapVar)
+			// $remote_addr as the front door computed it after realip; a
+			// variable nginx has no value for (no PROXY header, no such
+			// header line) renders empty. The header lines are converted
+			// once for every $http_ the value reads.
+			v := &r.Vars
+			vars := nginxvar.Vars{Version: NginxVersion, RealIPRemoteAddr: v.RealIPRemoteAddr, RemoteAddr: v.RemoteAddr,
+				ProxyProtocolAddr: v.ProxyProtocolAddr, ProxyProtocolPort: v.ProxyProtocolPort, Headers: NginxHeaders(r.Headers)}
+			x, err := r.Maps[i].Value(vars.Lookup)
 			// Every variable was checked when the include was loaded.
-			return v, err == nil
+			return x, err == nil
 		}
 	}
 	return "", false
 }
 
-// mapVar is a variable as a map's complex value reads it: a variable nginx
-// has no value for (no PROXY header, no such header line) renders empty.
-// These are the variables pdkserver models for the fast path's include
-// (plugin/fastpath.Include); ok=false for any other.
-func (r *Request) mapVar(name string) (string, bool) {
-	v := &r.Vars
-	vars := nginxvar.Vars{Version: NginxVersion, RealIPRemoteAddr: v.RealIPRemoteAddr, RemoteAddr: v.RemoteAddr,
-		ProxyProtocolAddr: v.ProxyProtocolAddr, ProxyProtocolPort: v.ProxyProtocolPort}
-	if strings.HasPrefix(name, "http_") {
-		vars.Headers = NginxHeaders(r.Headers)
-	}
-	return vars.Lookup(name)
-}
-
 // MapVariable reports whether a map loaded with nginx_http_include may read
 // $name in pdkserver.
 func MapVariable(name string) bool {
-	_, ok := (&Request{}).mapVar(name)
+	var vars nginxvar.Vars
+	_, ok := vars.Lookup(name)
 	return ok
 }
