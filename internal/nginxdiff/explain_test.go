@@ -76,7 +76,7 @@ func TestExplainAgreesWithNginx(t *testing.T) {
 func TestExplainHeaderBytes(t *testing.T) {
 	vs, _ := setup(t)
 	lo := netip.MustParseAddr("127.0.0.1")
-	v := findVariant(vs, "all/X-Forwarded-For/recursive-off")
+	v := FindVariant(vs, "all/X-Forwarded-For/recursive-off")
 	if v == nil {
 		t.Fatal("variant all/X-Forwarded-For/recursive-off missing")
 	}

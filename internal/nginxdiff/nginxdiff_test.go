@@ -322,7 +322,7 @@ func TestKnownAnswers(t *testing.T) {
 		{"mixed/proxy_protocol/recursive-off", ListenV4Proxy, string(ProxyV2(0x21, 0x21, netip.MustParseAddrPort("[::ffff:1.2.3.4]:7"), netip.MustParseAddrPort("[::1]:1"), nil)), nil, [6]string{"::ffff:1.2.3.4", "7", "127.0.0.1", "*", "::ffff:1.2.3.4", "7"}},
 	}
 	for _, tt := range tests {
-		c := &Case{Name: "known", Variant: findVariant(vs, tt.variant), Listener: tt.listener, Source: lo, Headers: hdrs(tt.headers...)}
+		c := &Case{Name: "known", Variant: FindVariant(vs, tt.variant), Listener: tt.listener, Source: lo, Headers: Headers(tt.headers...)}
 		if tt.proxy != "" {
 			c.Proxy = []byte(tt.proxy)
 		}
@@ -347,11 +347,11 @@ func TestKnownAnswers(t *testing.T) {
 // Shrink cuts the case down to the part that matters.
 func TestMismatchDetectedAndShrunk(t *testing.T) {
 	vs, _ := setup(t)
-	good := findVariant(vs, "mixed/X-Forwarded-For/recursive-on")
+	good := FindVariant(vs, "mixed/X-Forwarded-For/recursive-on")
 	bad := *good
 	bad.Resolver = realip.NewResolver(good.Resolver.Trusted(), "X-Forwarded-For", false)
 	c := &Case{Variant: &bad, Listener: ListenV4, Source: netip.MustParseAddr("127.0.0.1"),
-		Headers: hdrs("X-Other", "junk", "X-Forwarded-For", "9.9.9.9, 8.8.8.8, 127.0.0.1", "X-Real-IP", "1.1.1.1")}
+		Headers: Headers("X-Other", "junk", "X-Forwarded-For", "9.9.9.9, 8.8.8.8, 127.0.0.1", "X-Real-IP", "1.1.1.1")}
 	ans, err := c.Run(10 * time.Second)
 	if err != nil {
 		t.Fatal(err)

@@ -494,23 +494,6 @@ func (d *diffTally) String() string {
 	return b.String()
 }
 
-func variantNamed(vs []*nginxdiff.Variant, name string) *nginxdiff.Variant {
-	for _, v := range vs {
-		if v.Name == name {
-			return v
-		}
-	}
-	panic("no variant " + name)
-}
-
-func hdr(kv ...string) []realip.Header {
-	var hs []realip.Header
-	for i := 0; i+1 < len(kv); i += 2 {
-		hs = append(hs, realip.Header{Name: kv[i], Value: kv[i+1]})
-	}
-	return hs
-}
-
 func pads(n int) []realip.Header {
 	hs := make([]realip.Header, n)
 	for i := range hs {
@@ -527,44 +510,44 @@ func fastRows(vs []*nginxdiff.Variant) []*nginxdiff.Case {
 	pp := []byte("PROXY TCP4 203.0.113.9 10.0.0.1 5555 443\r\n")
 	var out []*nginxdiff.Case
 	add := func(name, variant string, listener int, src netip.Addr, proxy []byte, hs []realip.Header) {
-		out = append(out, &nginxdiff.Case{Name: name, Variant: variantNamed(vs, variant), Listener: listener, Source: src, Proxy: proxy, Headers: hs})
+		out = append(out, &nginxdiff.Case{Name: name, Variant: nginxdiff.FindVariant(vs, variant), Listener: listener, Source: src, Proxy: proxy, Headers: hs})
 	}
 	for _, rec := range []string{"off", "on"} {
 		x, r, cf, p := "mixed/X-Forwarded-For/recursive-"+rec, "mixed/X-Real-IP/recursive-"+rec, "mixed/CF-Connecting-IP/recursive-"+rec, "mixed/proxy_protocol/recursive-"+rec
 		v4, v4p := nginxdiff.ListenV4, nginxdiff.ListenV4Proxy
 		for _, v := range []string{x, r, cf} {
-			add("tab inside", v, v4, lo, nil, hdr("X-Forwarded-For", "1.2.3.4,\t10.0.0.1", "X-Real-IP", "1.2.3.4\t", "CF-Connecting-IP", "\t1.2.3.4"))
-			add("non-UTF-8", v, v4, lo, nil, hdr("X-Forwarded-For", "1.2.3.4, \xff\xfe", "X-Real-IP", "\xc3\x28", "CF-Connecting-IP", "\x80"))
-			add("three lines each", v, v4, lo, nil, hdr("X-Forwarded-For", "1.1.1.1", "X-Forwarded-For", "2.2.2.2, 10.0.0.1", "x-forwarded-for", "10.0.0.2",
+			add("tab inside", v, v4, lo, nil, nginxdiff.Headers("X-Forwarded-For", "1.2.3.4,\t10.0.0.1", "X-Real-IP", "1.2.3.4\t", "CF-Connecting-IP", "\t1.2.3.4"))
+			add("non-UTF-8", v, v4, lo, nil, nginxdiff.Headers("X-Forwarded-For", "1.2.3.4, \xff\xfe", "X-Real-IP", "\xc3\x28", "CF-Connecting-IP", "\x80"))
+			add("three lines each", v, v4, lo, nil, nginxdiff.Headers("X-Forwarded-For", "1.1.1.1", "X-Forwarded-For", "2.2.2.2, 10.0.0.1", "x-forwarded-for", "10.0.0.2",
 				"X-Real-IP", "3.3.3.3", "x-real-ip", "4.4.4.4", "CF-Connecting-IP", "5.5.5.5", "cf-connecting-ip", "6.6.6.6"))
-			add("one clean line each", v, v4, lo, nil, hdr("X-Forwarded-For", "1.1.1.1, 10.0.0.1", "X-Real-IP", "3.3.3.3", "CF-Connecting-IP", "5.5.5.5", "Forwarded", "for=1.1.1.1"))
-			add("one line each, untrusted peer", v, v4, untrusted, nil, hdr("X-Forwarded-For", "1.1.1.1", "X-Real-IP", "3.3.3.3", "CF-Connecting-IP", "5.5.5.5"))
-			add("underscore spellings only", v, v4, lo, nil, hdr("X_Forwarded_For", "1.1.1.1", "X_Real_IP", "3.3.3.3", "CF_Connecting_IP", "5.5.5.5"))
-			add("underscore beside dash", v, v4, lo, nil, hdr("X-Forwarded-For", "1.1.1.1", "X_Forwarded_For", "9.9.9.9", "X-Real-IP", "3.3.3.3", "X_Real_IP", "9.9.9.9",
+			add("one clean line each", v, v4, lo, nil, nginxdiff.Headers("X-Forwarded-For", "1.1.1.1, 10.0.0.1", "X-Real-IP", "3.3.3.3", "CF-Connecting-IP", "5.5.5.5", "Forwarded", "for=1.1.1.1"))
+			add("one line each, untrusted peer", v, v4, untrusted, nil, nginxdiff.Headers("X-Forwarded-For", "1.1.1.1", "X-Real-IP", "3.3.3.3", "CF-Connecting-IP", "5.5.5.5"))
+			add("underscore spellings only", v, v4, lo, nil, nginxdiff.Headers("X_Forwarded_For", "1.1.1.1", "X_Real_IP", "3.3.3.3", "CF_Connecting_IP", "5.5.5.5"))
+			add("underscore beside dash", v, v4, lo, nil, nginxdiff.Headers("X-Forwarded-For", "1.1.1.1", "X_Forwarded_For", "9.9.9.9", "X-Real-IP", "3.3.3.3", "X_Real_IP", "9.9.9.9",
 				"CF-Connecting-IP", "5.5.5.5", "cf_connecting_ip", "9.9.9.9"))
-			add("underscore first", v, v4, lo, nil, hdr("X_Real_IP", "9.9.9.9", "X-Real-IP", "3.3.3.3", "CF_Connecting_IP", "9.9.9.9", "CF-Connecting-IP", "5.5.5.5"))
-			add("mixed spelling", v, v4, untrusted, nil, hdr("X-Forwarded_For", "1.1.1.1", "X_Real-IP", "3.3.3.3"))
-			add("empty values", v, v4, lo, nil, hdr("X-Forwarded-For", "", "X-Real-IP", "", "CF-Connecting-IP", "", "Forwarded", ""))
-			add("spaces only", v, v4, untrusted, nil, hdr("X-Forwarded-For", "   ", "X-Real-IP", " ", "CF-Connecting-IP", "  "))
-			add("empty line beside a value", v, v4, lo, nil, hdr("X-Forwarded-For", "1.1.1.1", "X-Forwarded-For", "", "X-Real-IP", "", "X-Real-IP", "3.3.3.3",
+			add("underscore first", v, v4, lo, nil, nginxdiff.Headers("X_Real_IP", "9.9.9.9", "X-Real-IP", "3.3.3.3", "CF_Connecting_IP", "9.9.9.9", "CF-Connecting-IP", "5.5.5.5"))
+			add("mixed spelling", v, v4, untrusted, nil, nginxdiff.Headers("X-Forwarded_For", "1.1.1.1", "X_Real-IP", "3.3.3.3"))
+			add("empty values", v, v4, lo, nil, nginxdiff.Headers("X-Forwarded-For", "", "X-Real-IP", "", "CF-Connecting-IP", "", "Forwarded", ""))
+			add("spaces only", v, v4, untrusted, nil, nginxdiff.Headers("X-Forwarded-For", "   ", "X-Real-IP", " ", "CF-Connecting-IP", "  "))
+			add("empty line beside a value", v, v4, lo, nil, nginxdiff.Headers("X-Forwarded-For", "1.1.1.1", "X-Forwarded-For", "", "X-Real-IP", "", "X-Real-IP", "3.3.3.3",
 				"CF-Connecting-IP", "5.5.5.5", "CF-Connecting-IP", ""))
-			add("999 pads, then the headers", v, v4, lo, nil, append(pads(996), hdr("X-Forwarded-For", "1.1.1.1", "X-Real-IP", "3.3.3.3", "CF-Connecting-IP", "5.5.5.5")...))
-			add("headers, then 1100 pads", v, v4, lo, nil, append(hdr("X-Forwarded-For", "1.1.1.1", "X-Real-IP", "3.3.3.3", "CF-Connecting-IP", "5.5.5.5"), pads(1100)...))
-			add("1100 pads, then the headers", v, v4, lo, nil, append(pads(1100), hdr("X-Forwarded-For", "1.1.1.1", "X-Real-IP", "3.3.3.3", "CF-Connecting-IP", "5.5.5.5")...))
-			add("994 pads: 999 lines", v, v4, lo, nil, append(pads(994), hdr("X-Forwarded-For", "1.1.1.1", "X-Real-IP", "3.3.3.3", "CF-Connecting-IP", "5.5.5.5")...))
-			add("PROXY listener with headers", v, v4p, lo, pp, hdr("X-Forwarded-For", "1.1.1.1", "X-Real-IP", "3.3.3.3"))
+			add("999 pads, then the headers", v, v4, lo, nil, append(pads(996), nginxdiff.Headers("X-Forwarded-For", "1.1.1.1", "X-Real-IP", "3.3.3.3", "CF-Connecting-IP", "5.5.5.5")...))
+			add("headers, then 1100 pads", v, v4, lo, nil, append(nginxdiff.Headers("X-Forwarded-For", "1.1.1.1", "X-Real-IP", "3.3.3.3", "CF-Connecting-IP", "5.5.5.5"), pads(1100)...))
+			add("1100 pads, then the headers", v, v4, lo, nil, append(pads(1100), nginxdiff.Headers("X-Forwarded-For", "1.1.1.1", "X-Real-IP", "3.3.3.3", "CF-Connecting-IP", "5.5.5.5")...))
+			add("994 pads: 999 lines", v, v4, lo, nil, append(pads(994), nginxdiff.Headers("X-Forwarded-For", "1.1.1.1", "X-Real-IP", "3.3.3.3", "CF-Connecting-IP", "5.5.5.5")...))
+			add("PROXY listener with headers", v, v4p, lo, pp, nginxdiff.Headers("X-Forwarded-For", "1.1.1.1", "X-Real-IP", "3.3.3.3"))
 		}
-		add("PROXY v1 and XFF", p, v4p, lo, pp, hdr("X-Forwarded-For", "1.1.1.1"))
-		add("PROXY v1 and X_Forwarded_For", p, v4p, lo, pp, hdr("X_Forwarded_For", "1.1.1.1"))
-		add("PROXY v1 and empty X-Real-IP", p, v4p, lo, pp, hdr("X-Real-IP", ""))
-		add("PROXY v1, untrusted peer, headers", p, v4p, untrusted, pp, hdr("X-Forwarded-For", "1.1.1.1", "X-Real-IP", "3.3.3.3", "Forwarded", "for=1.1.1.1"))
+		add("PROXY v1 and XFF", p, v4p, lo, pp, nginxdiff.Headers("X-Forwarded-For", "1.1.1.1"))
+		add("PROXY v1 and X_Forwarded_For", p, v4p, lo, pp, nginxdiff.Headers("X_Forwarded_For", "1.1.1.1"))
+		add("PROXY v1 and empty X-Real-IP", p, v4p, lo, pp, nginxdiff.Headers("X-Real-IP", ""))
+		add("PROXY v1, untrusted peer, headers", p, v4p, untrusted, pp, nginxdiff.Headers("X-Forwarded-For", "1.1.1.1", "X-Real-IP", "3.3.3.3", "Forwarded", "for=1.1.1.1"))
 		add("PROXY v2 and XFF lines", p, v4p, lo, nginxdiff.ProxyV2(0x21, 0x11, netip.MustParseAddrPort("203.0.113.9:5555"), netip.MustParseAddrPort("10.0.0.1:443"), nil),
-			hdr("X-Forwarded-For", "1.1.1.1", "X-Forwarded-For", "2.2.2.2"))
+			nginxdiff.Headers("X-Forwarded-For", "1.1.1.1", "X-Forwarded-For", "2.2.2.2"))
 		add("PROXY v2 TCP6 and X-Real-IP", p, nginxdiff.ListenV6Proxy, netip.IPv6Loopback(),
-			nginxdiff.ProxyV2(0x21, 0x21, netip.MustParseAddrPort("[2001:db8::9]:7"), netip.MustParseAddrPort("[::1]:443"), nil), hdr("X-Real-IP", "3.3.3.3"))
+			nginxdiff.ProxyV2(0x21, 0x21, netip.MustParseAddrPort("[2001:db8::9]:7"), netip.MustParseAddrPort("[::1]:443"), nil), nginxdiff.Headers("X-Real-IP", "3.3.3.3"))
 		add("PROXY v2 LOCAL and XFF", p, v4p, lo, nginxdiff.ProxyV2(0x20, 0x11, netip.MustParseAddrPort("203.0.113.9:5555"), netip.MustParseAddrPort("10.0.0.1:443"), nil),
-			hdr("X-Forwarded-For", "1.1.1.1"))
-		add("PROXY 1000+ lines", p, v4p, lo, pp, append(pads(1001), hdr("X-Forwarded-For", "1.1.1.1")...))
+			nginxdiff.Headers("X-Forwarded-For", "1.1.1.1"))
+		add("PROXY 1000+ lines", p, v4p, lo, pp, append(pads(1001), nginxdiff.Headers("X-Forwarded-For", "1.1.1.1")...))
 	}
 	return out
 }
